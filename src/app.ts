@@ -1,0 +1,158 @@
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import express, { type Express } from 'express';
+import type { Collector } from './collectors/collector.js';
+import { buildCollectors } from './collectors/index.js';
+import { ConfigError, loadConfig } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { createLogger, errorText, type Logger } from './logger.js';
+import { metricsRouter } from './routes/metrics.js';
+import { SelfMetrics } from './selfmetrics.js';
+import { basicAuth, loadWebConfig, type WebConfig } from './webconfig.js';
+
+export interface StackwatchOptions {
+  configFile?: string;
+  webConfigFile?: string;
+  listenAddress: string;
+  /** `--log.level` wins over the config file and LOG_LEVEL. */
+  logLevel?: Config['log_level'];
+  env?: Record<string, string | undefined>;
+}
+
+/** Routes that carry their own bearer-token auth or must answer liveness probes unauthenticated. */
+const BASIC_AUTH_EXEMPT = /^\/(api\/v1\/|-\/healthy$)/;
+
+export function parseListenAddress(addr: string): { host?: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr);
+  if (!m) throw new ConfigError(`--web.listen-address: expected [host]:port, got ${JSON.stringify(addr)}`);
+  const host = m[1] ?? m[2];
+  return { host: host || undefined, port: Number(m[3]) };
+}
+
+/** The running service: configuration, collectors and HTTP server, with reload and shutdown. */
+export class Stackwatch {
+  readonly self = new SelfMetrics();
+  logger: Logger;
+  config: Config;
+  collectors: Collector[] = [];
+  private server?: Server;
+  private readonly web?: WebConfig;
+  private ready = false;
+
+  constructor(private readonly opts: StackwatchOptions) {
+    // Both throw ConfigError on a bad file; the CLI turns that into exit code 2.
+    this.config = loadConfig(opts.configFile, opts.env ?? process.env);
+    this.logger = createLogger(opts.logLevel ?? this.config.log_level);
+    this.web = opts.webConfigFile ? loadWebConfig(opts.webConfigFile) : undefined;
+  }
+
+  /** Re-reads the config file. A bad file keeps the running config and reports failure. */
+  async reload(): Promise<{ ok: true } | { ok: false; error: string }> {
+    let next: Config;
+    try {
+      next = loadConfig(this.opts.configFile, this.opts.env ?? process.env);
+    } catch (err) {
+      this.self.recordReload(false);
+      const error = errorText(err);
+      this.logger.error({ err: error }, 'config reload failed; keeping the running configuration');
+      return { ok: false, error };
+    }
+    const old = this.collectors;
+    this.config = next;
+    this.logger.level = this.opts.logLevel ?? next.log_level;
+    this.collectors = this.startCollectors(next);
+    await closeAll(old, this.logger);
+    this.self.recordReload(true);
+    this.logger.info({ collectors: this.collectors.map((c) => c.name) }, 'configuration reloaded');
+    return { ok: true };
+  }
+
+  private startCollectors(config: Config): Collector[] {
+    const collectors = buildCollectors(config, this.logger);
+    for (const c of collectors) c.start?.();
+    return collectors;
+  }
+
+  buildApp(): Express {
+    const app = express();
+    app.disable('x-powered-by');
+    app.set('etag', false);
+    const headers = this.web?.headers ?? {};
+    app.use((_req, res, next) => {
+      for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+      next();
+    });
+    if (this.web?.users) app.use(basicAuth(this.web.users, (req) => BASIC_AUTH_EXEMPT.test(req.path)));
+
+    app.get('/-/healthy', (_req, res) => void res.type('text/plain').send('Healthy.\n'));
+    app.get('/-/ready', (_req, res) => {
+      if (this.ready) res.type('text/plain').send('Ready.\n');
+      else res.status(503).type('text/plain').send('Not ready.\n');
+    });
+    app.post('/-/reload', async (_req, res) => {
+      const r = await this.reload();
+      if (r.ok) res.json({ status: 'reloaded' });
+      else res.status(500).json({ error: r.error });
+    });
+    app.use(
+      metricsRouter({
+        collectors: () => this.collectors,
+        self: this.self,
+        logger: this.logger,
+        timeouts: () => ({ offsetMs: this.config.global.scrape_timeout_offset, defaultMs: this.config.global.scrape_timeout }),
+      }),
+    );
+    app.get('/', (_req, res) => {
+      res.type('text/html').send('<html><head><title>stackwatch</title></head><body><h1>stackwatch</h1><p><a href="/metrics">Metrics</a></p></body></html>\n');
+    });
+    return app;
+  }
+
+  async start(): Promise<AddressInfo> {
+    this.collectors = this.startCollectors(this.config);
+    const app = this.buildApp();
+    const server = this.web?.tls ? createHttpsServer(this.web.tls, app) : createHttpServer(app);
+    this.server = server;
+    // Bound how long a slow client can hold a connection open.
+    server.headersTimeout = 30_000;
+    server.requestTimeout = 60_000;
+    const { host, port } = parseListenAddress(this.opts.listenAddress);
+    await new Promise<void>((resolveListen, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolveListen();
+      });
+    });
+    this.ready = true;
+    const addr = server.address() as AddressInfo;
+    this.logger.info(
+      { address: addr.address, port: addr.port, tls: Boolean(this.web?.tls), basic_auth: Boolean(this.web?.users), collectors: this.collectors.map((c) => c.name) },
+      'listening',
+    );
+    return addr;
+  }
+
+  /** Stops accepting requests, lets in-flight work finish (bounded), closes collectors. */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.ready = false;
+    const server = this.server;
+    if (server) {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+      await closed;
+      clearTimeout(timer);
+    }
+    await closeAll(this.collectors, this.logger);
+    this.logger.info('stopped');
+  }
+}
+
+async function closeAll(collectors: readonly Collector[], logger: Logger): Promise<void> {
+  const results = await Promise.allSettled(collectors.map((c) => c.close?.()));
+  results.forEach((r, i) => {
+    if (r.status === 'rejected') logger.warn({ collector: collectors[i]?.name, err: errorText(r.reason) }, 'collector close failed');
+  });
+}

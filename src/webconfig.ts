@@ -1,0 +1,120 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import bcrypt from 'bcryptjs';
+import type { NextFunction, Request, Response } from 'express';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from './config/load.js';
+
+// The exporter-toolkit web-config.yml format that Prometheus users already know.
+const webConfigSchema = z
+  .object({
+    tls_server_config: z
+      .object({
+        cert_file: z.string().min(1),
+        key_file: z.string().min(1),
+        client_ca_file: z.string().optional(),
+        client_auth_type: z
+          .enum(['NoClientCert', 'RequestClientCert', 'RequireAnyClientCert', 'VerifyClientCertIfGiven', 'RequireAndVerifyClientCert'])
+          .default('NoClientCert'),
+        min_version: z.enum(['TLS10', 'TLS11', 'TLS12', 'TLS13']).default('TLS12'),
+        max_version: z.enum(['TLS10', 'TLS11', 'TLS12', 'TLS13']).optional(),
+      })
+      .strict()
+      .optional(),
+    http_server_config: z.object({ headers: z.record(z.string()).optional() }).strict().optional(),
+    basic_auth_users: z.record(z.string().regex(/^\$2[aby]\$\d\d\$/, 'must be a bcrypt hash')).optional(),
+  })
+  .strict();
+
+export interface TlsOptions {
+  cert: Buffer;
+  key: Buffer;
+  ca?: Buffer;
+  requestCert: boolean;
+  rejectUnauthorized: boolean;
+  minVersion: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  maxVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+}
+
+export interface WebConfig {
+  tls?: TlsOptions;
+  headers: Record<string, string>;
+  users?: Map<string, string>;
+}
+
+const TLS_VERSION = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' } as const;
+
+export function loadWebConfig(file: string): WebConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(file, 'utf8')) ?? {};
+  } catch (err) {
+    throw new ConfigError(`web config: ${file}: ${((err as Error).message ?? String(err)).split('\n')[0]}`);
+  }
+  const parsed = webConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0] as z.ZodIssue;
+    const what = i.code === 'unrecognized_keys' ? `unknown key ${i.keys.join(', ')}` : i.message;
+    throw new ConfigError(`web config: ${file}: ${i.path.join('.') || '(root)'}: ${what}`);
+  }
+  const base = dirname(file);
+  const read = (key: string, p: string): Buffer => {
+    try {
+      return readFileSync(resolve(base, p));
+    } catch (err) {
+      throw new ConfigError(`web config: ${file}: tls_server_config.${key}: cannot read ${JSON.stringify(p)}: ${(err as NodeJS.ErrnoException).code}`);
+    }
+  };
+  const t = parsed.data.tls_server_config;
+  const tls: TlsOptions | undefined = t && {
+    cert: read('cert_file', t.cert_file),
+    key: read('key_file', t.key_file),
+    ca: t.client_ca_file ? read('client_ca_file', t.client_ca_file) : undefined,
+    requestCert: t.client_auth_type !== 'NoClientCert',
+    rejectUnauthorized: t.client_auth_type === 'RequireAndVerifyClientCert' || t.client_auth_type === 'RequireAnyClientCert',
+    minVersion: TLS_VERSION[t.min_version],
+    maxVersion: t.max_version ? TLS_VERSION[t.max_version] : undefined,
+  };
+  const users = parsed.data.basic_auth_users ? new Map(Object.entries(parsed.data.basic_auth_users)) : undefined;
+  return { tls, headers: parsed.data.http_server_config?.headers ?? {}, users };
+}
+
+// A hash compared against when the user is unknown, so unknown users cost the same time.
+const DUMMY_HASH = bcrypt.hashSync('stackwatch-dummy-password', 10);
+
+/**
+ * Basic auth against bcrypt hashes. Successful checks are cached by a digest of the
+ * credentials (as exporter-toolkit does), so a scrape every 15 s does not pay bcrypt's cost.
+ */
+export function basicAuth(users: Map<string, string>, exempt: (req: Request) => boolean) {
+  const verified = new Set<string>();
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (exempt(req)) return next();
+    const header = req.headers.authorization ?? '';
+    const m = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header);
+    const decoded = m ? Buffer.from(m[1] as string, 'base64').toString('utf8') : '';
+    const sep = decoded.indexOf(':');
+    const user = sep >= 0 ? decoded.slice(0, sep) : '';
+    const pass = sep >= 0 ? decoded.slice(sep + 1) : '';
+    const hash = users.get(user);
+    const digest = createHash('sha256').update(`${user}\0${pass}\0${hash ?? ''}`).digest('hex');
+    const ok = m !== null && hash !== undefined && (verified.has(digest) || bcrypt.compareSync(pass, hash));
+    if (!m || hash === undefined) bcrypt.compareSync(pass, DUMMY_HASH);
+    if (ok) {
+      if (verified.size > 1000) verified.clear();
+      verified.add(digest);
+      return next();
+    }
+    res.setHeader('WWW-Authenticate', 'Basic realm="stackwatch"');
+    res.status(401).json({ error: 'unauthorized' });
+  };
+}
+
+/** Constant-time string comparison for tokens. */
+export function safeEqual(a: string, b: string): boolean {
+  const ha = createHash('sha256').update(a).digest();
+  const hb = createHash('sha256').update(b).digest();
+  return timingSafeEqual(ha, hb) && a.length === b.length;
+}
