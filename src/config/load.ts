@@ -130,6 +130,9 @@ function describeIssue(issue: z.ZodIssue, input: unknown): string {
       if (inner) return describeIssue(inner, input);
       return `config: ${path}: invalid value ${shown}`;
     }
+    case z.ZodIssueCode.custom:
+      // Custom checks (durations, regexes) already quote the value they refused.
+      return `config: ${path}: ${issue.message}`;
     default:
       return `config: ${path}: ${issue.message} (value: ${shown})`;
   }

@@ -1,0 +1,120 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseConfigText, redactUrl } from '../../src/config/load.js';
+import { CLI } from '../support/stackwatch.js';
+import { run, tempDir } from '../support/util.js';
+
+const tmp = tempDir('swcfg');
+afterAll(() => tmp.cleanup());
+
+function errorOf(text: string, env: Record<string, string> = {}): string {
+  try {
+    parseConfigText(text, env, 'test.yml');
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('gives defaults with no file and no environment', () => {
+    const c = loadConfig(undefined, {});
+    expect(c.collectors.filesystem.enabled).toBe(true);
+    expect(c.global.scrape_timeout).toBe(10_000);
+    expect(c.global.scrape_timeout_offset).toBe(500);
+    expect(c.collectors.postgres.targets).toEqual([]);
+  });
+
+  it('rejects an unknown key, naming its path', () => {
+    expect(errorOf('collectors:\n  filesystem:\n    stat_timeout: 1s\n    bogus: 1\n')).toBe('config: collectors.filesystem.bogus: unknown key');
+  });
+
+  it('rejects a wrong type, naming the path and the bad value', () => {
+    expect(errorOf('collectors:\n  filesystem:\n    enabled: "yes"\n')).toBe(
+      'config: collectors.filesystem.enabled: expected boolean, got string ("yes")',
+    );
+    expect(errorOf('global:\n  scrape_timeout: 10 seconds\n')).toBe(
+      'config: global.scrape_timeout: invalid duration "10 seconds" (use e.g. 500ms, 10s, 5m, 1h)',
+    );
+  });
+
+  it('reports a missing secret file with its path', () => {
+    const msg = errorOf('collectors:\n  postgres:\n    targets:\n      - name: main\n        dsn_file: /nonexistent/dsn\n');
+    expect(msg).toBe('config: collectors.postgres.targets[0].dsn_file: cannot read secret file "/nonexistent/dsn": ENOENT');
+  });
+
+  it('reads secrets from *_file paths, trimming the trailing newline', () => {
+    const f = join(tmp.path, 'dsn');
+    writeFileSync(f, 'postgres://u:p@127.0.0.1:5432/db\n');
+    const c = parseConfigText(`collectors:\n  postgres:\n    targets:\n      - name: main\n        dsn_file: ${f}\n`, {});
+    expect(c.collectors.postgres.targets[0]?.dsn).toBe('postgres://u:p@127.0.0.1:5432/db');
+  });
+
+  it('reports bad YAML with its line', () => {
+    expect(errorOf('global:\n  scrape_timeout: [1s\n')).toMatch(/^config: test\.yml line \d+ column \d+: invalid YAML: /);
+  });
+
+  it('interpolates ${VAR} and ${VAR:-default}, and names an unset variable', () => {
+    const c = parseConfigText('global:\n  scrape_timeout: ${T}\n  scrape_timeout_offset: ${O:-250ms}\n', { T: '3s' });
+    expect(c.global.scrape_timeout).toBe(3000);
+    expect(c.global.scrape_timeout_offset).toBe(250);
+    expect(errorOf('log_level: ${NOPE}\n')).toBe('config: log_level: environment variable NOPE is not set');
+  });
+
+  it('takes the manuals’ environment names as shortcuts; the file wins', () => {
+    const env = { DATABASE_URL: 'postgres://a@h/db', REDIS_URL: 'redis://h:6379', LOG_LEVEL: 'DEBUG' };
+    const c = loadConfig(undefined, env);
+    expect(c.collectors.postgres.targets).toEqual([{ name: 'default', dsn: 'postgres://a@h/db' }]);
+    expect(c.collectors.redis.targets).toEqual([{ name: 'default', url: 'redis://h:6379' }]);
+    expect(c.log_level).toBe('debug');
+    const fromFile = parseConfigText('log_level: warn\n', env);
+    expect(fromFile.log_level).toBe('warn');
+  });
+
+  it('never shows a secret-looking value in an error', () => {
+    const msg = errorOf('collectors:\n  postgres:\n    targets:\n      - name: main\n        dsn: 42\n');
+    expect(msg).toBe('config: collectors.postgres.targets[0].dsn: expected string, got number ([redacted])');
+  });
+
+  it('redacts passwords in connection URLs', () => {
+    expect(redactUrl('postgres://user:s3cret@db:5432/app')).toBe('postgres://user:***@db:5432/app');
+    expect(redactUrl('redis://:s3cret@cache:6379')).toBe('redis://:***@cache:6379');
+  });
+});
+
+describe('stackwatch check-config', () => {
+  it('exits 0 for a valid file', async () => {
+    const f = join(tmp.path, 'ok.yml');
+    writeFileSync(f, 'global:\n  scrape_timeout: 5s\n');
+    const r = await run(process.execPath, [CLI, 'check-config', f]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('configuration is valid');
+  });
+
+  it('exits 2 with one clear line for each kind of bad file', async () => {
+    const cases: [string, string][] = [
+      ['collectors:\n  filesystem:\n    bogus: 1\n', 'config: collectors.filesystem.bogus: unknown key'],
+      ['collectors:\n  filesystem:\n    enabled: 3\n', 'config: collectors.filesystem.enabled: expected boolean, got number (3)'],
+      ['receiver:\n  webhook_token_file: /nonexistent/token\n', 'config: receiver.webhook_token_file: cannot read secret file "/nonexistent/token": ENOENT'],
+      ['global: [unclosed\n', 'invalid YAML'],
+    ];
+    for (const [i, [body, expected]] of cases.entries()) {
+      const f = join(tmp.path, `bad${i}.yml`);
+      writeFileSync(f, body);
+      const r = await run(process.execPath, [CLI, 'check-config', f]);
+      expect(r.code, body).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain(expected);
+    }
+  });
+
+  it('refuses to start on a bad config with exit code 2', async () => {
+    const f = join(tmp.path, 'bad-start.yml');
+    writeFileSync(f, 'nope: true\n');
+    const r = await run(process.execPath, [CLI, `--config.file=${f}`, '--web.listen-address=127.0.0.1:0']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe('config: nope: unknown key');
+  });
+});
