@@ -100,11 +100,18 @@ export class Stackwatch {
         collectors: () => this.collectors,
         self: this.self,
         logger: this.logger,
-        timeouts: () => ({ offsetMs: this.config.global.scrape_timeout_offset, defaultMs: this.config.global.scrape_timeout }),
+        timeouts: () => ({
+          offsetMs: this.config.global.scrape_timeout_offset,
+          defaultMs: this.config.global.scrape_timeout,
+        }),
       }),
     );
     app.get('/', (_req, res) => {
-      res.type('text/html').send('<html><head><title>stackwatch</title></head><body><h1>stackwatch</h1><p><a href="/metrics">Metrics</a></p></body></html>\n');
+      res
+        .type('text/html')
+        .send(
+          '<html><head><title>stackwatch</title></head><body><h1>stackwatch</h1><p><a href="/metrics">Metrics</a></p></body></html>\n',
+        );
     });
     return app;
   }
@@ -128,7 +135,13 @@ export class Stackwatch {
     this.ready = true;
     const addr = server.address() as AddressInfo;
     this.logger.info(
-      { address: addr.address, port: addr.port, tls: Boolean(this.web?.tls), basic_auth: Boolean(this.web?.users), collectors: this.collectors.map((c) => c.name) },
+      {
+        address: addr.address,
+        port: addr.port,
+        tls: Boolean(this.web?.tls),
+        basic_auth: Boolean(this.web?.users),
+        collectors: this.collectors.map((c) => c.name),
+      },
       'listening',
     );
     return addr;
@@ -153,6 +166,7 @@ export class Stackwatch {
 async function closeAll(collectors: readonly Collector[], logger: Logger): Promise<void> {
   const results = await Promise.allSettled(collectors.map((c) => c.close?.()));
   results.forEach((r, i) => {
-    if (r.status === 'rejected') logger.warn({ collector: collectors[i]?.name, err: errorText(r.reason) }, 'collector close failed');
+    if (r.status === 'rejected')
+      logger.warn({ collector: collectors[i]?.name, err: errorText(r.reason) }, 'collector close failed');
   });
 }

@@ -63,7 +63,9 @@ async function runServer(argv: string[]): Promise<number> {
   }
   const level = values['log.level'];
   if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) {
-    process.stderr.write(`--log.level: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}\n`);
+    process.stderr.write(
+      `--log.level: expected one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}\n`,
+    );
     return EXIT_BAD_CONFIG;
   }
   const sw = new Stackwatch({

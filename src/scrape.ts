@@ -34,7 +34,10 @@ export async function runCollectors(
   });
   expired.catch(() => undefined);
 
-  const success = gauge('stackwatch_scrape_collector_success', 'Whether a collector succeeded (1) or failed or missed the scrape deadline (0).');
+  const success = gauge(
+    'stackwatch_scrape_collector_success',
+    'Whether a collector succeeded (1) or failed or missed the scrape deadline (0).',
+  );
   const duration = gauge('stackwatch_scrape_collector_duration_seconds', 'Duration of a collector scrape.');
   const families: MetricFamily[] = [success, duration];
   const failed: string[] = [];
@@ -44,7 +47,10 @@ export async function runCollectors(
       const started = performance.now();
       try {
         const log = logger.child({ collector: c.name });
-        const out = await Promise.race([c.collect({ signal: controller.signal, deadline, logger: log }), expired]);
+        const out = await Promise.race([
+          c.collect({ signal: controller.signal, deadline, logger: log }),
+          expired,
+        ]);
         return { c, ok: true as const, out, seconds: (performance.now() - started) / 1000 };
       } catch (err) {
         return { c, ok: false as const, err, seconds: (performance.now() - started) / 1000 };
@@ -63,7 +69,10 @@ export async function runCollectors(
       families.push(...r.out);
     } else {
       failed.push(r.c.name);
-      logger.warn({ collector: r.c.name, err: errorText(r.err), duration_seconds: r.seconds }, 'collector failed');
+      logger.warn(
+        { collector: r.c.name, err: errorText(r.err), duration_seconds: r.seconds },
+        'collector failed',
+      );
       if (r.c.failureFamilies) families.push(...r.c.failureFamilies());
     }
   }

@@ -14,7 +14,11 @@ export class SelfMetrics {
     collectDefaultMetrics({ register: this.registry });
     // These gauges end in _total, which `promtool check metrics` rejects; their per-type
     // siblings (nodejs_active_handles{type}, …) carry the same information.
-    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    for (const name of [
+      'nodejs_active_handles_total',
+      'nodejs_active_requests_total',
+      'nodejs_active_resources_total',
+    ]) {
       this.registry.removeSingleMetric(name);
     }
     const buildInfo = new Gauge({

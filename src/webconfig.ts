@@ -16,14 +16,23 @@ const webConfigSchema = z
         key_file: z.string().min(1),
         client_ca_file: z.string().optional(),
         client_auth_type: z
-          .enum(['NoClientCert', 'RequestClientCert', 'RequireAnyClientCert', 'VerifyClientCertIfGiven', 'RequireAndVerifyClientCert'])
+          .enum([
+            'NoClientCert',
+            'RequestClientCert',
+            'RequireAnyClientCert',
+            'VerifyClientCertIfGiven',
+            'RequireAndVerifyClientCert',
+          ])
           .default('NoClientCert'),
         min_version: z.enum(['TLS10', 'TLS11', 'TLS12', 'TLS13']).default('TLS12'),
         max_version: z.enum(['TLS10', 'TLS11', 'TLS12', 'TLS13']).optional(),
       })
       .strict()
       .optional(),
-    http_server_config: z.object({ headers: z.record(z.string()).optional() }).strict().optional(),
+    http_server_config: z
+      .object({ headers: z.record(z.string()).optional() })
+      .strict()
+      .optional(),
     basic_auth_users: z.record(z.string().regex(/^\$2[aby]\$\d\d\$/, 'must be a bcrypt hash')).optional(),
   })
   .strict();
@@ -64,7 +73,9 @@ export function loadWebConfig(file: string): WebConfig {
     try {
       return readFileSync(resolve(base, p));
     } catch (err) {
-      throw new ConfigError(`web config: ${file}: tls_server_config.${key}: cannot read ${JSON.stringify(p)}: ${(err as NodeJS.ErrnoException).code}`);
+      throw new ConfigError(
+        `web config: ${file}: tls_server_config.${key}: cannot read ${JSON.stringify(p)}: ${(err as NodeJS.ErrnoException).code}`,
+      );
     }
   };
   const t = parsed.data.tls_server_config;
@@ -73,11 +84,14 @@ export function loadWebConfig(file: string): WebConfig {
     key: read('key_file', t.key_file),
     ca: t.client_ca_file ? read('client_ca_file', t.client_ca_file) : undefined,
     requestCert: t.client_auth_type !== 'NoClientCert',
-    rejectUnauthorized: t.client_auth_type === 'RequireAndVerifyClientCert' || t.client_auth_type === 'RequireAnyClientCert',
+    rejectUnauthorized:
+      t.client_auth_type === 'RequireAndVerifyClientCert' || t.client_auth_type === 'RequireAnyClientCert',
     minVersion: TLS_VERSION[t.min_version],
     maxVersion: t.max_version ? TLS_VERSION[t.max_version] : undefined,
   };
-  const users = parsed.data.basic_auth_users ? new Map(Object.entries(parsed.data.basic_auth_users)) : undefined;
+  const users = parsed.data.basic_auth_users
+    ? new Map(Object.entries(parsed.data.basic_auth_users))
+    : undefined;
   return { tls, headers: parsed.data.http_server_config?.headers ?? {}, users };
 }
 
@@ -99,7 +113,9 @@ export function basicAuth(users: Map<string, string>, exempt: (req: Request) => 
     const user = sep >= 0 ? decoded.slice(0, sep) : '';
     const pass = sep >= 0 ? decoded.slice(sep + 1) : '';
     const hash = users.get(user);
-    const digest = createHash('sha256').update(`${user}\0${pass}\0${hash ?? ''}`).digest('hex');
+    const digest = createHash('sha256')
+      .update(`${user}\0${pass}\0${hash ?? ''}`)
+      .digest('hex');
     const ok = m !== null && hash !== undefined && (verified.has(digest) || bcrypt.compareSync(pass, hash));
     if (!m || hash === undefined) bcrypt.compareSync(pass, DUMMY_HASH);
     if (ok) {

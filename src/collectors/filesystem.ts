@@ -45,7 +45,10 @@ export function parseMounts(text: string): MountEntry[] {
 }
 
 /** Mounts node_exporter would report, after its mount-point and fs-type excludes. */
-export function selectMounts(mounts: MountEntry[], cfg: Pick<FilesystemConfig, 'mount_points_exclude' | 'fs_types_exclude' | 'root_prefix'>): MountEntry[] {
+export function selectMounts(
+  mounts: MountEntry[],
+  cfg: Pick<FilesystemConfig, 'mount_points_exclude' | 'fs_types_exclude' | 'root_prefix'>,
+): MountEntry[] {
   const seen = new Set<string>();
   const out: MountEntry[] = [];
   for (const m of mounts) {
@@ -85,11 +88,17 @@ export class FilesystemCollector implements Collector {
     const mounts = selectMounts(parseMounts(await this.readMounts()), this.cfg);
     const size = gauge('node_filesystem_size_bytes', 'Filesystem size in bytes.');
     const free = gauge('node_filesystem_free_bytes', 'Filesystem free space in bytes.');
-    const avail = gauge('node_filesystem_avail_bytes', 'Filesystem space available to non-root users in bytes.');
+    const avail = gauge(
+      'node_filesystem_avail_bytes',
+      'Filesystem space available to non-root users in bytes.',
+    );
     const files = gauge('node_filesystem_files', 'Filesystem total file nodes.');
     const filesFree = gauge('node_filesystem_files_free', 'Filesystem total free file nodes.');
     const readonly = gauge('node_filesystem_readonly', 'Filesystem read-only status.');
-    const deviceError = gauge('node_filesystem_device_error', 'Whether an error occurred while getting statistics for the given device.');
+    const deviceError = gauge(
+      'node_filesystem_device_error',
+      'Whether an error occurred while getting statistics for the given device.',
+    );
 
     const timeout = Math.min(this.cfg.stat_timeout, remainingMs(ctx));
     await Promise.all(
@@ -112,7 +121,11 @@ export class FilesystemCollector implements Collector {
     return [size, free, avail, files, filesFree, readonly, deviceError];
   }
 
-  private async statWithTimeout(path: string, timeoutMs: number, ctx: ScrapeContext): Promise<StatfsResult | undefined> {
+  private async statWithTimeout(
+    path: string,
+    timeoutMs: number,
+    ctx: ScrapeContext,
+  ): Promise<StatfsResult | undefined> {
     if (this.stuck.has(path)) return undefined;
     const call = this.statfs(path);
     let timer: NodeJS.Timeout | undefined;
@@ -122,7 +135,10 @@ export class FilesystemCollector implements Collector {
     try {
       const r = await Promise.race([call, timedOut]);
       if (r !== 'timeout') return r;
-      ctx.logger.warn({ mountpoint: path, timeout_ms: timeoutMs }, 'statfs timed out; mount marked stuck until it returns');
+      ctx.logger.warn(
+        { mountpoint: path, timeout_ms: timeoutMs },
+        'statfs timed out; mount marked stuck until it returns',
+      );
       const settle = call.then(
         () => undefined,
         () => undefined,

@@ -1,6 +1,13 @@
 import { z } from 'zod';
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
 
 /** Parses Prometheus-style durations (`500ms`, `10s`, `1h30m`) to milliseconds. */
 export function parseDuration(text: string): number | undefined {
@@ -20,7 +27,10 @@ export const duration = z.union([z.string(), z.number().nonnegative()]).transfor
   if (typeof v === 'number') return v * 1000;
   const ms = parseDuration(v.trim());
   if (ms === undefined) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `invalid duration ${JSON.stringify(v)} (use e.g. 500ms, 10s, 5m, 1h)` });
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      message: `invalid duration ${JSON.stringify(v)} (use e.g. 500ms, 10s, 5m, 1h)`,
+    });
     return z.NEVER;
   }
   return ms;
@@ -31,10 +41,15 @@ export const regex = z.string().transform((v, ctx) => {
   try {
     return new RegExp(`^(?:${v})$`);
   } catch (err) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `invalid regular expression ${JSON.stringify(v)}: ${(err as Error).message}` });
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      message: `invalid regular expression ${JSON.stringify(v)}: ${(err as Error).message}`,
+    });
     return z.NEVER;
   }
 });
 
 /** Names of targets, probes, backups: safe in URLs and label values. */
-export const targetName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . -');
+export const targetName = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . -');

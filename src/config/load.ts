@@ -37,13 +37,16 @@ const SECRET_PATH = /(password|secret|token|dsn|url|key)/i;
 /** Replaces `${VAR}` and `${VAR:-default}` in every string value; `$$` is a literal `$`. */
 function interpolate(node: Json, env: Env, path: (string | number)[]): Json {
   if (typeof node === 'string') {
-    return node.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (m, name?: string, def?: string) => {
-      if (m === '$$') return '$';
-      const v = env[name as string];
-      if (v !== undefined && v !== '') return v;
-      if (def !== undefined) return def;
-      throw new ConfigError(`config: ${pathText(path)}: environment variable ${name} is not set`);
-    });
+    return node.replace(
+      /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g,
+      (m, name?: string, def?: string) => {
+        if (m === '$$') return '$';
+        const v = env[name as string];
+        if (v !== undefined && v !== '') return v;
+        if (def !== undefined) return def;
+        throw new ConfigError(`config: ${pathText(path)}: environment variable ${name} is not set`);
+      },
+    );
   }
   if (Array.isArray(node)) return node.map((n, i) => interpolate(n, env, [...path, i]));
   if (node && typeof node === 'object') {
@@ -62,11 +65,14 @@ function resolveFiles(node: Json, path: (string | number)[]): Json {
   for (const [k, v] of Object.entries(node)) {
     if (k.endsWith('_file') && typeof v === 'string') {
       const key = k.slice(0, -'_file'.length);
-      if (key in node) throw new ConfigError(`config: ${pathText([...path, k])}: give either ${key} or ${k}, not both`);
+      if (key in node)
+        throw new ConfigError(`config: ${pathText([...path, k])}: give either ${key} or ${k}, not both`);
       try {
         out[key] = readFileSync(v, 'utf8').replace(/\r?\n$/, '');
       } catch (err) {
-        throw new ConfigError(`config: ${pathText([...path, k])}: cannot read secret file ${JSON.stringify(v)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        throw new ConfigError(
+          `config: ${pathText([...path, k])}: cannot read secret file ${JSON.stringify(v)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        );
       }
     } else {
       out[k] = resolveFiles(v, [...path, k]);
@@ -91,11 +97,13 @@ export function applyEnvShortcuts(raw: Record<string, Json>, env: Env): void {
   const collectors = obj(raw, 'collectors');
   if (env.DATABASE_URL) {
     const pg = obj(collectors, 'postgres');
-    if (!Array.isArray(pg.targets) || pg.targets.length === 0) pg.targets = [{ name: 'default', dsn: env.DATABASE_URL }];
+    if (!Array.isArray(pg.targets) || pg.targets.length === 0)
+      pg.targets = [{ name: 'default', dsn: env.DATABASE_URL }];
   }
   if (env.REDIS_URL) {
     const redis = obj(collectors, 'redis');
-    if (!Array.isArray(redis.targets) || redis.targets.length === 0) redis.targets = [{ name: 'default', url: env.REDIS_URL }];
+    if (!Array.isArray(redis.targets) || redis.targets.length === 0)
+      redis.targets = [{ name: 'default', url: env.REDIS_URL }];
   }
   if (env.DOCKER_HOST) {
     const docker = obj(collectors, 'docker');
@@ -104,7 +112,8 @@ export function applyEnvShortcuts(raw: Record<string, Json>, env: Env): void {
   if (env.STACKWATCH_DATA_DIR && raw.data_dir === undefined) raw.data_dir = env.STACKWATCH_DATA_DIR;
   if (env.LOG_LEVEL && raw.log_level === undefined) raw.log_level = env.LOG_LEVEL.toLowerCase();
   const receiver = obj(raw, 'receiver');
-  if (env.STACKWATCH_WEBHOOK_TOKEN && receiver.webhook_token === undefined) receiver.webhook_token = env.STACKWATCH_WEBHOOK_TOKEN;
+  if (env.STACKWATCH_WEBHOOK_TOKEN && receiver.webhook_token === undefined)
+    receiver.webhook_token = env.STACKWATCH_WEBHOOK_TOKEN;
   if (env.SMTP_URL) {
     const email = obj(receiver, 'email');
     if (email.smtp_url === undefined) email.smtp_url = env.SMTP_URL;
@@ -153,12 +162,17 @@ export function parseConfigText(text: string, env: Env = process.env, source = '
   try {
     doc = parseYaml(text, { prettyErrors: true, uniqueKeys: true }) ?? {};
   } catch (err) {
-    const where = err instanceof YAMLParseError && err.linePos ? ` line ${err.linePos[0].line} column ${err.linePos[0].col}` : '';
+    const where =
+      err instanceof YAMLParseError && err.linePos
+        ? ` line ${err.linePos[0].line} column ${err.linePos[0].col}`
+        : '';
     const msg = (err as Error).message.split('\n')[0];
     throw new ConfigError(`config: ${source}${where}: invalid YAML: ${msg}`);
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
-    throw new ConfigError(`config: ${source}: the top level must be a mapping, got ${Array.isArray(doc) ? 'a list' : typeof doc}`);
+    throw new ConfigError(
+      `config: ${source}: the top level must be a mapping, got ${Array.isArray(doc) ? 'a list' : typeof doc}`,
+    );
   }
   const interpolated = interpolate(doc as Json, env, []) as Record<string, Json>;
   const resolved = resolveFiles(interpolated, []) as Record<string, Json>;
@@ -173,7 +187,9 @@ export function loadConfig(file: string | undefined, env: Env = process.env): Co
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(`config: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new ConfigError(
+      `config: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
   return parseConfigText(text, env, file);
 }

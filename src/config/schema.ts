@@ -6,7 +6,8 @@ import { dockerSection, probesSection, backupsSection, logsSection } from './hos
 import { receiverSection } from './receiver.js';
 
 // node_exporter 1.5's defaults for the filesystem collector.
-export const DEFAULT_MOUNT_POINTS_EXCLUDE = '/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/).*';
+export const DEFAULT_MOUNT_POINTS_EXCLUDE =
+  '/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/).*';
 export const DEFAULT_FS_TYPES_EXCLUDE =
   'autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs';
 

@@ -23,7 +23,8 @@ export function metricsRouter(deps: MetricsDeps): Router {
     const timeout = scrapeTimeoutMs(header, offsetMs, defaultMs);
     const result = await runCollectors(collectors, timeout, deps.logger);
     const { text, conflicts } = renderFamilies(result.families);
-    if (conflicts.length) deps.logger.error({ families: conflicts }, 'metric families with conflicting types dropped');
+    if (conflicts.length)
+      deps.logger.error({ families: conflicts }, 'metric families with conflicting types dropped');
     return withSelf ? text + (await deps.self.registry.metrics()) : text;
   };
 
@@ -46,11 +47,17 @@ export function metricsRouter(deps: MetricsDeps): Router {
     const selected = deps.collectors().filter((c) => c.target === target);
     if (selected.length === 0) {
       // Only configured names are accepted, never a URL or host: no request forgery through /probe.
-      res.status(400).json({ error: `unknown target ${JSON.stringify(target.slice(0, 100))}: not a configured target name` });
+      res
+        .status(400)
+        .json({
+          error: `unknown target ${JSON.stringify(target.slice(0, 100))}: not a configured target name`,
+        });
       return;
     }
     try {
-      res.type(CONTENT_TYPE).send(await scrape(selected, req.header('X-Prometheus-Scrape-Timeout-Seconds'), false));
+      res
+        .type(CONTENT_TYPE)
+        .send(await scrape(selected, req.header('X-Prometheus-Scrape-Timeout-Seconds'), false));
     } catch (err) {
       deps.logger.error({ err: errorText(err), target }, 'probe failed');
       res.status(500).type('text/plain').send('probe failed; see the stackwatch log\n');

@@ -28,7 +28,9 @@ describe('configuration', () => {
   });
 
   it('rejects an unknown key, naming its path', () => {
-    expect(errorOf('collectors:\n  filesystem:\n    stat_timeout: 1s\n    bogus: 1\n')).toBe('config: collectors.filesystem.bogus: unknown key');
+    expect(errorOf('collectors:\n  filesystem:\n    stat_timeout: 1s\n    bogus: 1\n')).toBe(
+      'config: collectors.filesystem.bogus: unknown key',
+    );
   });
 
   it('rejects a wrong type, naming the path and the bad value', () => {
@@ -41,23 +43,34 @@ describe('configuration', () => {
   });
 
   it('reports a missing secret file with its path', () => {
-    const msg = errorOf('collectors:\n  postgres:\n    targets:\n      - name: main\n        dsn_file: /nonexistent/dsn\n');
-    expect(msg).toBe('config: collectors.postgres.targets[0].dsn_file: cannot read secret file "/nonexistent/dsn": ENOENT');
+    const msg = errorOf(
+      'collectors:\n  postgres:\n    targets:\n      - name: main\n        dsn_file: /nonexistent/dsn\n',
+    );
+    expect(msg).toBe(
+      'config: collectors.postgres.targets[0].dsn_file: cannot read secret file "/nonexistent/dsn": ENOENT',
+    );
   });
 
   it('reads secrets from *_file paths, trimming the trailing newline', () => {
     const f = join(tmp.path, 'dsn');
     writeFileSync(f, 'postgres://u:p@127.0.0.1:5432/db\n');
-    const c = parseConfigText(`collectors:\n  postgres:\n    targets:\n      - name: main\n        dsn_file: ${f}\n`, {});
+    const c = parseConfigText(
+      `collectors:\n  postgres:\n    targets:\n      - name: main\n        dsn_file: ${f}\n`,
+      {},
+    );
     expect(c.collectors.postgres.targets[0]?.dsn).toBe('postgres://u:p@127.0.0.1:5432/db');
   });
 
   it('reports bad YAML with its line', () => {
-    expect(errorOf('global:\n  scrape_timeout: [1s\n')).toMatch(/^config: test\.yml line \d+ column \d+: invalid YAML: /);
+    expect(errorOf('global:\n  scrape_timeout: [1s\n')).toMatch(
+      /^config: test\.yml line \d+ column \d+: invalid YAML: /,
+    );
   });
 
   it('interpolates ${VAR} and ${VAR:-default}, and names an unset variable', () => {
-    const c = parseConfigText('global:\n  scrape_timeout: ${T}\n  scrape_timeout_offset: ${O:-250ms}\n', { T: '3s' });
+    const c = parseConfigText('global:\n  scrape_timeout: ${T}\n  scrape_timeout_offset: ${O:-250ms}\n', {
+      T: '3s',
+    });
     expect(c.global.scrape_timeout).toBe(3000);
     expect(c.global.scrape_timeout_offset).toBe(250);
     expect(errorOf('log_level: ${NOPE}\n')).toBe('config: log_level: environment variable NOPE is not set');
@@ -96,8 +109,14 @@ describe('stackwatch check-config', () => {
   it('exits 2 with one clear line for each kind of bad file', async () => {
     const cases: [string, string][] = [
       ['collectors:\n  filesystem:\n    bogus: 1\n', 'config: collectors.filesystem.bogus: unknown key'],
-      ['collectors:\n  filesystem:\n    enabled: 3\n', 'config: collectors.filesystem.enabled: expected boolean, got number (3)'],
-      ['receiver:\n  webhook_token_file: /nonexistent/token\n', 'config: receiver.webhook_token_file: cannot read secret file "/nonexistent/token": ENOENT'],
+      [
+        'collectors:\n  filesystem:\n    enabled: 3\n',
+        'config: collectors.filesystem.enabled: expected boolean, got number (3)',
+      ],
+      [
+        'receiver:\n  webhook_token_file: /nonexistent/token\n',
+        'config: receiver.webhook_token_file: cannot read secret file "/nonexistent/token": ENOENT',
+      ],
       ['global: [unclosed\n', 'invalid YAML'],
     ];
     for (const [i, [body, expected]] of cases.entries()) {

@@ -35,8 +35,13 @@ describe('stackwatch with no configuration and no environment', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain;.*version=0\.0\.4/);
     const text = await res.text();
-    expect(samples(text, 'stackwatch_scrape_collector_success')).toContainEqual({ labels: { collector: 'filesystem' }, value: 1 });
-    expect(samples(text, 'stackwatch_scrape_collector_duration_seconds').map((s) => s.labels.collector)).toContain('filesystem');
+    expect(samples(text, 'stackwatch_scrape_collector_success')).toContainEqual({
+      labels: { collector: 'filesystem' },
+      value: 1,
+    });
+    expect(
+      samples(text, 'stackwatch_scrape_collector_duration_seconds').map((s) => s.labels.collector),
+    ).toContain('filesystem');
     expect(samples(text, 'stackwatch_build_info')[0]?.labels.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(samples(text, 'stackwatch_config_last_reload_successful')).toEqual([{ labels: {}, value: 1 }]);
     expect(samples(text, 'process_resident_memory_bytes')[0]?.value).toBeGreaterThan(0);
@@ -77,7 +82,8 @@ describe('stackwatch with no configuration and no environment', () => {
   });
 });
 
-const byMount = (a: Record<string, string>, b: Record<string, string>) => (a.mountpoint ?? '').localeCompare(b.mountpoint ?? '');
+const byMount = (a: Record<string, string>, b: Record<string, string>) =>
+  (a.mountpoint ?? '').localeCompare(b.mountpoint ?? '');
 
 describe('scrape deadline', () => {
   let sw: Stackwatch;
@@ -85,7 +91,11 @@ describe('scrape deadline', () => {
   const tmp = tempDir('swdl');
 
   beforeAll(async () => {
-    sw = new Stackwatch({ listenAddress: '127.0.0.1:0', env: { STACKWATCH_DATA_DIR: tmp.path }, logLevel: 'error' });
+    sw = new Stackwatch({
+      listenAddress: '127.0.0.1:0',
+      env: { STACKWATCH_DATA_DIR: tmp.path },
+      logLevel: 'error',
+    });
     const addr = await sw.start();
     url = `http://127.0.0.1:${addr.port}`;
     sw.collectors.push(
@@ -127,13 +137,17 @@ describe('reload', () => {
   });
   afterAll(async () => sw?.stop());
 
-  const reloadGauge = async () => samples(await (await fetch(`${sw.url}/metrics`)).text(), 'stackwatch_config_last_reload_successful')[0]?.value;
+  const reloadGauge = async () =>
+    samples(await (await fetch(`${sw.url}/metrics`)).text(), 'stackwatch_config_last_reload_successful')[0]
+      ?.value;
 
   it('keeps serving the old config when the new file is bad (POST /-/reload)', async () => {
     writeFileSync(sw.configFile as string, good.replace('enabled: true', 'enabled: true\n    typo_key: 1'));
     const res = await fetch(`${sw.url}/-/reload`, { method: 'POST' });
     expect(res.status).toBe(500);
-    expect(((await res.json()) as { error: string }).error).toBe('config: collectors.filesystem.typo_key: unknown key');
+    expect(((await res.json()) as { error: string }).error).toBe(
+      'config: collectors.filesystem.typo_key: unknown key',
+    );
     const metrics = await fetch(`${sw.url}/metrics`);
     expect(metrics.status).toBe(200);
     expect(samples(await metrics.text(), 'node_filesystem_size_bytes').length).toBeGreaterThan(0);

@@ -41,7 +41,9 @@ describe('exposition', () => {
     const a = gauge('x_up', 'Up.').add({ target: 'a"b\\c\nd' }, 1);
     const b = gauge('x_up', 'Up.').add({ target: 'b' }, 0);
     const { text } = renderFamilies([a, b]);
-    expect(text).toBe('# HELP x_up Up.\n# TYPE x_up gauge\nx_up{target="a\\"b\\\\c\\nd"} 1\nx_up{target="b"} 0\n');
+    expect(text).toBe(
+      '# HELP x_up Up.\n# TYPE x_up gauge\nx_up{target="a\\"b\\\\c\\nd"} 1\nx_up{target="b"} 0\n',
+    );
   });
   it('drops a family whose type conflicts and exact duplicate series', () => {
     const a = gauge('y', 'Y.').add({ l: '1' }, 1).add({ l: '1' }, 2);
@@ -51,7 +53,9 @@ describe('exposition', () => {
     expect(text).toBe('# HELP y Y.\n# TYPE y gauge\ny{l="1"} 1\n');
   });
   it('renders special float values', () => {
-    const { text } = renderFamilies([gauge('z', 'Z.').add({ a: '1' }, NaN).add({ a: '2' }, Infinity).add({ a: '3' }, -Infinity)]);
+    const { text } = renderFamilies([
+      gauge('z', 'Z.').add({ a: '1' }, NaN).add({ a: '2' }, Infinity).add({ a: '3' }, -Infinity),
+    ]);
     expect(text).toContain('z{a="1"} NaN\nz{a="2"} +Inf\nz{a="3"} -Inf\n');
   });
 });
@@ -127,9 +131,15 @@ describe('filesystem collector', () => {
     const ctx = { signal: new AbortController().signal, deadline: Date.now() + 5000, logger };
     for (let i = 0; i < 3; i++) {
       const { text } = renderFamilies(await c.collect(ctx));
-      expect(text).toContain('node_filesystem_device_error{device="nfs:/export",fstype="nfs4",mountpoint="/mnt/nfs"} 1');
-      expect(text).toContain('node_filesystem_size_bytes{device="/dev/vda1",fstype="ext4",mountpoint="/"} 409600');
-      expect(text).toContain('node_filesystem_readonly{device="/dev/vdb",fstype="xfs",mountpoint="/mnt/with space"} 1');
+      expect(text).toContain(
+        'node_filesystem_device_error{device="nfs:/export",fstype="nfs4",mountpoint="/mnt/nfs"} 1',
+      );
+      expect(text).toContain(
+        'node_filesystem_size_bytes{device="/dev/vda1",fstype="ext4",mountpoint="/"} 409600',
+      );
+      expect(text).toContain(
+        'node_filesystem_readonly{device="/dev/vdb",fstype="xfs",mountpoint="/mnt/with space"} 1',
+      );
       expect(text).not.toContain('node_filesystem_size_bytes{device="nfs:/export"');
     }
     expect(hungCalls).toBe(1);

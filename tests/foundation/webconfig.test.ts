@@ -13,11 +13,15 @@ interface Reply {
 
 function httpsGet(url: string, ca: Buffer, auth?: string): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { ca, headers: auth ? { authorization: `Basic ${Buffer.from(auth).toString('base64')}` } : {} }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = request(
+      url,
+      { ca, headers: auth ? { authorization: `Basic ${Buffer.from(auth).toString('base64')}` } : {} },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -32,8 +36,21 @@ describe('web config: TLS and basic auth', () => {
     const cert = join(tmp.path, 'cert.pem');
     const key = join(tmp.path, 'key.pem');
     const r = await run('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2',
-      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
     ]);
     expect(r.code, r.stderr).toBe(0);
     ca = readFileSync(cert);
@@ -81,7 +98,11 @@ describe('web config: TLS and basic auth', () => {
   it('rejects a web config with an unknown key, naming it', async () => {
     const bad = join(tmp.path, 'bad-web.yml');
     writeFileSync(bad, 'basic_auth_users:\n  a: $2y$10$abcdefghijklmnopqrstuv\nbasic_auth_user: {}\n');
-    const r = await run(process.execPath, [CLI, `--web.config.file=${bad}`, '--web.listen-address=127.0.0.1:0']);
+    const r = await run(process.execPath, [
+      CLI,
+      `--web.config.file=${bad}`,
+      '--web.listen-address=127.0.0.1:0',
+    ]);
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe(`web config: ${bad}: (root): unknown key basic_auth_user`);
   });

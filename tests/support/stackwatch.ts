@@ -29,7 +29,16 @@ export interface StartOptions {
   scheme?: 'http' | 'https';
 }
 
-const SHORTCUTS = ['DATABASE_URL', 'REDIS_URL', 'DOCKER_HOST', 'SMTP_URL', 'SLACK_WEBHOOK_URL', 'STACKWATCH_WEBHOOK_TOKEN', 'STACKWATCH_DATA_DIR', 'LOG_LEVEL'];
+const SHORTCUTS = [
+  'DATABASE_URL',
+  'REDIS_URL',
+  'DOCKER_HOST',
+  'SMTP_URL',
+  'SLACK_WEBHOOK_URL',
+  'STACKWATCH_WEBHOOK_TOKEN',
+  'STACKWATCH_DATA_DIR',
+  'LOG_LEVEL',
+];
 
 /** Starts the built service (dist/cli.js) on a free loopback port and waits until it listens. */
 export async function startStackwatch(opts: StartOptions = {}): Promise<StackwatchHandle> {
@@ -47,7 +56,8 @@ export async function startStackwatch(opts: StartOptions = {}): Promise<Stackwat
   const proc = startProcess(process.execPath, [CLI, ...args], { env, cwd: dir });
   const port = await waitFor(
     () => {
-      if (proc.child.exitCode !== null) throw new Error(`stackwatch exited ${proc.child.exitCode}: ${proc.output()}`);
+      if (proc.child.exitCode !== null)
+        throw new Error(`stackwatch exited ${proc.child.exitCode}: ${proc.output()}`);
       const m = /"port":(\d+)[^\n]*"msg":"listening"/.exec(proc.output());
       return m ? Number(m[1]) : undefined;
     },
@@ -78,7 +88,10 @@ export function samples(text: string, name: string): { labels: Record<string, st
     if (!m || m[1] !== name) continue;
     const labels: Record<string, string> = {};
     for (const lm of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
-      labels[lm[1] as string] = (lm[2] as string).replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
+      labels[lm[1] as string] = (lm[2] as string)
+        .replace(/\\n/g, '\n')
+        .replace(/\\"/g, '"')
+        .replace(/\\\\/g, '\\');
     }
     out.push({ labels, value: Number(m[3]) });
   }

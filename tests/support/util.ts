@@ -25,7 +25,12 @@ export function tempDir(prefix = 'sw'): { path: string; cleanup: () => void } {
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Polls `fn` until it returns a truthy value (or stops throwing); throws the last error on timeout. */
-export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition', intervalMs = 100): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  fn: () => T | Promise<T>,
+  timeoutMs = 10_000,
+  what = 'condition',
+  intervalMs = 100,
+): Promise<NonNullable<T>> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -35,7 +40,10 @@ export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs = 10_000, w
     } catch (err) {
       last = err;
     }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > end)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
+      );
     await sleep(intervalMs);
   }
 }
@@ -72,7 +80,11 @@ export function startProcess(cmd: string, args: string[], opts: SpawnOptions = {
 }
 
 /** Runs a command to completion and returns its exit code and output. */
-export async function run(cmd: string, args: string[], opts: SpawnOptions & { input?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function run(
+  cmd: string,
+  args: string[],
+  opts: SpawnOptions & { input?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return await new Promise((resolve) => {
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], ...opts });
     let stdout = '';
