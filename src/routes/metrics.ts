@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { Collector } from '../collectors/collector.js';
 import { errorText, type Logger } from '../logger.js';
-import { renderFamilies } from '../metrics/exposition.js';
+import { renderFamilies, type MetricFamily } from '../metrics/exposition.js';
 import { runCollectors, scrapeTimeoutMs } from '../scrape.js';
 import type { SelfMetrics } from '../selfmetrics.js';
 
@@ -22,7 +22,10 @@ export function metricsRouter(deps: MetricsDeps): Router {
     const { offsetMs, defaultMs } = deps.timeouts();
     const timeout = scrapeTimeoutMs(header, offsetMs, defaultMs);
     const result = await runCollectors(collectors, timeout, deps.logger);
-    const { text, conflicts } = renderFamilies(result.families);
+    // In /metrics several targets share one scrape, told apart by `target`; a /probe answer
+    // is one target, and Prometheus's relabelling names it, as with the anchors' /probe.
+    const families = withSelf ? result.families : result.families.map(withoutTargetLabel);
+    const { text, conflicts } = renderFamilies(families);
     if (conflicts.length)
       deps.logger.error({ families: conflicts }, 'metric families with conflicting types dropped');
     return withSelf ? text + (await deps.self.registry.metrics()) : text;
@@ -47,11 +50,9 @@ export function metricsRouter(deps: MetricsDeps): Router {
     const selected = deps.collectors().filter((c) => c.target === target);
     if (selected.length === 0) {
       // Only configured names are accepted, never a URL or host: no request forgery through /probe.
-      res
-        .status(400)
-        .json({
-          error: `unknown target ${JSON.stringify(target.slice(0, 100))}: not a configured target name`,
-        });
+      res.status(400).json({
+        error: `unknown target ${JSON.stringify(target.slice(0, 100))}: not a configured target name`,
+      });
       return;
     }
     try {
@@ -65,4 +66,15 @@ export function metricsRouter(deps: MetricsDeps): Router {
   });
 
   return router;
+}
+
+function withoutTargetLabel(f: MetricFamily): MetricFamily {
+  return {
+    ...f,
+    samples: f.samples.map((s) => {
+      if (!('target' in s.labels)) return s;
+      const { target: _target, ...labels } = s.labels;
+      return { ...s, labels };
+    }),
+  };
 }
