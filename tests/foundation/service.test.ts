@@ -129,6 +129,39 @@ describe('scrape deadline', () => {
   });
 });
 
+describe('probe', () => {
+  let sw: Stackwatch;
+  let url: string;
+  const tmp = tempDir('swpr');
+  beforeAll(async () => {
+    sw = new Stackwatch({ listenAddress: '127.0.0.1:0', env: { STACKWATCH_DATA_DIR: tmp.path }, logLevel: 'error' });
+    url = `http://127.0.0.1:${(await sw.start()).port}`;
+    sw.collectors.push(
+      { name: 'db/main', target: 'main', collect: async () => [gauge('db_up', 'Up.').add({ target: 'main' }, 1)] },
+      { name: 'db/other', target: 'other', collect: async () => [gauge('db_up', 'Up.').add({ target: 'other' }, 0)] },
+    );
+  });
+  afterAll(async () => {
+    await sw.stop(1000);
+    tmp.cleanup();
+  });
+
+  it('scrapes only the named target, without the target label', async () => {
+    const text = await (await fetch(`${url}/probe?target=main`)).text();
+    expect(samples(text, 'db_up')).toEqual([{ labels: {}, value: 1 }]);
+    expect(samples(text, 'stackwatch_scrape_collector_success')).toEqual([{ labels: { collector: 'db/main' }, value: 1 }]);
+    expect(samples(text, 'node_filesystem_size_bytes')).toEqual([]);
+  });
+
+  it('keeps every target, told apart by the target label, in /metrics', async () => {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    expect(samples(text, 'db_up')).toEqual([
+      { labels: { target: 'main' }, value: 1 },
+      { labels: { target: 'other' }, value: 0 },
+    ]);
+  });
+});
+
 describe('reload', () => {
   let sw: StackwatchHandle;
   const good = 'global:\n  scrape_timeout: 5s\ncollectors:\n  filesystem:\n    enabled: true\n';
