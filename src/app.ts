@@ -2,11 +2,14 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
+import { AlertReceiver } from './alerting/receiver.js';
 import type { Collector } from './collectors/collector.js';
 import { buildCollectors } from './collectors/index.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createLogger, errorText, type Logger } from './logger.js';
+import { alertsRouter } from './routes/alerts.js';
+import { apiRouter } from './routes/api.js';
 import { metricsRouter } from './routes/metrics.js';
 import { SelfMetrics } from './selfmetrics.js';
 import { basicAuth, loadWebConfig, type WebConfig } from './webconfig.js';
@@ -36,6 +39,7 @@ export class Stackwatch {
   logger: Logger;
   config: Config;
   collectors: Collector[] = [];
+  receiver?: AlertReceiver;
   private server?: Server;
   private readonly web?: WebConfig;
   private ready = false;
@@ -63,6 +67,7 @@ export class Stackwatch {
     this.logger.level = this.opts.logLevel ?? next.log_level;
     this.collectors = this.startCollectors(next);
     await closeAll(old, this.logger);
+    this.receiver?.reload(next);
     this.self.recordReload(true);
     this.logger.info({ collectors: this.collectors.map((c) => c.name) }, 'configuration reloaded');
     return { ok: true };
@@ -95,6 +100,9 @@ export class Stackwatch {
       if (r.ok) res.json({ status: 'reloaded' });
       else res.status(500).json({ error: r.error });
     });
+    const receiver = () => this.receiver;
+    app.use(alertsRouter({ receiver, logger: this.logger }));
+    app.use(apiRouter({ receiver, logger: this.logger }));
     app.use(
       metricsRouter({
         collectors: () => this.collectors,
@@ -118,6 +126,10 @@ export class Stackwatch {
 
   async start(): Promise<AddressInfo> {
     this.collectors = this.startCollectors(this.config);
+    if (this.config.receiver.enabled) {
+      this.receiver = new AlertReceiver({ config: this.config, logger: this.logger, registry: this.self.registry });
+      await this.receiver.start();
+    }
     const app = this.buildApp();
     const server = this.web?.tls ? createHttpsServer(this.web.tls, app) : createHttpServer(app);
     this.server = server;
@@ -158,6 +170,8 @@ export class Stackwatch {
       await closed;
       clearTimeout(timer);
     }
+    // After the HTTP server: nothing new is accepted, in-flight deliveries finish.
+    await this.receiver?.stop(graceMs);
     await closeAll(this.collectors, this.logger);
     this.logger.info('stopped');
   }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { routeTestCommand, sendTestCommand } from './alerting/cli.js';
 import { Stackwatch } from './app.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
@@ -10,6 +11,10 @@ process.env.UV_THREADPOOL_SIZE ??= '16';
 
 const USAGE = `usage: stackwatch [flags]                 run the exporter and alert receiver
        stackwatch check-config FILE      validate a configuration file (exit 0 ok, 2 bad)
+       stackwatch route-test [--config.file=F] [--json] label=value...
+                                         who would be told about these labels (nothing is sent)
+       stackwatch send-test [--config.file=F]
+                                         send one test notification through each channel
 
 flags:
   --config.file=FILE          configuration file (YAML); without it, defaults plus environment
@@ -38,6 +43,8 @@ export const commands: Record<string, (args: string[]) => Promise<number>> = {
       return EXIT_BAD_CONFIG;
     }
   },
+  'route-test': routeTestCommand,
+  'send-test': sendTestCommand,
 };
 
 async function runServer(argv: string[]): Promise<number> {

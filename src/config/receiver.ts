@@ -1,9 +1,313 @@
 import { z } from 'zod';
+import { parseMatcher } from '../alerting/matchers.js';
+import { duration } from './common.js';
+
+/** `name` for a label; Prometheus label-name syntax. */
+const labelName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a label name ([A-Za-z_][A-Za-z0-9_]*)');
+
+/** A regular expression source, compiled to check it (anchoring is applied where it is used). */
+const regexSource = z.string().superRefine((v, ctx) => {
+  try {
+    new RegExp(v);
+  } catch (err) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      message: `invalid regular expression ${JSON.stringify(v)}: ${(err as Error).message}`,
+    });
+  }
+});
+
+/**
+ * A label matcher: Alertmanager syntax (`severity="critical"`, `service=~"pg|redis"`) or the
+ * structured form `{label, op, value}`. Parsed and checked in src/alerting/matchers.ts.
+ */
+export const matcherInput = z.union([
+  z
+    .string()
+    .min(1)
+    .superRefine((v, ctx) => {
+      try {
+        parseMatcher(v);
+      } catch (err) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+      }
+    }),
+  z
+    .object({
+      label: labelName,
+      op: z.enum(['=', '!=', '=~', '!~']).default('='),
+      value: z.string(),
+    })
+    .strict(),
+]);
+export type MatcherInput = z.infer<typeof matcherInput>;
+
+export interface RouteInput {
+  receiver?: string;
+  matchers?: MatcherInput[];
+  continue?: boolean;
+  routes?: RouteInput[];
+}
+
+interface RouteRaw {
+  receiver?: string;
+  matchers?: z.input<typeof matcherInput>[];
+  continue?: boolean;
+  routes?: RouteRaw[];
+}
+
+export const routeSchema: z.ZodType<RouteInput, z.ZodTypeDef, RouteRaw> = z.lazy(() =>
+  z
+    .object({
+      receiver: z.string().min(1).optional(),
+      matchers: z.array(matcherInput).optional(),
+      continue: z.boolean().optional(),
+      routes: z.array(routeSchema).optional(),
+    })
+    .strict(),
+);
+
+export const CHANNELS = ['email', 'slack'] as const;
+export type ChannelName = (typeof CHANNELS)[number];
+
+/** A recipient: an email address or a contact role (`role:dba`). */
+const recipient = z
+  .string()
+  .regex(
+    /^(role:[A-Za-z0-9_-]+|[^\s@<>,;"]+@[^\s@<>,;"]+)$/,
+    'must be an email address or role:<contact role>',
+  );
+
+export const receiverTarget = z
+  .object({
+    name: z.string().min(1),
+    channels: z.array(z.enum(CHANNELS)).default(['email']),
+    /** Email recipients: addresses or `role:<role>` from the contact table. */
+    recipients: z.array(recipient).default([]),
+    /** A Slack incoming-webhook URL for this receiver; defaults to receiver.slack.webhook_url. */
+    slack_webhook_url: z.string().url().optional(),
+  })
+  .strict();
+
+export const contactSchema = z
+  .object({
+    role: z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be 1+ characters of A-Z a-z 0-9 _ -'),
+    title: z.string().min(1),
+    name: z.string().min(1),
+    phone: z.string().default(''),
+    email: z.string().default(''),
+    responsibility: z.string().default(''),
+  })
+  .strict();
+
+/** An area rule: label values (split into words) matching `match` make `role` responsible. */
+export const areaSchema = z
+  .object({
+    name: z.string().min(1),
+    role: z.string().min(1),
+    labels: z.array(labelName).default(['service', 'component', 'job', 'alertname']),
+    match: regexSource,
+  })
+  .strict();
+
+const timestamp = z.string().refine((v) => !Number.isNaN(Date.parse(v)), {
+  message: 'must be an RFC 3339 timestamp like 2025-01-31T22:00:00Z',
+});
+
+export const maintenanceWindowSchema = z
+  .object({
+    name: z.string().default(''),
+    matchers: z.array(matcherInput).min(1),
+    starts_at: timestamp,
+    ends_at: timestamp,
+    comment: z.string().default(''),
+  })
+  .strict();
+
+export const DEFAULT_REDACT = 'api_key|apikey|password|passwd|token|secret|authorization|cookie|private_key';
+
+export const DEFAULT_CONTACTS: z.input<typeof contactSchema>[] = [
+  {
+    role: 'oncall',
+    title: 'On-Call',
+    name: '值班',
+    phone: '13800138000',
+    email: 'oncall@company.com',
+    responsibility: 'first responder',
+  },
+  {
+    role: 'dba',
+    title: 'DBA',
+    name: '数据库管理员',
+    phone: '13800138001',
+    email: 'dba@company.com',
+    responsibility: 'database problems',
+  },
+  {
+    role: 'devops',
+    title: 'DevOps',
+    name: '运维工程师',
+    phone: '13800138002',
+    email: 'devops@company.com',
+    responsibility: 'infrastructure',
+  },
+  {
+    role: 'techlead',
+    title: 'Tech Lead',
+    name: '技术负责人',
+    phone: '13800138003',
+    email: 'tech@company.com',
+    responsibility: 'technical decisions',
+  },
+];
+
+export const DEFAULT_AREAS: z.input<typeof areaSchema>[] = [
+  { name: 'database', role: 'dba', match: 'postgres|postgresql|pg|database|db|redis|sql' },
+  {
+    name: 'infrastructure',
+    role: 'devops',
+    match: 'host|disk|docker|container|containers|node|filesystem|fs|network|cpu|memory|mount',
+  },
+];
+
+/** The Agent-V3 manual's routing table (SPEC §2.2). */
+export const DEFAULT_ROUTE: RouteInput = {
+  receiver: 'team-ops',
+  routes: [
+    { matchers: ['severity="critical"'], receiver: 'team-ops-critical' },
+    { matchers: ['severity="warning"'], receiver: 'team-ops-warning' },
+  ],
+};
+
+export const DEFAULT_RECEIVERS: z.input<typeof receiverTarget>[] = [
+  { name: 'team-ops', channels: ['email', 'slack'], recipients: ['ops@your-company.com'] },
+  {
+    name: 'team-ops-critical',
+    channels: ['email', 'slack'],
+    recipients: ['ops@your-company.com', 'oncall@your-company.com'],
+  },
+  { name: 'team-ops-warning', channels: ['email'], recipients: ['ops@your-company.com'] },
+];
+
+const concurrency = z.number().int().min(1).max(64);
 
 export const receiverSection = z
   .object({
     enabled: z.boolean().default(true),
     /** Bearer token Alertmanager must send; when unset the webhook is open (a warning is logged). */
     webhook_token: z.string().optional(),
+    /** Bearer token for /api/v1/notifications, route-test, contacts, silences; defaults to webhook_token. */
+    api_token: z.string().optional(),
+    /** Largest accepted webhook body. */
+    max_body_bytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(1024 * 1024),
+    email: z
+      .object({
+        /** smtp://user:pass@host:port or smtps://…; unset: mails are printed to the log (console channel). */
+        smtp_url: z.string().url().optional(),
+        from: z.string().default('stackwatch <stackwatch@localhost>'),
+        concurrency: concurrency.default(4),
+        timeout: duration.default('30s'),
+        /** Accept self-signed certificates on STARTTLS/SMTPS. */
+        tls_insecure_skip_verify: z.boolean().default(false),
+      })
+      .strict()
+      .default({}),
+    slack: z
+      .object({
+        /** Incoming-webhook URL; unset: messages are printed to the log (console channel). */
+        webhook_url: z.string().url().optional(),
+        concurrency: concurrency.default(2),
+        timeout: duration.default('10s'),
+      })
+      .strict()
+      .default({}),
+    route: routeSchema.default(DEFAULT_ROUTE),
+    receivers: z.array(receiverTarget).min(1).default(DEFAULT_RECEIVERS),
+    contacts: z.array(contactSchema).default(DEFAULT_CONTACTS),
+    areas: z.array(areaSchema).default(DEFAULT_AREAS),
+    /** Roles named on every notification that has a critical alert. */
+    critical_roles: z.array(z.string()).default(['oncall']),
+    escalation: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** A critical alert still firing this long after it started is escalated. */
+        after: duration.default('30m'),
+        role: z.string().default('techlead'),
+        channels: z.array(z.enum(CHANNELS)).default(['email', 'slack']),
+        check_interval: duration.default('30s'),
+      })
+      .strict()
+      .default({}),
+    maintenance_windows: z.array(maintenanceWindowSchema).default([]),
+    retry: z
+      .object({
+        base: duration.default('1s'),
+        factor: z.number().min(1).default(2),
+        max_delay: duration.default('5m'),
+        /** Fraction of each delay that is randomised (0: none, 1: full jitter). */
+        jitter: z.number().min(0).max(1).default(0.5),
+        max_attempts: z.number().int().min(1).default(10),
+        max_age: duration.default('24h'),
+      })
+      .strict()
+      .default({}),
+    /** Labels/annotations whose NAME matches this (case-insensitive, unanchored) have their value redacted. */
+    redact: regexSource.default(DEFAULT_REDACT),
+    /** A second identical notification within this window is a duplicate (HA replicas, retries). */
+    dedup_window: duration.default('1h'),
+    /** Delivered and muted notifications are kept this long for the API. */
+    retention: duration.default('7d'),
   })
-  .strict();
+  .strict()
+  .superRefine((r, ctx) => {
+    const names = new Set(r.receivers.map((x) => x.name));
+    const walk = (route: RouteInput, path: (string | number)[]) => {
+      if (route.receiver !== undefined && !names.has(route.receiver))
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: [...path, 'receiver'],
+          message: `unknown receiver ${JSON.stringify(route.receiver)} (receivers: ${[...names].join(', ')})`,
+        });
+      route.routes?.forEach((child, i) => walk(child, [...path, 'routes', i]));
+    };
+    if (r.route.receiver === undefined)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['route', 'receiver'],
+        message: 'the top-level route needs a default receiver',
+      });
+    walk(r.route, ['route']);
+    const roles = new Set(r.contacts.map((c) => c.role));
+    r.receivers.forEach((rc, i) =>
+      rc.recipients.forEach((rec, j) => {
+        if (rec.startsWith('role:') && !roles.has(rec.slice(5)))
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            path: ['receivers', i, 'recipients', j],
+            message: `unknown contact role ${JSON.stringify(rec)} (roles: ${[...roles].join(', ')})`,
+          });
+      }),
+    );
+    r.areas.forEach((a, i) => {
+      if (!roles.has(a.role))
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['areas', i, 'role'],
+          message: `unknown contact role ${JSON.stringify(a.role)}`,
+        });
+    });
+    if (r.escalation.enabled && !roles.has(r.escalation.role))
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['escalation', 'role'],
+        message: `unknown contact role ${JSON.stringify(r.escalation.role)}`,
+      });
+  });
+
+export type ReceiverConfig = z.infer<typeof receiverSection>;

@@ -1,0 +1,30 @@
+import type { ChannelName } from '../../config/receiver.js';
+import type { Logger } from '../../logger.js';
+import { renderConsole, subjectOf } from '../render.js';
+import type { DeliveryResult, Job } from '../types.js';
+import type { Channel } from './channel.js';
+
+/** An unconfigured channel: the notification is printed to the log, so a bare install shows what it would send. */
+export class ConsoleChannel implements Channel {
+  readonly console = true;
+
+  constructor(
+    readonly name: ChannelName,
+    private readonly logger: Logger,
+  ) {}
+
+  async deliver(job: Pick<Job, 'content' | 'recipients'>): Promise<DeliveryResult> {
+    this.logger.info(
+      {
+        channel: `${this.name} (console)`,
+        recipients: job.recipients,
+        subject: subjectOf(job.content),
+        text: renderConsole(job.content),
+      },
+      'notification (console channel: not configured)',
+    );
+    return { kind: 'success' };
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,93 @@
+import type { ChannelName } from '../config/receiver.js';
+import type { ResponsibleContact } from './contacts.js';
+import type { Labels } from './matchers.js';
+import type { Alert } from './payload.js';
+
+export type NotificationKind = 'alert' | 'escalation' | 'test';
+export type AlertStatus = 'firing' | 'resolved';
+export type JobStatus = 'pending' | 'sent' | 'dead' | 'muted';
+
+/** What a notification says; stored as JSON (already redacted) and rendered at delivery. */
+export interface NotificationContent {
+  kind: NotificationKind;
+  status: AlertStatus;
+  /** Redacted Alertmanager group key. */
+  groupKey: string;
+  /** stackwatch receiver (routing table) and the Alertmanager receiver that posted. */
+  receiver: string;
+  amReceiver: string;
+  groupLabels: Labels;
+  commonLabels: Labels;
+  commonAnnotations: Labels;
+  externalURL: string;
+  truncatedAlerts: number;
+  alerts: Alert[];
+  contacts: ResponsibleContact[];
+  /** Escalations: since when the critical alerts fire, and the configured threshold. */
+  escalation?: { firingSinceMs: number; afterMs: number };
+}
+
+/** A notification job as planned before it is recorded in the outbox. */
+export interface JobSpec {
+  dedupKey: string;
+  channel: ChannelName;
+  /** Email addresses, or `slack` / `slack:<receiver>` for Slack. */
+  recipients: string[];
+  status: 'pending' | 'muted';
+  content: NotificationContent;
+  /** Email threading: the key of the conversation and this message's own Message-ID. */
+  threadKey?: string;
+  messageId?: string;
+  /** Why it is muted (maintenance window ids). */
+  mutedBy?: string[];
+}
+
+/** A job as stored in the outbox. */
+export interface Job {
+  id: number;
+  createdAt: number;
+  updatedAt: number;
+  /** Start of the retry age budget: recording time, or the last re-drive. */
+  ageFrom: number;
+  dedupKey: string;
+  kind: NotificationKind;
+  groupKey: string;
+  receiver: string;
+  channel: ChannelName;
+  recipients: string[];
+  status: JobStatus;
+  alertStatus: AlertStatus;
+  content: NotificationContent;
+  messageId: string | null;
+  inReplyTo: string | null;
+  attempts: number;
+  nextAttemptAt: number;
+  lastError: string | null;
+  sentAt: number | null;
+}
+
+/** Escalation state of one Alertmanager group, updated with each webhook. */
+export interface GroupUpdate {
+  groupKey: string;
+  /** Start of the oldest firing critical alert; null when none fires any more. */
+  criticalSinceMs: number | null;
+  content: NotificationContent | null;
+}
+
+/** Everything one webhook writes, in one transaction. */
+export interface IngestRecord {
+  jobs: JobSpec[];
+  group?: GroupUpdate;
+}
+
+export interface RecordOutcome {
+  recorded: number;
+  duplicates: number;
+  muted: number;
+}
+
+/** Delivery result of one attempt: a tagged union the retry policy acts on. */
+export type DeliveryResult =
+  | { kind: 'success' }
+  | { kind: 'retryable'; retryAfterMs?: number; reason: string }
+  | { kind: 'failure'; reason: string };
