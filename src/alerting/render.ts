@@ -268,13 +268,17 @@ export function renderSlack(c: NotificationContent, now = Date.now()): SlackMess
 
   const alertBlock = (a: Alert): SlackBlock => {
     const icon = a.status === 'firing' ? ':red_circle:' : ':large_green_circle:';
-    const lines = [`${icon} *${s(a.annotations.summary ?? a.labels.alertname ?? 'alert')}*`];
-    if (a.annotations.description) lines.push(s(a.annotations.description));
-    lines.push(`\`${s(labelText(a.labels))}\``);
+    const lines = [`${icon} *${s(truncate(a.annotations.summary ?? a.labels.alertname ?? 'alert', 300))}*`];
+    lines.push(`\`${s(truncate(labelText(a.labels), 1200))}\``);
     const l = [slackLink(a.annotations.runbook_url, 'Runbook'), slackLink(a.generatorURL, 'Source')].filter(
       Boolean,
     );
     if (l.length) lines.push(l.join(' · '));
+    // The description goes last and takes what room is left, so labels and links survive.
+    if (a.annotations.description) {
+      const room = SLACK_MAX_TEXT - lines.join('\n').length - 1;
+      if (room > 20) lines.push(truncate(s(a.annotations.description), room));
+    }
     return mrkdwn(lines.join('\n'));
   };
   // Room for alerts: the limit minus header/contacts, the tail and one "+N more" line.

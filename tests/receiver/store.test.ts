@@ -1,0 +1,141 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ContactBook } from '../../src/alerting/contacts.js';
+import { parseWebhook, type Webhook } from '../../src/alerting/payload.js';
+import { planEscalation, planWebhook } from '../../src/alerting/plan.js';
+import { Redactor } from '../../src/alerting/redact.js';
+import { Router } from '../../src/alerting/routing.js';
+import { SqliteStore } from '../../src/alerting/store.js';
+import { receiverSection } from '../../src/config/receiver.js';
+import { tempDir } from '../support/util.js';
+
+const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'alertmanager-0.25');
+const fixture = (name: string): Webhook => {
+  const r = parseWebhook(JSON.parse(readFileSync(join(FIXTURES, name), 'utf8')));
+  if (!r.ok) throw new Error(r.error);
+  return r.webhook;
+};
+const cfg = receiverSection.parse({});
+const now = Date.parse('2026-11-22T11:00:00Z');
+const ctx = {
+  router: new Router(cfg),
+  book: new ContactBook(cfg),
+  redactor: new Redactor(cfg.redact),
+  silences: [],
+  now,
+  mailDomain: 'sw.test',
+};
+const HOUR = 3_600_000;
+
+describe('SQLite outbox (record stage)', () => {
+  const tmp = tempDir('swstore');
+  const store = new SqliteStore(tmp.path);
+  afterAll(async () => {
+    await store.close();
+    tmp.cleanup();
+  });
+
+  it('records in WAL mode with synchronous=FULL', () => {
+    expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(store.db.pragma('synchronous', { simple: true })).toBe(2);
+  });
+
+  it('dedups a repeated webhook through the UNIQUE key, inside one batch and across batches', async () => {
+    const rec = planWebhook(fixture('apidown_0.json'), ctx);
+    const [a, b] = await store.record([rec, rec], now, HOUR);
+    expect(a).toEqual({ recorded: 2, duplicates: 0, muted: 0 });
+    expect(b).toEqual({ recorded: 0, duplicates: 2, muted: 0 });
+    const [c] = await store.record([planWebhook(fixture('apidown_0.json'), ctx)], now + 1000, HOUR);
+    expect(c).toEqual({ recorded: 0, duplicates: 2, muted: 0 });
+    // after the dedup window the same content is a new notification (e.g. a 12 h repeat)
+    const [d] = await store.record([rec], now + 2 * HOUR, HOUR);
+    expect(d!.recorded).toBe(2);
+  });
+
+  it('threads the resolved mail to the firing one', async () => {
+    const t = tempDir('swstore2');
+    const s = new SqliteStore(t.path);
+    await s.record([planWebhook(fixture('apidown_0.json'), ctx)], now, HOUR);
+    await s.record([planWebhook(fixture('apidown_1.json'), ctx)], now + 1, HOUR);
+    await s.record([planWebhook(fixture('apidown_2.json'), ctx)], now + 2, HOUR);
+    const mails = (await s.list({ limit: 10 })).filter((j) => j.channel === 'email').reverse();
+    expect(mails.map((m) => m.alertStatus)).toEqual(['firing', 'firing', 'resolved']);
+    const root = mails[0]!.messageId;
+    expect(mails[0]!.inReplyTo).toBeNull();
+    expect(mails[1]!.inReplyTo).toBe(root);
+    expect(mails[2]!.inReplyTo).toBe(root);
+    expect(new Set(mails.map((m) => m.messageId)).size).toBe(3);
+    await s.close();
+    t.cleanup();
+  });
+
+  it('moves jobs through retry, dead letter and re-drive', async () => {
+    const [job] = await store.due('email', now + 10 * HOUR, 1, new Set());
+    expect(job).toBeDefined();
+    await store.markRetry(job!.id, 1, now + 11 * HOUR, 'SMTP 451', now);
+    expect((await store.due('email', now + 10 * HOUR, 100, new Set())).map((j) => j.id)).not.toContain(
+      job!.id,
+    );
+    await store.markDead(job!.id, 2, 'permanent: SMTP 550', now);
+    expect((await store.counts()).dead).toBe(1);
+    const again = await store.redrive(job!.id, now + 12 * HOUR);
+    expect(again).toMatchObject({ status: 'pending', attempts: 0, ageFrom: now + 12 * HOUR });
+    expect(await store.redrive(job!.id, now)).toBeUndefined(); // not dead any more
+    await store.markSent(job!.id, 1, now + 12 * HOUR);
+    expect(await store.get(job!.id)).toMatchObject({ status: 'sent', attempts: 1 });
+  });
+
+  it('escalates a firing critical group once, and not after it resolved', async () => {
+    const t = tempDir('swstore3');
+    const s = new SqliteStore(t.path);
+    await s.record([planWebhook(fixture('apidown_0.json'), ctx)], now, HOUR);
+    const after = 30 * 60_000;
+    expect(await s.escalationCandidates(now, after)).toEqual([]); // fired only 18 minutes ago
+    const due = await s.escalationCandidates(now + HOUR, after);
+    expect(due.map((g) => g.groupKey)).toEqual([fixture('apidown_0.json').groupKey]);
+    const jobs = planEscalation(due[0]!, {
+      book: ctx.book,
+      silences: [],
+      now,
+      role: 'techlead',
+      channels: ['email', 'slack'],
+      afterMs: after,
+      mailDomain: 'sw.test',
+    });
+    expect(jobs[0]!.recipients).toEqual(['tech@company.com']);
+    expect(jobs[0]!.content.contacts[0]).toMatchObject({ role: 'techlead', reason: 'escalation' });
+    expect((await s.recordEscalation(due[0]!.groupKey, jobs, now, HOUR)).recorded).toBe(2);
+    expect(await s.escalationCandidates(now + HOUR, after)).toEqual([]);
+    expect((await s.recordEscalation(due[0]!.groupKey, jobs, now, HOUR)).duplicates).toBe(2);
+    // resolved: the group is forgotten; a late duplicate of the firing post does not reopen it
+    await s.record([planWebhook(fixture('apidown_2.json'), ctx)], now + 1, HOUR);
+    await s.record([planWebhook(fixture('apidown_0.json'), ctx)], now + 2, HOUR);
+    expect(await s.escalationCandidates(now + HOUR, after)).toEqual([]);
+    await s.close();
+    t.cleanup();
+  });
+
+  it('keeps maintenance windows', async () => {
+    await store.addSilence({
+      id: 's1',
+      matchers: ['service="postgres"'],
+      startsAt: now,
+      endsAt: now + HOUR,
+      comment: 'upgrade',
+      createdBy: 'me',
+      source: 'api',
+    });
+    expect((await store.listSilences()).map((s) => s.id)).toEqual(['s1']);
+    expect(await store.deleteSilence('s1')).toBe(true);
+    expect(await store.deleteSilence('s1')).toBe(false);
+  });
+
+  it('fails loudly when the database is gone (the webhook answers 503)', async () => {
+    const t = tempDir('swstore4');
+    const s = new SqliteStore(t.path);
+    await s.close();
+    await expect(s.record([planWebhook(fixture('apidown_0.json'), ctx)], now, HOUR)).rejects.toThrow();
+    t.cleanup();
+  });
+});

@@ -1,0 +1,386 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { classifySmtpError } from '../../src/alerting/channels/email.js';
+import { classifySlackError, parseRetryAfter } from '../../src/alerting/channels/slack.js';
+import { ContactBook, words } from '../../src/alerting/contacts.js';
+import { dedupKey } from '../../src/alerting/dedup.js';
+import { matches, parseMatcher } from '../../src/alerting/matchers.js';
+import { decodeJson, parseWebhook, type Webhook } from '../../src/alerting/payload.js';
+import { planWebhook } from '../../src/alerting/plan.js';
+import { Redactor } from '../../src/alerting/redact.js';
+import { backoffDelay, decide, DEFAULT_RETRY } from '../../src/alerting/retry.js';
+import { Router } from '../../src/alerting/routing.js';
+import { compileSilence } from '../../src/alerting/silences.js';
+import { validateConfig } from '../../src/config/load.js';
+import { receiverSection } from '../../src/config/receiver.js';
+
+// Webhook bodies captured from a real Alertmanager 0.25 (see the README there).
+const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'alertmanager-0.25');
+const fixture = (name: string): Webhook => {
+  const r = parseWebhook(JSON.parse(readFileSync(join(FIXTURES, name), 'utf8')));
+  if (!r.ok) throw new Error(r.error);
+  return r.webhook;
+};
+
+const defaults = receiverSection.parse({});
+const router = new Router(defaults);
+const book = new ContactBook(defaults);
+const redactor = new Redactor(defaults.redact);
+
+describe('matchers', () => {
+  it('parses Alertmanager matcher syntax', () => {
+    expect(parseMatcher('severity="critical"')).toMatchObject({
+      label: 'severity',
+      op: '=',
+      value: 'critical',
+    });
+    expect(parseMatcher('service=~"pg|redis"')).toMatchObject({ op: '=~', value: 'pg|redis' });
+    expect(parseMatcher('env!=dev')).toMatchObject({ op: '!=', value: 'dev' });
+    expect(parseMatcher('a!~"x\\"y"')).toMatchObject({ op: '!~', value: 'x"y' });
+    expect(() => parseMatcher('severity')).toThrow(/invalid matcher/);
+    expect(() => parseMatcher('a=~"("')).toThrow(/invalid regular expression/);
+  });
+
+  it('anchors regexes at both ends and treats a missing label as empty', () => {
+    const m = parseMatcher('service=~"postgres"');
+    expect(matches(m, { service: 'postgres' })).toBe(true);
+    expect(matches(m, { service: 'postgres-replica' })).toBe(false);
+    expect(matches(m, { service: 'my-postgres' })).toBe(false);
+    expect(matches(parseMatcher('service!~"db.*"'), { service: 'dbmain' })).toBe(false);
+    expect(matches(parseMatcher('service!~"db.*"'), { service: 'api' })).toBe(true);
+    expect(matches(parseMatcher('service!~"db.*"'), {})).toBe(true);
+    expect(matches(parseMatcher('team=""'), {})).toBe(true);
+    expect(matches(parseMatcher('team!=""'), {})).toBe(false);
+  });
+});
+
+describe('routing', () => {
+  it('ships the manuals’ routing table', () => {
+    const route = (labels: Record<string, string>) => router.match(labels).map((m) => m.receiver);
+    expect(route({ severity: 'critical' })).toEqual(['team-ops-critical']);
+    expect(route({ severity: 'warning' })).toEqual(['team-ops-warning']);
+    expect(route({ severity: 'info' })).toEqual(['team-ops']);
+    expect(route({})).toEqual(['team-ops']);
+    expect(router.receivers.get('team-ops-critical')).toMatchObject({
+      channels: ['email', 'slack'],
+      recipients: ['ops@your-company.com', 'oncall@your-company.com'],
+    });
+    expect(router.receivers.get('team-ops-warning')).toMatchObject({ channels: ['email'] });
+    expect(router.receivers.get('team-ops')).toMatchObject({
+      channels: ['email', 'slack'],
+      recipients: ['ops@your-company.com'],
+    });
+  });
+
+  it('follows order, continue, nesting and inherited receivers', () => {
+    const cfg = receiverSection.parse({
+      receivers: [{ name: 'default' }, { name: 'dba' }, { name: 'pager' }, { name: 'db-critical' }],
+      route: {
+        receiver: 'default',
+        routes: [
+          { matchers: ['severity="critical"'], receiver: 'pager', continue: true },
+          {
+            matchers: [{ label: 'service', op: '=~', value: 'postgres|redis' }],
+            receiver: 'dba',
+            routes: [
+              { matchers: ['severity="critical"'], receiver: 'db-critical' },
+              { matchers: ['env!~"prod.*"'] },
+            ],
+          },
+          { matchers: ['service="postgres"'], receiver: 'pager' },
+        ],
+      },
+    });
+    const r = new Router(cfg);
+    const route = (labels: Record<string, string>) => r.match(labels).map((m) => m.receiver);
+    expect(route({ severity: 'critical', service: 'postgres' })).toEqual(['pager', 'db-critical']);
+    expect(route({ severity: 'warning', service: 'redis', env: 'prod-eu' })).toEqual(['dba']);
+    // nested route without receiver inherits its parent's
+    expect(route({ severity: 'warning', service: 'redis', env: 'dev' })).toEqual(['dba']);
+    // first match without continue stops: the later postgres route is not reached
+    expect(route({ service: 'postgres', env: 'prod' })).toEqual(['dba']);
+    expect(route({ service: 'postgresql' })).toEqual(['default']);
+  });
+
+  it('rejects unknown receivers, roles and bad matchers in the config, naming the path', () => {
+    const bad = (receiver: unknown, re: RegExp) => expect(() => validateConfig({ receiver })).toThrow(re);
+    bad({ route: { receiver: 'nobody' } }, /receiver\.route\.receiver: unknown receiver "nobody"/);
+    bad(
+      { receivers: [{ name: 'x', recipients: ['role:ghost'] }], route: { receiver: 'x' } },
+      /recipients\[0\]: unknown contact role/,
+    );
+    bad({ route: { receiver: 'team-ops', routes: [{ matchers: ['sev'] }] } }, /invalid matcher "sev"/);
+    bad(
+      { receivers: [{ name: 'x', recipients: ['not an address'] }], route: { receiver: 'x' } },
+      /email address or role/,
+    );
+  });
+});
+
+describe('contacts', () => {
+  it('splits label values into words', () => {
+    expect(words('postgres_exporter')).toEqual(['postgres', 'exporter']);
+    expect(words('DiskSpaceLow')).toEqual(['disk', 'space', 'low']);
+    expect(words('HTTPServerDown')).toEqual(['http', 'server', 'down']);
+  });
+
+  it('names the area role and, for critical, On-Call, with name, phone and email', () => {
+    const roles = (labels: Record<string, string>) => book.responsible([{ labels }]).map((c) => c.role);
+    expect(roles({ alertname: 'PostgresDown', severity: 'critical' })).toEqual(['oncall', 'dba']);
+    expect(roles({ alertname: 'X', service: 'redis' })).toEqual(['dba']);
+    expect(roles({ alertname: 'X', job: 'postgres_exporter' })).toEqual(['dba']);
+    expect(roles({ alertname: 'DiskSpaceLow', severity: 'warning' })).toEqual(['devops']);
+    expect(roles({ alertname: 'ContainerRestarting', service: 'api' })).toEqual(['devops']);
+    expect(roles({ alertname: 'ApiHighLatency', severity: 'warning', service: 'api' })).toEqual([]);
+    // "nodejs" is not "node": words, not substrings
+    expect(roles({ alertname: 'X', service: 'nodejs-api' })).toEqual([]);
+    const [oncall] = book.responsible([{ labels: { severity: 'critical' } }]);
+    expect(oncall).toMatchObject({
+      title: 'On-Call',
+      name: '值班',
+      phone: '13800138000',
+      email: 'oncall@company.com',
+    });
+    expect(book.role('techlead')).toMatchObject({
+      name: '技术负责人',
+      phone: '13800138003',
+      email: 'tech@company.com',
+    });
+    expect(book.role('dba')).toMatchObject({
+      name: '数据库管理员',
+      phone: '13800138001',
+      email: 'dba@company.com',
+    });
+    expect(book.role('devops')).toMatchObject({
+      name: '运维工程师',
+      phone: '13800138002',
+      email: 'devops@company.com',
+    });
+  });
+
+  it('resolves role recipients to addresses', () => {
+    expect(book.resolveRecipients(['role:dba', 'ops@x.io', 'role:dba'])).toEqual([
+      'dba@company.com',
+      'ops@x.io',
+    ]);
+  });
+
+  it('uses configured area rules', () => {
+    const b = new ContactBook(
+      receiverSection.parse({
+        areas: [{ name: 'queues', role: 'devops', labels: ['team'], match: 'kafka|rabbit.*' }],
+      }),
+    );
+    expect(b.responsible([{ labels: { team: 'rabbitmq-ops' } }]).map((c) => c.role)).toEqual(['devops']);
+    expect(b.responsible([{ labels: { service: 'postgres' } }])).toEqual([]);
+  });
+});
+
+describe('retry policy', () => {
+  const cfg = DEFAULT_RETRY;
+  it('backs off exponentially with jitter inside [d·(1−jitter), d], capped', () => {
+    for (let attempt = 1; attempt <= 12; attempt++) {
+      const d = Math.min(cfg.max_delay, cfg.base * 2 ** (attempt - 1));
+      expect(backoffDelay(cfg, attempt, () => 0)).toBe(d);
+      expect(backoffDelay(cfg, attempt, () => 0.999999)).toBeGreaterThanOrEqual(
+        Math.floor(d * (1 - cfg.jitter)),
+      );
+      for (let i = 0; i < 50; i++) {
+        const v = backoffDelay(cfg, attempt);
+        expect(v).toBeGreaterThanOrEqual(Math.floor(d * (1 - cfg.jitter)));
+        expect(v).toBeLessThanOrEqual(d);
+      }
+    }
+    expect(backoffDelay(cfg, 30, () => 0)).toBe(cfg.max_delay);
+    expect(backoffDelay({ ...cfg, jitter: 0 }, 3, Math.random)).toBe(4000);
+  });
+
+  it('decides retry, dead letter on permanent failure, attempts and age limits; honours Retry-After', () => {
+    const t0 = 1_000_000;
+    expect(decide(cfg, { kind: 'success' }, 1, t0, t0)).toEqual({ kind: 'done' });
+    expect(decide(cfg, { kind: 'failure', reason: 'SMTP 550' }, 1, t0, t0)).toMatchObject({ kind: 'dead' });
+    expect(decide(cfg, { kind: 'retryable', reason: 'x' }, 1, t0, t0, () => 0)).toEqual({
+      kind: 'retry',
+      delayMs: 1000,
+      reason: 'x',
+    });
+    expect(decide(cfg, { kind: 'retryable', reason: 'x' }, 10, t0, t0)).toMatchObject({ kind: 'dead' });
+    expect(decide(cfg, { kind: 'retryable', reason: 'x' }, 9, t0, t0)).toMatchObject({ kind: 'retry' });
+    expect(decide(cfg, { kind: 'retryable', reason: 'x' }, 2, t0, t0 + cfg.max_age)).toMatchObject({
+      kind: 'dead',
+    });
+    expect(
+      decide(cfg, { kind: 'retryable', retryAfterMs: 2000, reason: '429' }, 1, t0, t0, () => 0),
+    ).toMatchObject({
+      delayMs: 2000,
+    });
+  });
+
+  it('classifies SMTP and Slack errors', () => {
+    expect(classifySmtpError(Object.assign(new Error('x'), { responseCode: 451 }))).toMatchObject({
+      kind: 'retryable',
+    });
+    expect(classifySmtpError(Object.assign(new Error('x'), { responseCode: 421 }))).toMatchObject({
+      kind: 'retryable',
+    });
+    expect(classifySmtpError(Object.assign(new Error('x'), { responseCode: 550 }))).toMatchObject({
+      kind: 'failure',
+    });
+    expect(classifySmtpError(Object.assign(new Error('refused'), { code: 'ECONNECTION' }))).toMatchObject({
+      kind: 'retryable',
+    });
+    const http = (status: number, headers: Record<string, string> = {}, data = '') =>
+      Object.assign(new Error('http'), { original: { response: { status, headers, data } } });
+    expect(classifySlackError(http(429, { 'retry-after': '2' }))).toEqual({
+      kind: 'retryable',
+      retryAfterMs: 2000,
+      reason: 'HTTP 429',
+    });
+    expect(classifySlackError(http(500))).toMatchObject({ kind: 'retryable' });
+    expect(classifySlackError(http(404, {}, 'no_service'))).toEqual({
+      kind: 'failure',
+      reason: 'HTTP 404 no_service',
+    });
+    expect(
+      classifySlackError(
+        Object.assign(new Error('net'), { original: { code: 'ECONNREFUSED', message: 'refused' } }),
+      ),
+    ).toMatchObject({
+      kind: 'retryable',
+    });
+    expect(parseRetryAfter('3')).toBe(3000);
+    expect(parseRetryAfter(new Date(Date.now() + 5000).toUTCString())).toBeGreaterThan(3000);
+    expect(parseRetryAfter('soon')).toBeUndefined();
+  });
+});
+
+describe('dedup key', () => {
+  const w = fixture('apidown_0.json');
+  const base = {
+    kind: 'alert',
+    groupKey: w.groupKey,
+    channel: 'email',
+    recipients: ['a@x', 'b@x'],
+    status: 'firing',
+    alerts: w.alerts,
+  };
+  it('is the same for the same group, alerts and recipients (in any order)', () => {
+    expect(dedupKey(base)).toBe(
+      dedupKey({ ...base, recipients: ['b@x', 'a@x'], alerts: [...w.alerts].reverse() }),
+    );
+    // the same instant with another precision
+    const alerts = w.alerts.map((a) => ({ ...a, startsAt: new Date(Date.parse(a.startsAt)).toISOString() }));
+    expect(dedupKey(base)).toBe(dedupKey({ ...base, alerts }));
+  });
+  it('differs by channel, recipients, status, alert set and start/end times', () => {
+    const k = dedupKey(base);
+    expect(dedupKey({ ...base, channel: 'slack' })).not.toBe(k);
+    expect(dedupKey({ ...base, recipients: ['a@x'] })).not.toBe(k);
+    expect(dedupKey({ ...base, status: 'resolved' })).not.toBe(k);
+    expect(dedupKey({ ...base, alerts: w.alerts.slice(1) })).not.toBe(k);
+    expect(dedupKey({ ...base, groupKey: 'other' })).not.toBe(k);
+    const ended = w.alerts.map((a, i) =>
+      i === 0 ? { ...a, status: 'resolved' as const, endsAt: '2026-11-22T10:41:43Z' } : a,
+    );
+    expect(dedupKey({ ...base, alerts: ended })).not.toBe(k);
+  });
+});
+
+describe('payload (parse stage)', () => {
+  it('accepts the real Alertmanager 0.25 payloads', () => {
+    for (const f of ['apidown_0.json', 'apidown_1.json', 'apidown_2.json', 'prom_truncated.json']) {
+      const w = fixture(f);
+      expect(w.version).toBe('4');
+    }
+    expect(fixture('prom_truncated.json').truncatedAlerts).toBe(1);
+  });
+
+  it('names the bad field', () => {
+    const good = JSON.parse(readFileSync(join(FIXTURES, 'apidown_0.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    const err = (body: unknown) => {
+      const r = parseWebhook(body);
+      return r.ok ? 'ok' : r.error;
+    };
+    expect(err({ ...good, version: '3' })).toBe('version: expected "4"');
+    expect(err({ ...good, alerts: undefined })).toBe('alerts: is required');
+    expect(err({ ...good, alerts: [] })).toMatch(/^alerts: /);
+    expect(err({ ...good, alerts: [{ ...(good.alerts as object[])[0], labels: { a: 1 } }] })).toBe(
+      'alerts[0].labels.a: expected string, got number',
+    );
+    expect(err({ ...good, alerts: [{ ...(good.alerts as object[])[0], startsAt: 'yesterday' }] })).toMatch(
+      /^alerts\[0\]\.startsAt: must be an RFC 3339 timestamp/,
+    );
+    expect(err({ ...good, extra: { anything: [1, 2] } })).toBe('ok');
+    expect(err([])).toMatch(/expected a JSON object, got an array/);
+    expect(decodeJson(Buffer.from([0x7b, 0xff, 0x7d]))).toEqual({
+      ok: false,
+      error: 'body: not valid UTF-8',
+    });
+  });
+});
+
+describe('plan (route + contacts + mute + dedup)', () => {
+  const ctx = {
+    router,
+    book,
+    redactor,
+    silences: [],
+    now: Date.parse('2026-11-22T11:00:00Z'),
+    mailDomain: 'stackwatch.test',
+  };
+
+  it('makes one job per channel and recipient set, with contacts and a stable Message-ID', () => {
+    const rec = planWebhook(fixture('apidown_0.json'), ctx);
+    expect(rec.jobs.map((j) => [j.channel, j.recipients])).toEqual([
+      ['email', ['oncall@your-company.com', 'ops@your-company.com']],
+      ['slack', ['slack']],
+    ]);
+    const email = rec.jobs[0]!;
+    expect(email.content.contacts.map((c) => c.role)).toEqual(['oncall']);
+    expect(email.messageId).toMatch(/^<[0-9a-f]{32}@stackwatch\.test>$/);
+    expect(planWebhook(fixture('apidown_0.json'), ctx).jobs[0]!.messageId).toBe(email.messageId);
+    expect(rec.group).toMatchObject({ criticalSinceMs: Date.parse('2026-11-22T10:41:31.315Z') });
+    const resolved = planWebhook(fixture('apidown_2.json'), ctx);
+    expect(resolved.jobs[0]!.content.status).toBe('resolved');
+    expect(resolved.jobs[0]!.threadKey).toBe(email.threadKey);
+    expect(resolved.group).toMatchObject({ criticalSinceMs: null });
+  });
+
+  it('routes each alert by its own labels and mutes matching alerts into separate jobs', () => {
+    const w = fixture('apidown_0.json');
+    w.alerts[1]!.labels = { ...w.alerts[1]!.labels, severity: 'warning' };
+    const silence = compileSilence({
+      id: 'mw',
+      matchers: ['instance="api-1"'],
+      startsAt: ctx.now - 1000,
+      endsAt: ctx.now + 1000,
+      comment: '',
+      createdBy: 't',
+      source: 'api',
+    });
+    const rec = planWebhook(w, { ...ctx, silences: [silence] });
+    expect(rec.jobs.map((j) => [j.content.receiver, j.channel, j.status, j.content.alerts.length])).toEqual([
+      ['team-ops-critical', 'email', 'muted', 1],
+      ['team-ops-critical', 'slack', 'muted', 1],
+      ['team-ops-warning', 'email', 'pending', 1],
+    ]);
+    expect(rec.jobs[0]!.mutedBy).toEqual(['mw']);
+  });
+
+  it('redacts sensitive labels and annotations before anything is stored', () => {
+    const w = fixture('apidown_0.json');
+    w.alerts[0]!.labels.api_key = 'sk-123';
+    w.alerts[0]!.annotations.DB_PASSWORD = 'hunter2';
+    w.commonLabels.auth_token = 'tok';
+    w.groupKey = '{}:{alertname="ApiDown", session_cookie="abc"}';
+    const rec = planWebhook(w, ctx);
+    const stored = JSON.stringify(rec);
+    for (const secret of ['sk-123', 'hunter2', '"tok"', 'abc']) expect(stored).not.toContain(secret);
+    expect(rec.jobs[0]!.content.alerts[0]!.labels.api_key).toBe('[REDACTED]');
+    expect(rec.jobs[0]!.content.groupKey).toBe('{}:{alertname="ApiDown", session_cookie="[REDACTED]"}');
+  });
+});
