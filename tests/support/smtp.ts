@@ -27,7 +27,7 @@ export interface SmtpHandle {
   port: number;
   url: string;
   mails: ReceivedMail[];
-  /** Answers `code` for the next `count` messages (after DATA), then accepts again. */
+  /** Answers `code` for the next `count` messages (after DATA; queued after earlier faults), then accepts again. */
   failNext: (code: number, count: number, message?: string) => void;
   /** Answers `code` for every message until cleared with `failAlways(undefined)`. */
   failAlways: (code: number | undefined, message?: string) => void;
@@ -35,6 +35,8 @@ export interface SmtpHandle {
   setDelay: (ms: number) => void;
   /** Messages that were refused so far (each attempt). */
   refused: () => number;
+  /** Messages whose DATA arrived but that are not answered yet (a slow server). */
+  inProgress: () => number;
   stop: () => Promise<void>;
   /** Listens again on the same port. */
   start: () => Promise<void>;
@@ -128,10 +130,11 @@ export function parseMail(raw: string, from = '', to: string[] = []): ReceivedMa
 export async function startSmtp(): Promise<SmtpHandle> {
   const port = await freePort();
   const mails: ReceivedMail[] = [];
-  let faults: SmtpFault[] = [];
+  const faults: SmtpFault[] = [];
   let always: SmtpFault | undefined;
   let delay = 0;
   let refusedCount = 0;
+  let pending = 0;
   let server: SMTPServer | undefined;
 
   const make = () =>
@@ -145,7 +148,9 @@ export async function startSmtp(): Promise<SmtpHandle> {
         const chunks: Buffer[] = [];
         stream.on('data', (c: Buffer) => chunks.push(c));
         stream.on('end', () => {
+          pending++;
           const answer = () => {
+            pending--;
             const fault = faults.shift() ?? always;
             if (fault) {
               refusedCount++;
@@ -206,7 +211,7 @@ export async function startSmtp(): Promise<SmtpHandle> {
     url: `smtp://127.0.0.1:${port}`,
     mails,
     failNext: (code, count, message) => {
-      faults = Array.from({ length: count }, () => ({ code, message }));
+      faults.push(...Array.from({ length: count }, () => ({ code, message })));
     },
     failAlways: (code, message) => {
       always = code === undefined ? undefined : { code, message };
@@ -215,6 +220,7 @@ export async function startSmtp(): Promise<SmtpHandle> {
       delay = ms;
     },
     refused: () => refusedCount,
+    inProgress: () => pending,
     stop,
     start,
     close: stop,
