@@ -31,7 +31,7 @@ export interface SmtpHandle {
   failNext: (code: number, count: number, message?: string) => void;
   /** Answers `code` for every message until cleared with `failAlways(undefined)`. */
   failAlways: (code: number | undefined, message?: string) => void;
-  /** Delays each answer by `ms` (a slow server). */
+  /** Delays each answer by `ms` (a slow server); 0 also answers the held messages at once. */
   setDelay: (ms: number) => void;
   /** Messages that were refused so far (each attempt). */
   refused: () => number;
@@ -135,6 +135,7 @@ export async function startSmtp(): Promise<SmtpHandle> {
   let delay = 0;
   let refusedCount = 0;
   let pending = 0;
+  const delayed = new Map<NodeJS.Timeout, () => void>();
   let server: SMTPServer | undefined;
 
   const make = () =>
@@ -170,8 +171,13 @@ export async function startSmtp(): Promise<SmtpHandle> {
             );
             callback();
           };
-          if (delay > 0) setTimeout(answer, delay);
-          else answer();
+          if (delay > 0) {
+            const t = setTimeout(() => {
+              delayed.delete(t);
+              answer();
+            }, delay);
+            delayed.set(t, answer);
+          } else answer();
         });
       },
     });
@@ -218,6 +224,14 @@ export async function startSmtp(): Promise<SmtpHandle> {
     },
     setDelay: (ms) => {
       delay = ms;
+      if (ms === 0) {
+        // Answer the messages that are being held now.
+        for (const [t, answer] of delayed) {
+          clearTimeout(t);
+          answer();
+        }
+        delayed.clear();
+      }
     },
     refused: () => refusedCount,
     inProgress: () => pending,
