@@ -209,7 +209,11 @@ export const receiverSection = z
     email: z
       .object({
         /** smtp://user:pass@host:port or smtps://…; unset: mails are printed to the log (console channel). */
-        smtp_url: z.string().url().optional(),
+        smtp_url: z
+          .string()
+          .url()
+          .refine((u) => /^smtps?:\/\//i.test(u), { message: 'must start with smtp:// or smtps://' })
+          .optional(),
         from: z.string().default('stackwatch <stackwatch@localhost>'),
         concurrency: concurrency.default(4),
         timeout: duration.default('30s'),

@@ -1,0 +1,117 @@
+// Receiver benchmark: webhook ingest rate and latency with durable recording (SQLite WAL,
+// synchronous=FULL, group commit), then delivery throughput to a real SMTP server and the
+// Slack fake. Run with `npx tsx bench/receiver.ts` after `npx tsc -p tsconfig.build.json`.
+import { Agent, request } from 'node:http';
+import { startSlack } from '../tests/support/slack.js';
+import { startSmtp } from '../tests/support/smtp.js';
+import { startStackwatch } from '../tests/support/stackwatch.js';
+import { sleep } from '../tests/support/util.js';
+import { webhook } from '../tests/receiver/webhooks.js';
+
+const N = Number(process.env.BENCH_WEBHOOKS ?? 5000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50);
+const TOKEN = 'bench-token';
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+async function ingest(url: string, bodies: string[]): Promise<{ seconds: number; latencies: number[]; codes: Map<number, number> }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const { hostname, port } = new URL(url);
+  const latencies: number[] = [];
+  const codes = new Map<number, number>();
+  const post = (body: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = request(
+        {
+          agent,
+          hostname,
+          port,
+          path: '/api/v1/alerts',
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}`, 'content-length': Buffer.byteLength(body) },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= bodies.length) return;
+        const s = performance.now();
+        const code = await post(bodies[i] as string);
+        latencies.push(performance.now() - s);
+        codes.set(code, (codes.get(code) ?? 0) + 1);
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  agent.destroy();
+  return { seconds, latencies: latencies.sort((a, b) => a - b), codes };
+}
+
+async function main(): Promise<void> {
+  const [smtp, slack] = await Promise.all([startSmtp(), startSlack()]);
+  const sw = await startStackwatch({
+    config: `receiver:
+  webhook_token: ${TOKEN}
+  escalation:
+    enabled: false
+  email:
+    smtp_url: ${smtp.url}
+    concurrency: 8
+  slack:
+    webhook_url: ${slack.url}
+    concurrency: 8
+`,
+  });
+  try {
+    // Warm up (JIT, SMTP pool) with a few webhooks outside the measurement.
+    await ingest(sw.url, Array.from({ length: 200 }, (_, i) => JSON.stringify(webhook({ alertname: `Warm${i}`, severity: 'warning' }))));
+    while (smtp.mails.length < 200) await sleep(50);
+    smtp.clear();
+    slack.clear();
+
+    // Default route (team-ops): one email job and one Slack job per webhook, two alerts each.
+    const bodies = Array.from({ length: N }, (_, i) =>
+      JSON.stringify(webhook({ alertname: `Bench${i}`, labels: { service: i % 2 ? 'postgres' : 'host' }, instances: ['a', 'b'] })),
+    );
+    const t0 = performance.now();
+    const r = await ingest(sw.url, bodies);
+    const rate = N / r.seconds;
+    let emailDone = 0;
+    let slackDone = 0;
+    for (;;) {
+      const now = (performance.now() - t0) / 1000;
+      if (!emailDone && smtp.mails.length >= N) emailDone = now;
+      if (!slackDone && slack.delivered().length >= N) slackDone = now;
+      if (emailDone && slackDone) break;
+      if (now > 600) throw new Error(`deliveries incomplete: ${smtp.mails.length} mails, ${slack.delivered().length} Slack`);
+      await sleep(20);
+    }
+    const lines = [
+      `webhooks: ${N}, concurrency ${CONCURRENCY}, codes ${JSON.stringify(Object.fromEntries(r.codes))}`,
+      `ingest: ${rate.toFixed(0)} webhooks/s (${r.seconds.toFixed(2)} s), latency p50 ${percentile(r.latencies, 50).toFixed(1)} ms, p99 ${percentile(r.latencies, 99).toFixed(1)} ms, max ${(r.latencies.at(-1) as number).toFixed(1)} ms`,
+      `email delivery: ${N} mails in ${emailDone.toFixed(2)} s from the first post = ${(N / emailDone).toFixed(0)} mails/s (SMTP concurrency 8)`,
+      `slack delivery: ${N} posts in ${slackDone.toFixed(2)} s from the first post = ${(N / slackDone).toFixed(0)} posts/s (concurrency 8)`,
+    ];
+    process.stdout.write(lines.join('\n') + '\n');
+  } finally {
+    await sw.stop();
+    await Promise.all([smtp.close(), slack.close()]);
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${String((err as Error).stack ?? err)}\n`);
+  process.exit(1);
+});
