@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { ChannelName } from '../config/receiver.js';
+import { CHANNELS, type ChannelName } from '../config/receiver.js';
 import type { Silence } from './silences.js';
 import type { IngestRecord, Job, JobSpec, JobStatus, NotificationContent, RecordOutcome } from './types.js';
 
@@ -11,6 +11,12 @@ export interface EscalationCandidate {
   criticalSinceMs: number;
   content: NotificationContent;
 }
+
+/** The recorded result of one delivery attempt. */
+export type AttemptOutcome =
+  | { id: number; attempts: number; kind: 'sent' }
+  | { id: number; attempts: number; kind: 'retry'; nextAttemptAt: number; error: string }
+  | { id: number; attempts: number; kind: 'dead'; error: string };
 
 export interface StoreCounts {
   pending: number;
@@ -30,9 +36,8 @@ export interface AlertStore {
   due(channel: ChannelName, now: number, limit: number, exclude: ReadonlySet<number>): Promise<Job[]>;
   /** Earliest next_attempt_at of pending jobs (to sleep until then). */
   nextDue(now: number): Promise<number | undefined>;
-  markSent(id: number, attempts: number, now: number): Promise<void>;
-  markRetry(id: number, attempts: number, nextAttemptAt: number, error: string, now: number): Promise<void>;
-  markDead(id: number, attempts: number, error: string, now: number): Promise<void>;
+  /** Records the results of many delivery attempts in one transaction. */
+  complete(outcomes: readonly AttemptOutcome[], now: number): Promise<void>;
   /** Makes a dead letter due again with a fresh attempt/age budget. */
   redrive(id: number, now: number): Promise<Job | undefined>;
   get(id: number): Promise<Job | undefined>;
@@ -156,6 +161,7 @@ export class SqliteStore implements AlertStore {
   readonly db: Database.Database;
   private readonly st: Record<string, Database.Statement>;
   private readonly recordTx: (batch: readonly IngestRecord[], now: number, window: number) => RecordOutcome[];
+  private readonly completeTx: (outcomes: readonly AttemptOutcome[], now: number) => void;
   private readonly escalateTx: (
     groupKey: string,
     jobs: readonly JobSpec[],
@@ -201,7 +207,9 @@ export class SqliteStore implements AlertStore {
         `SELECT * FROM jobs WHERE status = 'pending' AND channel = ? AND next_attempt_at <= ?
          ORDER BY next_attempt_at, id LIMIT ?`,
       ),
-      nextDue: db.prepare(`SELECT MIN(next_attempt_at) AS t FROM jobs WHERE status = 'pending'`),
+      nextDue: db.prepare(
+        `SELECT MIN(next_attempt_at) AS t FROM jobs WHERE status = 'pending' AND channel = ?`,
+      ),
       sent: db.prepare(
         `UPDATE jobs SET status = 'sent', attempts = ?, sent_at = ?, updated_at = ?, last_error = NULL WHERE id = ?`,
       ),
@@ -243,6 +251,13 @@ export class SqliteStore implements AlertStore {
         return out;
       }),
     );
+    this.completeTx = db.transaction((outcomes: readonly AttemptOutcome[], now: number) => {
+      for (const o of outcomes) {
+        if (o.kind === 'sent') this.st.sent!.run(o.attempts, now, now, o.id);
+        else if (o.kind === 'retry') this.st.retry!.run(o.attempts, o.nextAttemptAt, o.error, now, o.id);
+        else this.st.dead!.run(o.attempts, o.error, now, o.id);
+      }
+    });
     this.escalateTx = db.transaction(
       (groupKey: string, jobs: readonly JobSpec[], now: number, window: number) => {
         const out = this.insertJobs(jobs, now, window);
@@ -313,26 +328,16 @@ export class SqliteStore implements AlertStore {
   }
 
   async nextDue(): Promise<number | undefined> {
-    const r = this.st.nextDue!.get() as { t: number | null };
-    return r.t ?? undefined;
+    let min: number | undefined;
+    for (const channel of CHANNELS) {
+      const t = (this.st.nextDue!.get(channel) as { t: number | null }).t;
+      if (t !== null && (min === undefined || t < min)) min = t;
+    }
+    return min;
   }
 
-  async markSent(id: number, attempts: number, now: number): Promise<void> {
-    this.st.sent!.run(attempts, now, now, id);
-  }
-
-  async markRetry(
-    id: number,
-    attempts: number,
-    nextAttemptAt: number,
-    error: string,
-    now: number,
-  ): Promise<void> {
-    this.st.retry!.run(attempts, nextAttemptAt, error, now, id);
-  }
-
-  async markDead(id: number, attempts: number, error: string, now: number): Promise<void> {
-    this.st.dead!.run(attempts, error, now, id);
+  async complete(outcomes: readonly AttemptOutcome[], now: number): Promise<void> {
+    this.completeTx(outcomes, now);
   }
 
   async redrive(id: number, now: number): Promise<Job | undefined> {

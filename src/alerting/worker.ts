@@ -4,7 +4,7 @@ import { errorText, type Logger } from '../logger.js';
 import type { Channel } from './channels/channel.js';
 import type { ReceiverMetrics } from './metrics.js';
 import { decide, type RetryPolicyConfig } from './retry.js';
-import type { AlertStore } from './store.js';
+import type { AlertStore, AttemptOutcome } from './store.js';
 import type { DeliveryResult, Job } from './types.js';
 
 export interface WorkerDeps {
@@ -29,6 +29,7 @@ export class DeliveryWorker {
   private readonly busy: Record<ChannelName, number> = { email: 0, slack: 0 };
   /** A channel told to slow down (Slack 429) starts nothing new before this time. */
   private readonly pausedUntil: Record<ChannelName, number> = { email: 0, slack: 0 };
+  private outcomes: { outcome: AttemptOutcome; resolve: () => void }[] = [];
   private timer?: NodeJS.Timeout;
   private ticking = false;
   private again = false;
@@ -123,25 +124,52 @@ export class DeliveryWorker {
     const attempts = job.attempts + 1;
     const d = decide(this.deps.policy(), result, attempts, job.ageFrom, now);
     const log = { id: job.id, channel: job.channel, recipients: job.recipients, attempts };
-    try {
-      if (d.kind === 'done') {
-        await store.markSent(job.id, attempts, now);
-        logger.debug({ ...log, console: channel.console }, 'notification delivered');
-      } else if (d.kind === 'retry') {
-        metrics.failed.inc({ integration, reason: 'retryable' });
-        if (result.kind === 'retryable' && result.retryAfterMs !== undefined)
-          this.pausedUntil[job.channel] = Math.max(this.pausedUntil[job.channel], now + result.retryAfterMs);
-        await store.markRetry(job.id, attempts, now + d.delayMs, d.reason, now);
-        logger.warn({ ...log, retry_in_ms: d.delayMs, reason: d.reason }, 'notification failed; will retry');
-      } else {
-        metrics.failed.inc({ integration, reason: result.kind === 'failure' ? 'permanent' : 'dead_letter' });
-        await store.markDead(job.id, attempts, d.reason, now);
-        logger.error({ ...log, reason: d.reason }, 'notification failed; moved to the dead letters');
-      }
-    } catch (err) {
-      // The attempt's outcome could not be written: the job stays due and is tried again.
-      logger.error({ ...log, err: errorText(err) }, 'could not record a delivery result');
+    let outcome: AttemptOutcome;
+    if (d.kind === 'done') {
+      outcome = { id: job.id, attempts, kind: 'sent' };
+      logger.debug({ ...log, console: channel.console }, 'notification delivered');
+    } else if (d.kind === 'retry') {
+      metrics.failed.inc({ integration, reason: 'retryable' });
+      if (result.kind === 'retryable' && result.retryAfterMs !== undefined)
+        this.pausedUntil[job.channel] = Math.max(this.pausedUntil[job.channel], now + result.retryAfterMs);
+      outcome = { id: job.id, attempts, kind: 'retry', nextAttemptAt: now + d.delayMs, error: d.reason };
+      logger.warn({ ...log, retry_in_ms: d.delayMs, reason: d.reason }, 'notification failed; will retry');
+    } else {
+      metrics.failed.inc({ integration, reason: result.kind === 'failure' ? 'permanent' : 'dead_letter' });
+      outcome = { id: job.id, attempts, kind: 'dead', error: d.reason };
+      logger.error({ ...log, reason: d.reason }, 'notification failed; moved to the dead letters');
     }
+    await this.record(store, outcome);
+  }
+
+  /**
+   * Results are written in batches (one transaction, one fsync for all the attempts that
+   * finished in this turn of the event loop). A job stays in flight until its result is
+   * written, so it is not picked up twice.
+   */
+  private record(store: AlertStore, outcome: AttemptOutcome): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.outcomes.push({ outcome, resolve });
+      if (this.outcomes.length === 1) setImmediate(() => void this.flushOutcomes(store));
+    });
+  }
+
+  private async flushOutcomes(store: AlertStore): Promise<void> {
+    const batch = this.outcomes;
+    this.outcomes = [];
+    try {
+      await store.complete(
+        batch.map((b) => b.outcome),
+        this.now(),
+      );
+    } catch (err) {
+      // Not written: the jobs stay due and are tried again.
+      this.deps.logger.error(
+        { err: errorText(err), results: batch.length },
+        'could not record delivery results',
+      );
+    }
+    for (const b of batch) b.resolve();
   }
 
   /** Stops taking new work and waits (bounded) for deliveries in flight. */

@@ -73,16 +73,19 @@ describe('SQLite outbox (record stage)', () => {
   it('moves jobs through retry, dead letter and re-drive', async () => {
     const [job] = await store.due('email', now + 10 * HOUR, 1, new Set());
     expect(job).toBeDefined();
-    await store.markRetry(job!.id, 1, now + 11 * HOUR, 'SMTP 451', now);
+    await store.complete(
+      [{ id: job!.id, attempts: 1, kind: 'retry', nextAttemptAt: now + 11 * HOUR, error: 'SMTP 451' }],
+      now,
+    );
     expect((await store.due('email', now + 10 * HOUR, 100, new Set())).map((j) => j.id)).not.toContain(
       job!.id,
     );
-    await store.markDead(job!.id, 2, 'permanent: SMTP 550', now);
+    await store.complete([{ id: job!.id, attempts: 2, kind: 'dead', error: 'permanent: SMTP 550' }], now);
     expect((await store.counts()).dead).toBe(1);
     const again = await store.redrive(job!.id, now + 12 * HOUR);
     expect(again).toMatchObject({ status: 'pending', attempts: 0, ageFrom: now + 12 * HOUR });
     expect(await store.redrive(job!.id, now)).toBeUndefined(); // not dead any more
-    await store.markSent(job!.id, 1, now + 12 * HOUR);
+    await store.complete([{ id: job!.id, attempts: 1, kind: 'sent' }], now + 12 * HOUR);
     expect(await store.get(job!.id)).toMatchObject({ status: 'sent', attempts: 1 });
   });
 
