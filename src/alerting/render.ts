@@ -24,7 +24,9 @@ export function escapeSlack(s: string): string {
 
 /** A value safe for a mail header: no CR/LF or other control characters, bounded length. */
 export function headerSafe(s: string, max = 250): string {
+  // Control characters (CR/LF above all) would let a label value inject mail headers.
   const flat = s
+    // eslint-disable-next-line no-control-regex
     .replace(/[\u0000-\u001f\u007f\u0085\u2028\u2029]+/g, ' ')
     .replace(/\s{2,}/g, ' ')
     .trim();

@@ -221,11 +221,9 @@ export function apiRouter(deps: ApiDeps): Router {
     '/api/v1/silences/:id',
     handle(async (req, res) => {
       if (await R().deleteSilence(String(req.params.id))) return void res.json({ status: 'deleted' });
-      res
-        .status(404)
-        .json({
-          error: `no API maintenance window with id ${JSON.stringify(String(req.params.id)).slice(0, 80)}`,
-        });
+      res.status(404).json({
+        error: `no API maintenance window with id ${JSON.stringify(String(req.params.id)).slice(0, 80)}`,
+      });
     }),
   );
 

@@ -10,7 +10,8 @@ import { postWebhook, webhook } from './webhooks.js';
 const cleanEnv = () => {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env))
-    if (v !== undefined && !['SMTP_URL', 'SLACK_WEBHOOK_URL', 'STACKWATCH_WEBHOOK_TOKEN'].includes(k)) env[k] = v;
+    if (v !== undefined && !['SMTP_URL', 'SLACK_WEBHOOK_URL', 'STACKWATCH_WEBHOOK_TOKEN'].includes(k))
+      env[k] = v;
   return env;
 };
 
@@ -28,17 +29,28 @@ describe('CLI route-test and send-test; outbox unavailable', () => {
   });
 
   it('route-test prints receivers, channels, recipients and contacts for the default tables', async () => {
-    const r = await run(process.execPath, [CLI, 'route-test', 'severity=critical', 'service=postgres'], { env: cleanEnv() });
+    const r = await run(process.execPath, [CLI, 'route-test', 'severity=critical', 'service=postgres'], {
+      env: cleanEnv(),
+    });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('receiver: team-ops-critical');
     expect(r.stdout).toContain('email: oncall@your-company.com, ops@your-company.com');
     expect(r.stdout).toMatch(/^ {2}slack$/m);
     expect(r.stdout).toContain('On-Call 值班  13800138000  oncall@company.com  (critical)');
     expect(r.stdout).toContain('DBA 数据库管理员  13800138001  dba@company.com  (database)');
-    const warn = await run(process.execPath, [CLI, 'route-test', '--json', 'severity=warning', 'alertname=DiskSpaceLow'], { env: cleanEnv() });
+    const warn = await run(
+      process.execPath,
+      [CLI, 'route-test', '--json', 'severity=warning', 'alertname=DiskSpaceLow'],
+      { env: cleanEnv() },
+    );
     expect(warn.code).toBe(0);
-    const j = JSON.parse(warn.stdout) as { receivers: { name: string; channels: string[] }[]; contacts: { role: string }[] };
-    expect(j.receivers).toEqual([{ name: 'team-ops-warning', channels: ['email'], recipients: ['ops@your-company.com'] }]);
+    const j = JSON.parse(warn.stdout) as {
+      receivers: { name: string; channels: string[] }[];
+      contacts: { role: string }[];
+    };
+    expect(j.receivers).toEqual([
+      { name: 'team-ops-warning', channels: ['email'], recipients: ['ops@your-company.com'] },
+    ]);
     expect(j.contacts.map((c) => c.role)).toEqual(['devops']);
   });
 
@@ -57,7 +69,11 @@ describe('CLI route-test and send-test; outbox unavailable', () => {
       - { matchers: ['severity="critical"'], receiver: default }
 `,
     );
-    const r = await run(process.execPath, [CLI, 'route-test', `--config.file=${file}`, 'service=redis', 'severity=critical'], { env: cleanEnv() });
+    const r = await run(
+      process.execPath,
+      [CLI, 'route-test', `--config.file=${file}`, 'service=redis', 'severity=critical'],
+      { env: cleanEnv() },
+    );
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('receiver: dba');
     expect(r.stdout).toContain('email: dba@company.com');
@@ -96,7 +112,9 @@ describe('CLI route-test and send-test; outbox unavailable', () => {
       expect(r.status).toBe(503);
       expect(r.json).toEqual({ error: 'the notification could not be recorded; retry later' });
       const text = await (await fetch(`${sw.url}/metrics`)).text();
-      expect(samples(text, 'stackwatch_webhook_requests_total').find((s) => s.labels.code === '503')!.value).toBe(1);
+      expect(
+        samples(text, 'stackwatch_webhook_requests_total').find((s) => s.labels.code === '503')!.value,
+      ).toBe(1);
       expect(sw.proc.child.exitCode).toBeNull();
     } finally {
       await sw.stop();

@@ -42,7 +42,9 @@ describe('durability: accepted webhooks survive SIGKILL and are mailed exactly o
   it('SMTP down, hundreds of groups accepted, kill -9, SMTP back, restart: every group mailed once', async () => {
     await smtp.stop();
     sw = await start();
-    const bodies = Array.from({ length: GROUPS }, (_, i) => webhook({ alertname: name(i), severity: 'warning' }));
+    const bodies = Array.from({ length: GROUPS }, (_, i) =>
+      webhook({ alertname: name(i), severity: 'warning' }),
+    );
     const answers = await pool(bodies, 25, (b) => postWebhook(sw!.url, b));
     expect(answers.every((a) => a.status === 200)).toBe(true);
     expect(answers.every((a) => (a.json as { recorded: number }).recorded === 1)).toBe(true);
@@ -57,12 +59,18 @@ describe('durability: accepted webhooks survive SIGKILL and are mailed exactly o
   });
 
   it('the same groups posted again (HA duplicates) are not mailed again', async () => {
-    const bodies = Array.from({ length: GROUPS }, (_, i) => webhook({ alertname: name(i), severity: 'warning' }));
+    const bodies = Array.from({ length: GROUPS }, (_, i) =>
+      webhook({ alertname: name(i), severity: 'warning' }),
+    );
     const answers = await pool(bodies, 25, (b) => postWebhook(sw!.url, b));
     expect(answers.every((a) => a.status === 200)).toBe(true);
-    expect(answers.every((a) => (a.json as { recorded: number; duplicates: number }).duplicates === 1)).toBe(true);
+    expect(answers.every((a) => (a.json as { recorded: number; duplicates: number }).duplicates === 1)).toBe(
+      true,
+    );
     // A sentinel posted afterwards is delivered after anything the duplicates could have queued.
-    expect((await postWebhook(sw!.url, webhook({ alertname: 'Sentinel', severity: 'warning' }))).status).toBe(200);
+    expect((await postWebhook(sw!.url, webhook({ alertname: 'Sentinel', severity: 'warning' }))).status).toBe(
+      200,
+    );
     await waitFor(() => subjects().get('[FIRING:1] Sentinel warning'), 20_000, 'sentinel mail');
     expect(smtp.mails.length).toBe(GROUPS + 1);
     const text = await (await fetch(`${sw!.url}/metrics`)).text();
@@ -71,14 +79,18 @@ describe('durability: accepted webhooks survive SIGKILL and are mailed exactly o
 
   it('graceful shutdown finishes a delivery in flight, and a restart does not send it again', async () => {
     smtp.setDelay(1500);
-    expect((await postWebhook(sw!.url, webhook({ alertname: 'InFlight', severity: 'warning' }))).status).toBe(200);
+    expect((await postWebhook(sw!.url, webhook({ alertname: 'InFlight', severity: 'warning' }))).status).toBe(
+      200,
+    );
     await waitFor(() => smtp.inProgress() > 0, 20_000, 'the mail to be in flight');
     await sw!.stop('SIGTERM');
     expect(sw!.proc.child.exitCode).toBe(0);
     expect(subjects().get('[FIRING:1] InFlight warning')).toBe(1);
     smtp.setDelay(0);
     sw = await start();
-    expect((await postWebhook(sw.url, webhook({ alertname: 'Sentinel2', severity: 'warning' }))).status).toBe(200);
+    expect((await postWebhook(sw.url, webhook({ alertname: 'Sentinel2', severity: 'warning' }))).status).toBe(
+      200,
+    );
     await waitFor(() => subjects().get('[FIRING:1] Sentinel2 warning'), 20_000, 'second sentinel');
     expect(subjects().get('[FIRING:1] InFlight warning')).toBe(1);
   });

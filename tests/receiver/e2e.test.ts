@@ -1,7 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAlertmanager, testAlertmanagerConfig, type AlertmanagerHandle } from '../support/alertmanager.js';
+import {
+  startAlertmanager,
+  testAlertmanagerConfig,
+  type AlertmanagerHandle,
+} from '../support/alertmanager.js';
 import { startSlack, type SlackHandle } from '../support/slack.js';
 import { startSmtp, type ReceivedMail, type SmtpHandle } from '../support/smtp.js';
 import { samples, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
@@ -36,10 +40,13 @@ describe('Alertmanager → stackwatch → SMTP and Slack (real Alertmanager 0.25
   });
 
   const api = async (path: string) =>
-    (await (await fetch(`${sw.url}${path}`, { headers: { authorization: `Bearer ${API_TOKEN}` } })).json()) as {
+    (await (
+      await fetch(`${sw.url}${path}`, { headers: { authorization: `Bearer ${API_TOKEN}` } })
+    ).json()) as {
       notifications: { channel: string; subject: string; recipients: string[] }[];
     };
-  const mailWith = (subject: string) => waitFor(() => smtp.mails.find((m) => m.subject === subject), 20_000, `mail "${subject}"`);
+  const mailWith = (subject: string) =>
+    waitFor(() => smtp.mails.find((m) => m.subject === subject), 20_000, `mail "${subject}"`);
   const slackWith = (text: string) =>
     waitFor(() => slack.delivered().find((r) => r.raw.includes(text)), 20_000, `Slack message with ${text}`);
 
@@ -53,14 +60,26 @@ describe('Alertmanager → stackwatch → SMTP and Slack (real Alertmanager 0.25
         labels: { alertname: 'HostHighCpuUsage', severity: 'warning', service: 'host', cluster: 'test' },
         annotations: { summary: 'CPU above 80%.' },
       },
-      { labels: { alertname: 'Unclassified', service: 'api', cluster: 'test' }, annotations: { summary: 'Something.' } },
+      {
+        labels: { alertname: 'Unclassified', service: 'api', cluster: 'test' },
+        annotations: { summary: 'Something.' },
+      },
     ]);
 
     // critical → team-ops-critical: ops@ and oncall@ by email, plus Slack
     const crit = await mailWith('[FIRING:1] PostgresDown critical');
     expect(crit.to.sort()).toEqual(['oncall@your-company.com', 'ops@your-company.com']);
     expect(crit.from).toBe('alerts@stackwatch.test');
-    for (const s of ['On-Call', '值班', '13800138000', 'oncall@company.com', 'DBA', '数据库管理员', '13800138001', 'dba@company.com'])
+    for (const s of [
+      'On-Call',
+      '值班',
+      '13800138000',
+      'oncall@company.com',
+      'DBA',
+      '数据库管理员',
+      '13800138001',
+      'dba@company.com',
+    ])
       expect(crit.text).toContain(s);
     expect(crit.html).toContain('https://runbooks.example/postgres');
     const critSlack = await slackWith('PostgresDown');
@@ -70,7 +89,8 @@ describe('Alertmanager → stackwatch → SMTP and Slack (real Alertmanager 0.25
     // warning → team-ops-warning: ops@ by email only
     const warn = await mailWith('[FIRING:1] HostHighCpuUsage warning');
     expect(warn.to).toEqual(['ops@your-company.com']);
-    for (const s of ['DevOps', '运维工程师', '13800138002', 'devops@company.com']) expect(warn.text).toContain(s);
+    for (const s of ['DevOps', '运维工程师', '13800138002', 'devops@company.com'])
+      expect(warn.text).toContain(s);
     expect(warn.text).not.toContain('13800138000'); // not critical: no On-Call
 
     // anything else → team-ops: ops@ by email, plus Slack
@@ -80,7 +100,9 @@ describe('Alertmanager → stackwatch → SMTP and Slack (real Alertmanager 0.25
 
     // The warning was recorded as one email job and no Slack job.
     const sent = (await api('/api/v1/notifications?limit=100')).notifications;
-    expect(sent.filter((n) => n.subject.includes('HostHighCpuUsage')).map((n) => n.channel)).toEqual(['email']);
+    expect(sent.filter((n) => n.subject.includes('HostHighCpuUsage')).map((n) => n.channel)).toEqual([
+      'email',
+    ]);
     expect(slack.delivered().some((r) => r.raw.includes('HostHighCpuUsage'))).toBe(false);
   });
 
@@ -89,13 +111,23 @@ describe('Alertmanager → stackwatch → SMTP and Slack (real Alertmanager 0.25
     await am.postAlerts([{ labels, annotations: { summary: 'Redis is down.' } }]);
     const firing = await mailWith('[FIRING:1] RedisDown critical');
     expect(firing.messageId).toMatch(/^<[0-9a-f]{32}@stackwatch\.test>$/);
-    await am.postAlerts([{ labels, annotations: { summary: 'Redis is down.' }, endsAt: new Date(Date.now() - 1000).toISOString() }]);
+    await am.postAlerts([
+      {
+        labels,
+        annotations: { summary: 'Redis is down.' },
+        endsAt: new Date(Date.now() - 1000).toISOString(),
+      },
+    ]);
     const resolved = await mailWith('[RESOLVED] RedisDown critical');
     expect(resolved.inReplyTo).toBe(firing.messageId);
     expect(resolved.references).toContain(firing.messageId);
     expect(resolved.messageId).not.toBe(firing.messageId);
     expect(resolved.to.sort()).toEqual(firing.to.sort());
-    await waitFor(() => slack.delivered().some((r) => r.raw.includes('[RESOLVED] RedisDown critical')), 20_000, 'resolved Slack');
+    await waitFor(
+      () => slack.delivered().some((r) => r.raw.includes('[RESOLVED] RedisDown critical')),
+      20_000,
+      'resolved Slack',
+    );
   });
 
   it('delivers hostile label values escaped, without header injection, with secrets redacted', async () => {
@@ -112,7 +144,11 @@ describe('Alertmanager → stackwatch → SMTP and Slack (real Alertmanager 0.25
       },
     ]);
     let mail: ReceivedMail | undefined;
-    await waitFor(() => (mail = smtp.mails.find((m) => m.subject.startsWith('[FIRING:1] Inject'))), 20_000, 'hostile mail');
+    await waitFor(
+      () => (mail = smtp.mails.find((m) => m.subject.startsWith('[FIRING:1] Inject'))),
+      20_000,
+      'hostile mail',
+    );
     const m = mail as ReceivedMail;
     expect(m.subject).toBe('[FIRING:1] Inject Bcc: evil@attacker.test X-Injected: yes critical');
     expect(m.to).not.toContain('evil@attacker.test');
@@ -132,11 +168,16 @@ describe('Alertmanager → stackwatch → SMTP and Slack (real Alertmanager 0.25
 
   it('counts deliveries and webhooks in /metrics', async () => {
     const text = await (await fetch(`${sw.url}/metrics`)).text();
-    const sent = (i: string) => samples(text, 'stackwatch_notifications_total').find((x) => x.labels.integration === i)!.value;
+    const sent = (i: string) =>
+      samples(text, 'stackwatch_notifications_total').find((x) => x.labels.integration === i)!.value;
     expect(sent('email')).toBeGreaterThanOrEqual(5);
     expect(sent('slack')).toBeGreaterThanOrEqual(3);
-    expect(samples(text, 'stackwatch_webhook_requests_total').find((x) => x.labels.code === '200')!.value).toBeGreaterThan(0);
-    expect(samples(text, 'stackwatch_webhook_requests_total').find((x) => x.labels.code === '401')!.value).toBe(0);
+    expect(
+      samples(text, 'stackwatch_webhook_requests_total').find((x) => x.labels.code === '200')!.value,
+    ).toBeGreaterThan(0);
+    expect(
+      samples(text, 'stackwatch_webhook_requests_total').find((x) => x.labels.code === '401')!.value,
+    ).toBe(0);
     expect(samples(text, 'stackwatch_dead_letters')[0]!.value).toBe(0);
     expect(samples(text, 'stackwatch_notification_latency_seconds_count').length).toBe(2);
   });

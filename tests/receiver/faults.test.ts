@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SLACK_NO_SERVICE, SLACK_SERVER_ERROR, slackRateLimited, startSlack, type SlackHandle } from '../support/slack.js';
+import {
+  SLACK_NO_SERVICE,
+  SLACK_SERVER_ERROR,
+  slackRateLimited,
+  startSlack,
+  type SlackHandle,
+} from '../support/slack.js';
 import { startSmtp, type SmtpHandle } from '../support/smtp.js';
 import { samples, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
 import { waitFor } from '../support/util.js';
@@ -56,7 +62,8 @@ describe('delivery faults: SMTP 4xx/5xx, Slack 429/5xx/404, slow SMTP', () => {
   const post = async (body: unknown) => expect((await postWebhook(sw.url, body, TOKEN)).status).toBe(200);
   const metric = async (name: string, labels: Record<string, string> = {}) => {
     const text = await (await fetch(`${sw.url}/metrics`)).text();
-    return samples(text, name).find((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+    return samples(text, name).find((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+      ?.value;
   };
 
   it('SMTP 421 and 451 are retried, then the mail is delivered once', async () => {
@@ -73,25 +80,37 @@ describe('delivery faults: SMTP 4xx/5xx, Slack 429/5xx/404, slow SMTP', () => {
     });
     expect(n.attempts).toBe(3);
     expect(smtp.mails.filter((m) => m.subject === subject)).toHaveLength(1);
-    expect(await metric('stackwatch_notifications_failed_total', { integration: 'email', reason: 'retryable' })).toBeGreaterThanOrEqual(2);
+    expect(
+      await metric('stackwatch_notifications_failed_total', { integration: 'email', reason: 'retryable' }),
+    ).toBeGreaterThanOrEqual(2);
   });
 
   it('SMTP 550 is a dead letter; the API re-drives it once SMTP accepts', async () => {
     smtp.failNext(550, 1, 'mailbox unavailable');
     await post(webhook({ alertname: 'SmtpPermanent', severity: 'warning' }));
     const subject = '[FIRING:1] SmtpPermanent warning';
-    const dead = await waitFor(async () => {
-      const x = await find('email', subject);
-      return x?.status === 'dead' ? x : undefined;
-    }, 20_000, 'dead letter');
+    const dead = await waitFor(
+      async () => {
+        const x = await find('email', subject);
+        return x?.status === 'dead' ? x : undefined;
+      },
+      20_000,
+      'dead letter',
+    );
     expect(dead.last_error).toMatch(/550/);
     expect(dead.attempts).toBe(1);
     expect(await metric('stackwatch_dead_letters')).toBe(1);
-    expect(await metric('stackwatch_notifications_failed_total', { integration: 'email', reason: 'permanent' })).toBe(1);
-    const listed = (await api<{ notifications: Notification[] }>('/api/v1/notifications?status=dead')).body.notifications;
+    expect(
+      await metric('stackwatch_notifications_failed_total', { integration: 'email', reason: 'permanent' }),
+    ).toBe(1);
+    const listed = (await api<{ notifications: Notification[] }>('/api/v1/notifications?status=dead')).body
+      .notifications;
     expect(listed.map((x) => x.id)).toEqual([dead.id]);
 
-    const retried = await api<{ notification: Notification }>(`/api/v1/notifications/${dead.id}/retry`, 'POST');
+    const retried = await api<{ notification: Notification }>(
+      `/api/v1/notifications/${dead.id}/retry`,
+      'POST',
+    );
     expect(retried.status).toBe(200);
     expect(retried.body.notification.status).toBe('pending');
     await waitFor(() => smtp.mails.find((m) => m.subject === subject), 20_000, 're-driven mail');
@@ -106,7 +125,11 @@ describe('delivery faults: SMTP 4xx/5xx, Slack 429/5xx/404, slow SMTP', () => {
     slack.replyNext(slackRateLimited(2));
     const before = slack.requests.length;
     await post(webhook({ alertname: 'SlackRateLimited' })); // team-ops: email + Slack
-    await waitFor(() => slack.delivered().find((r) => r.raw.includes('SlackRateLimited')), 20_000, 'Slack delivery');
+    await waitFor(
+      () => slack.delivered().find((r) => r.raw.includes('SlackRateLimited')),
+      20_000,
+      'Slack delivery',
+    );
     const mine = slack.requests.slice(before).filter((r) => r.raw.includes('SlackRateLimited'));
     expect(mine.map((r) => r.status)).toEqual([429, 200]);
     expect(mine[1]!.at - mine[0]!.at).toBeGreaterThanOrEqual(2000);
@@ -116,17 +139,32 @@ describe('delivery faults: SMTP 4xx/5xx, Slack 429/5xx/404, slow SMTP', () => {
     slack.replyNext(SLACK_SERVER_ERROR);
     const before = slack.requests.length;
     await post(webhook({ alertname: 'SlackFlaky' }));
-    await waitFor(() => slack.delivered().find((r) => r.raw.includes('SlackFlaky')), 20_000, 'Slack after 500');
-    expect(slack.requests.slice(before).filter((r) => r.raw.includes('SlackFlaky')).map((r) => r.status)).toEqual([500, 200]);
+    await waitFor(
+      () => slack.delivered().find((r) => r.raw.includes('SlackFlaky')),
+      20_000,
+      'Slack after 500',
+    );
+    expect(
+      slack.requests
+        .slice(before)
+        .filter((r) => r.raw.includes('SlackFlaky'))
+        .map((r) => r.status),
+    ).toEqual([500, 200]);
 
     slack.replyNext(SLACK_NO_SERVICE);
     await post(webhook({ alertname: 'SlackGone' }));
-    const dead = await waitFor(async () => {
-      const x = await find('slack', '[FIRING:1] SlackGone');
-      return x?.status === 'dead' ? x : undefined;
-    }, 20_000, 'Slack dead letter');
+    const dead = await waitFor(
+      async () => {
+        const x = await find('slack', '[FIRING:1] SlackGone');
+        return x?.status === 'dead' ? x : undefined;
+      },
+      20_000,
+      'Slack dead letter',
+    );
     expect(dead.last_error).toContain('404 no_service');
-    expect(await metric('stackwatch_notifications_failed_total', { integration: 'slack', reason: 'permanent' })).toBe(1);
+    expect(
+      await metric('stackwatch_notifications_failed_total', { integration: 'slack', reason: 'permanent' }),
+    ).toBe(1);
   });
 
   it('a stalled SMTP server does not block ingest', async () => {

@@ -106,8 +106,10 @@ describe('email rendering', () => {
       '数据库管理员',
       '13800138001',
       'dba@company.com',
-    ])
-      (expect(mail.text).toContain(s), expect(mail.html).toContain(s));
+    ]) {
+      expect(mail.text).toContain(s);
+      expect(mail.html).toContain(s);
+    }
   });
 });
 
@@ -122,8 +124,10 @@ describe('Slack rendering', () => {
       if (typeof v === 'string') return;
       if (Array.isArray(v)) return v.forEach(walk);
       if (v && typeof v === 'object')
-        for (const [k, x] of Object.entries(v))
-          k === 'text' && typeof x === 'string' ? texts.push(x) : walk(x);
+        for (const [k, x] of Object.entries(v)) {
+          if (k === 'text' && typeof x === 'string') texts.push(x);
+          else walk(x);
+        }
     };
     walk(msg.attachments);
     const all = texts.join('\n');

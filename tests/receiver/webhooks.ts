@@ -11,7 +11,11 @@ export interface WebhookOptions {
 
 export function webhook(o: WebhookOptions) {
   const status = o.status ?? 'firing';
-  const common: Record<string, string> = { alertname: o.alertname, ...(o.severity ? { severity: o.severity } : {}), ...o.labels };
+  const common: Record<string, string> = {
+    alertname: o.alertname,
+    ...(o.severity ? { severity: o.severity } : {}),
+    ...o.labels,
+  };
   const startsAt = o.startsAt ?? '2026-11-22T10:41:31.315643124Z';
   const alerts = (o.instances ?? ['i-1']).map((instance, i) => ({
     status,
@@ -36,7 +40,11 @@ export function webhook(o: WebhookOptions) {
   };
 }
 
-export async function postWebhook(url: string, body: unknown, token?: string): Promise<{ status: number; json: unknown }> {
+export async function postWebhook(
+  url: string,
+  body: unknown,
+  token?: string,
+): Promise<{ status: number; json: unknown }> {
   const res = await fetch(`${url}/api/v1/alerts`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
@@ -53,7 +61,11 @@ export async function postWebhook(url: string, body: unknown, token?: string): P
 }
 
 /** Runs `fn` over `items` with at most `n` in flight. */
-export async function pool<T, R>(items: readonly T[], n: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+export async function pool<T, R>(
+  items: readonly T[],
+  n: number,
+  fn: (item: T, i: number) => Promise<R>,
+): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
   await Promise.all(

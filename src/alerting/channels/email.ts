@@ -54,7 +54,9 @@ function noDelaySocket(host: string, port: number, timeoutMs: number) {
     const socket = connect({ host, port });
     socket.setNoDelay(true);
     socket.setTimeout(timeoutMs, () =>
-      socket.destroy(Object.assign(new Error(`connection to ${host}:${port} timed out`), { code: 'ETIMEDOUT' })),
+      socket.destroy(
+        Object.assign(new Error(`connection to ${host}:${port} timed out`), { code: 'ETIMEDOUT' }),
+      ),
     );
     const onError = (err: Error) => cb(err);
     socket.once('error', onError);
