@@ -13,8 +13,34 @@ export const postgresSection = z
   .object({
     targets: z.array(postgresTarget).default([]),
     connect_timeout: duration.default('3s'),
+    /** Databases to report (anchored regexes over datname); templates are never reported. */
     database_include: regex.optional(),
     database_exclude: regex.optional(),
+    /** Cap on discovered databases per target; the rest are ignored (by name order) and logged. */
+    max_databases: z.number().int().min(1).default(50),
+    /** Connections per target, shared by the server-wide queries and the per-database ones. */
+    pool_size: z.number().int().min(1).max(20).default(3),
+    statements: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Top statements by total execution time (postgres_exporter's stat_statements collector). */
+        limit: z.number().int().min(1).max(10_000).default(100),
+        /** Top statements by mean execution time: the slow-query view. */
+        slow_limit: z.number().int().min(0).max(1_000).default(10),
+        /** Adds pg_stat_statements_query_id{queryid,query} with the truncated query text. */
+        include_query: z.boolean().default(false),
+        query_length: z.number().int().min(1).max(10_000).default(120),
+      })
+      .strict()
+      .default({}),
+    indexes: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Largest indexes per target that get per-index series; unused counts cover all. */
+        limit: z.number().int().min(0).max(10_000).default(50),
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 
