@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { z } from 'zod';
@@ -148,11 +149,17 @@ export class RedisCollector implements Collector {
       if (this.client === client) this.lastError = err;
     });
     this.client = client;
-    this.connecting = client.connect().then(() => client);
+    const connecting = client.connect().then(() => {
+      // A connection dropped meanwhile (deadline) can still report ready; never hand it out.
+      if (this.client !== client || client.status !== 'ready')
+        throw this.lastError ?? new Error('connection closed while connecting');
+      return client;
+    });
+    this.connecting = connecting;
     try {
-      return await this.connecting;
+      return await connecting;
     } finally {
-      this.connecting = undefined;
+      if (this.connecting === connecting) this.connecting = undefined;
     }
   }
 
@@ -168,6 +175,8 @@ export class RedisCollector implements Collector {
       // The ready check would send an extra INFO; the scrape's own INFO tells the same.
       enableReadyCheck: false,
       autoResubscribe: false,
+      // CLIENT SETINFO on connect is a round trip, an error reply before Redis 7.2, and denied to most ACL users.
+      disableClientInfo: true,
       connectTimeout,
     };
     if (this.cfg.username !== undefined) opts.username = this.cfg.username;
@@ -205,7 +214,11 @@ export class RedisCollector implements Collector {
   private drop(): void {
     const c = this.client;
     this.client = undefined;
-    c?.disconnect();
+    this.connecting = undefined;
+    if (!c) return;
+    c.disconnect();
+    // disconnect() only half-closes; a peer that never answers would keep the socket forever.
+    (c as unknown as { stream?: Socket }).stream?.destroy();
   }
 }
 

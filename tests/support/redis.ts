@@ -119,7 +119,7 @@ export interface BlackholeHandle {
   close: () => Promise<void>;
 }
 
-/** A TCP server that accepts connections and never answers: a hung Redis behind a load balancer. */
+/** A TCP server that accepts connections, reads, and never answers: a hung Redis behind a proxy. */
 export async function startBlackhole(): Promise<BlackholeHandle> {
   const sockets = new Set<Socket>();
   let accepted = 0;
@@ -127,6 +127,8 @@ export async function startBlackhole(): Promise<BlackholeHandle> {
     accepted++;
     sockets.add(s);
     s.on('error', () => undefined);
+    // Reads and discards requests, never answers, closes when the client does.
+    s.resume();
     s.on('close', () => sockets.delete(s));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
