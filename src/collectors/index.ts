@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js';
 import type { Collector } from './collector.js';
 import { FilesystemCollector } from './filesystem.js';
 import { postgresCollectors } from './postgres.js';
+import { buildRedisCollectors } from './redis.js';
 
 /** The enabled collectors for a configuration: this list is stackwatch's feature list. */
 export function buildCollectors(config: Config, logger: Logger): Collector[] {
@@ -10,5 +11,6 @@ export function buildCollectors(config: Config, logger: Logger): Collector[] {
   const c = config.collectors;
   if (c.filesystem.enabled) out.push(new FilesystemCollector(c.filesystem));
   out.push(...postgresCollectors(c.postgres, logger));
+  out.push(...buildRedisCollectors(c.redis));
   return out;
 }
