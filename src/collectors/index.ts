@@ -1,12 +1,14 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import type { Collector } from './collector.js';
+import { DockerCollector, dockerEnabled } from './docker.js';
 import { FilesystemCollector } from './filesystem.js';
 
 /** The enabled collectors for a configuration: this list is stackwatch's feature list. */
-export function buildCollectors(config: Config, _logger: Logger): Collector[] {
+export function buildCollectors(config: Config, logger: Logger): Collector[] {
   const out: Collector[] = [];
   const c = config.collectors;
   if (c.filesystem.enabled) out.push(new FilesystemCollector(c.filesystem));
+  if (dockerEnabled(c.docker)) out.push(new DockerCollector(c.docker, logger));
   return out;
 }
