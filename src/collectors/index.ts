@@ -1,6 +1,7 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import type { Collector } from './collector.js';
+import { DockerCollector, dockerEnabled } from './docker.js';
 import { FilesystemCollector } from './filesystem.js';
 import { postgresCollectors } from './postgres.js';
 import { buildRedisCollectors } from './redis.js';
@@ -12,5 +13,6 @@ export function buildCollectors(config: Config, logger: Logger): Collector[] {
   if (c.filesystem.enabled) out.push(new FilesystemCollector(c.filesystem));
   out.push(...postgresCollectors(c.postgres, logger));
   out.push(...buildRedisCollectors(c.redis));
+  if (dockerEnabled(c.docker)) out.push(new DockerCollector(c.docker, logger));
   return out;
 }

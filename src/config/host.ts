@@ -1,12 +1,25 @@
 import { z } from 'zod';
-import { duration, targetName } from './common.js';
+import { duration, regex, targetName } from './common.js';
 
 export const dockerSection = z
   .object({
     /** `auto` enables the collector when the socket exists. */
     enabled: z.union([z.boolean(), z.literal('auto')]).default('auto'),
+    /** `unix:///path/docker.sock` or `tcp://host:2375`; default the local socket (or DOCKER_HOST). */
     host: z.string().optional(),
+    /** How often container stats are sampled in the background. */
     sample_interval: duration.default('10s'),
+    /** Container labels exported as `container_label_<name>`, like cAdvisor. */
+    label_allowlist: z
+      .array(z.string().min(1))
+      .default(['com.docker.compose.service', 'com.docker.compose.project']),
+    /** Container names (without the leading slash) to export; anchored regexes. */
+    include: regex.default('.*'),
+    exclude: regex.optional(),
+    /** At most this many containers are exported (running ones first). */
+    max_containers: z.number().int().positive().default(100),
+    /** Parallel stats requests of the background sampler (the engine answers them once a second). */
+    stats_concurrency: z.number().int().positive().max(256).default(32),
   })
   .strict();
 

@@ -1,0 +1,249 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DockerCollector } from '../../src/collectors/docker.js';
+import { validateConfig } from '../../src/config/load.js';
+import { createLogger } from '../../src/logger.js';
+import { startDockerEngine, type DockerEngine } from '../support/docker.js';
+import { samples, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
+import { run, sleep, waitFor } from '../support/util.js';
+
+/** CPU seconds the kernel charged to a container's cgroup (v1 cpuacct or v2 cpu.stat). */
+function kernelCpuSeconds(id: string): number {
+  for (const f of [
+    `/sys/fs/cgroup/cpuacct/docker/${id}/cpuacct.usage`,
+    `/sys/fs/cgroup/cpu,cpuacct/docker/${id}/cpuacct.usage`,
+  ]) {
+    if (existsSync(f)) return Number(readFileSync(f, 'utf8')) / 1e9;
+  }
+  for (const f of [
+    `/sys/fs/cgroup/system.slice/docker-${id}.scope/cpu.stat`,
+    `/sys/fs/cgroup/docker/${id}/cpu.stat`,
+  ]) {
+    if (existsSync(f)) return Number(/^usage_usec (\d+)/m.exec(readFileSync(f, 'utf8'))?.[1]) / 1e6;
+  }
+  throw new Error(`no cgroup CPU accounting found for ${id}`);
+}
+
+describe('Docker collector against a real engine', () => {
+  let engine: DockerEngine;
+  let sw: StackwatchHandle;
+
+  const scrape = async () => {
+    const res = await fetch(`${sw.url}/metrics`);
+    expect(res.status).toBe(200);
+    return await res.text();
+  };
+  const value = (text: string, metric: string, name: string, extra: Record<string, string> = {}) =>
+    samples(text, metric).find(
+      (s) => s.labels.name === name && Object.entries(extra).every(([k, v]) => s.labels[k] === v),
+    )?.value;
+  const stateOf = (text: string, name: string) =>
+    samples(text, 'container_state').find((s) => s.labels.name === name && s.value === 1)?.labels.state;
+
+  beforeAll(async () => {
+    engine = await startDockerEngine();
+    sw = await startStackwatch({
+      config: [
+        'collectors:',
+        '  docker:',
+        '    enabled: true',
+        `    host: ${engine.host}`,
+        '    sample_interval: 1s',
+      ].join('\n'),
+    });
+  });
+  afterAll(async () => {
+    await sw?.stop();
+    await engine?.cleanup();
+  });
+
+  it('reports docker_up 1 and says the resource values are sampled in the background', async () => {
+    const text = await scrape();
+    expect(samples(text, 'docker_up')).toEqual([{ labels: {}, value: 1 }]);
+    expect(samples(text, 'stackwatch_scrape_collector_success')).toContainEqual({
+      labels: { collector: 'docker' },
+      value: 1,
+    });
+  });
+
+  it('shows a busy container charging CPU time as fast as the kernel counts it, at most one core', async () => {
+    await engine.runContainer(
+      'busy',
+      ['-l', 'com.docker.compose.service=api'],
+      ['sh', '-c', 'yes >/dev/null'],
+    );
+    try {
+      const first = await waitFor(
+        async () => {
+          const text = await scrape();
+          return value(text, 'container_cpu_usage_seconds_total', 'busy', { cpu: 'total' }) !== undefined
+            ? text
+            : undefined;
+        },
+        20_000,
+        'first CPU sample of busy',
+      );
+      expect(first).toMatch(/# HELP container_cpu_usage_seconds_total .*[Ss]ampled in the background/);
+      const labels = samples(first, 'container_cpu_usage_seconds_total').find(
+        (s) => s.labels.name === 'busy',
+      )!.labels;
+      expect(labels).toMatchObject({
+        image: 'local/busybox:1',
+        container_label_com_docker_compose_service: 'api',
+      });
+      expect(labels.id).toMatch(/^[0-9a-f]{64}$/);
+
+      // What the kernel charged to the container's cgroup over the same window is the truth to
+      // compare with: on a shared machine `yes` gets less than a core when others compete.
+      const t0 = Date.now();
+      const k0 = kernelCpuSeconds(labels.id as string);
+      const v0 = value(first, 'container_cpu_usage_seconds_total', 'busy') as number;
+      await sleep(8000);
+      const v1 = value(await scrape(), 'container_cpu_usage_seconds_total', 'busy') as number;
+      const k1 = kernelCpuSeconds(labels.id as string);
+      const seconds = (Date.now() - t0) / 1000;
+      const cores = (v1 - v0) / seconds;
+      const kernelCores = (k1 - k0) / seconds;
+      // One single-threaded process: at most one core, and what the kernel charged within the
+      // sampling lag (the values are up to two sample intervals old at either end).
+      expect(kernelCores).toBeGreaterThan(0);
+      expect(cores).toBeLessThan(1.5);
+      expect(cores / kernelCores).toBeGreaterThan(0.5);
+      expect(cores / kernelCores).toBeLessThan(1.5);
+    } finally {
+      await engine.docker(['rm', '-f', 'busy']);
+    }
+  });
+
+  it('shows a memory limit and the memory used under it', async () => {
+    await engine.runContainer('capped', ['--memory', '64m'], ['sleep', '3600']);
+    const text = await waitFor(
+      async () => {
+        const t = await scrape();
+        return value(t, 'container_memory_working_set_bytes', 'capped') !== undefined ? t : undefined;
+      },
+      20_000,
+      'memory sample of capped',
+    );
+    expect(value(text, 'container_spec_memory_limit_bytes', 'capped')).toBe(64 * 1024 * 1024);
+    const usage = value(text, 'container_memory_usage_bytes', 'capped') as number;
+    expect(usage).toBeGreaterThan(0);
+    expect(usage).toBeLessThanOrEqual(64 * 1024 * 1024);
+    expect(value(text, 'container_memory_working_set_bytes', 'capped')).toBeLessThanOrEqual(usage);
+    expect(value(text, 'container_start_time_seconds', 'capped')).toBeGreaterThan(Date.now() / 1000 - 120);
+  });
+
+  it('shows an exited container with its state and exit code', async () => {
+    await engine.runContainer('failed', [], ['sh', '-c', 'exit 3']);
+    const text = await waitFor(
+      async () => {
+        const t = await scrape();
+        return stateOf(t, 'failed') === 'exited' ? t : undefined;
+      },
+      20_000,
+      'failed to exit',
+    );
+    expect(value(text, 'container_exit_code', 'failed')).toBe(3);
+    expect(value(text, 'container_oom_killed', 'failed')).toBe(0);
+    expect(value(text, 'container_cpu_usage_seconds_total', 'failed')).toBeUndefined();
+    expect(samples(text, 'container_state').filter((s) => s.labels.name === 'failed')).toHaveLength(7);
+  });
+
+  it('counts the restarts of a container in a restart loop', async () => {
+    await engine.runContainer('looping', ['--restart', 'always'], ['sh', '-c', 'exit 1']);
+    const text = await waitFor(
+      async () => {
+        const t = await scrape();
+        return (value(t, 'container_restart_count', 'looping') ?? 0) >= 2 ? t : undefined;
+      },
+      30_000,
+      'two restarts',
+    );
+    expect(value(text, 'container_exit_code', 'looping')).toBe(1);
+    const inspect = await engine.api<{ RestartCount: number }>('/containers/looping/json');
+    expect(inspect.RestartCount).toBeGreaterThanOrEqual(
+      value(text, 'container_restart_count', 'looping') as number,
+    );
+    await engine.docker(['rm', '-f', 'looping']);
+  });
+
+  it('shows a failing health check as unhealthy', async () => {
+    await engine.runContainer(
+      'sick',
+      ['--health-cmd', 'false', '--health-interval', '1s', '--health-retries', '1'],
+      ['sleep', '3600'],
+    );
+    const text = await waitFor(
+      async () => {
+        const t = await scrape();
+        return value(t, 'container_health_status', 'sick', { status: 'unhealthy' }) === 1 ? t : undefined;
+      },
+      30_000,
+      'sick to be unhealthy',
+    );
+    expect(value(text, 'container_health_status', 'sick', { status: 'healthy' })).toBe(0);
+    expect(value(text, 'container_health_status', 'capped', { status: 'healthy' })).toBeUndefined();
+    await engine.docker(['rm', '-f', 'sick']);
+  });
+
+  it('drops a removed container from the next scrape', async () => {
+    await engine.runContainer('doomed', [], ['sleep', '3600']);
+    await waitFor(async () => stateOf(await scrape(), 'doomed') === 'running', 20_000, 'doomed listed');
+    await engine.docker(['rm', '-f', 'doomed']);
+    const text = await scrape();
+    expect(text).not.toContain('name="doomed"');
+  });
+
+  it('passes promtool check metrics', async () => {
+    const r = await run('promtool', ['check', 'metrics'], { input: await scrape() });
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  it('leaves no socket or timer behind when closed (as on reload)', async () => {
+    const logger = createLogger('error');
+    const cfg = validateConfig({ collectors: { docker: { host: engine.host, sample_interval: '1s' } } });
+    const handles = () => {
+      const count: Record<string, number> = {};
+      for (const r of process.getActiveResourcesInfo()) count[r] = (count[r] ?? 0) + 1;
+      return count;
+    };
+    const before = handles();
+    const c = new DockerCollector(cfg.collectors.docker, logger);
+    c.start();
+    const ctx = { signal: new AbortController().signal, deadline: Date.now() + 5000, logger };
+    await waitFor(
+      async () =>
+        (await c.collect(ctx)).some(
+          (f) => f.name === 'container_cpu_usage_seconds_total' && f.samples.length,
+        ),
+      20_000,
+      'a stats sample',
+    );
+    expect(handles().PipeWrap ?? 0).toBeGreaterThan(before.PipeWrap ?? 0);
+    await c.close();
+    await sleep(100);
+    const after = handles();
+    expect(after.PipeWrap ?? 0).toBe(before.PipeWrap ?? 0);
+    expect(after.Timeout ?? 0).toBeLessThanOrEqual(before.Timeout ?? 0);
+  });
+
+  it('answers docker_up 0 with HTTP 200 and the other collectors intact when the engine stops', async () => {
+    await engine.stopEngine();
+    const res = await fetch(`${sw.url}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(samples(text, 'docker_up')).toEqual([{ labels: {}, value: 0 }]);
+    expect(text).not.toContain('container_state');
+    expect(samples(text, 'stackwatch_scrape_collector_success')).toEqual(
+      expect.arrayContaining([
+        { labels: { collector: 'docker' }, value: 0 },
+        { labels: { collector: 'filesystem' }, value: 1 },
+      ]),
+    );
+    expect(
+      samples(text, 'node_filesystem_size_bytes').find((s) => s.labels.mountpoint === '/')?.value,
+    ).toBeGreaterThan(0);
+    expect(sw.logs()).toMatch(/"collector":"docker".*"msg":"collector failed"/);
+  });
+});
