@@ -2,11 +2,13 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import type { Collector } from './collector.js';
 import { FilesystemCollector } from './filesystem.js';
+import { allProbes, HttpProbeCollector } from './http-probe.js';
 
 /** The enabled collectors for a configuration: this list is stackwatch's feature list. */
 export function buildCollectors(config: Config, _logger: Logger): Collector[] {
   const out: Collector[] = [];
   const c = config.collectors;
   if (c.filesystem.enabled) out.push(new FilesystemCollector(c.filesystem));
+  for (const p of allProbes(c.probes)) out.push(new HttpProbeCollector(p));
   return out;
 }
