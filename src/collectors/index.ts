@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../logger.js';
+import { BackupCollector } from './backup.js';
 import type { Collector } from './collector.js';
 import { FilesystemCollector } from './filesystem.js';
 import { allProbes, HttpProbeCollector } from './http-probe.js';
@@ -10,5 +11,6 @@ export function buildCollectors(config: Config, _logger: Logger): Collector[] {
   const c = config.collectors;
   if (c.filesystem.enabled) out.push(new FilesystemCollector(c.filesystem));
   for (const p of allProbes(c.probes)) out.push(new HttpProbeCollector(p));
+  for (const b of c.backups) out.push(new BackupCollector(b));
   return out;
 }
