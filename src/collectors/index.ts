@@ -4,6 +4,7 @@ import { BackupCollector } from './backup.js';
 import type { Collector } from './collector.js';
 import { FilesystemCollector } from './filesystem.js';
 import { allProbes, HttpProbeCollector } from './http-probe.js';
+import { LogLinesCollector } from './log-lines.js';
 
 /** The enabled collectors for a configuration: this list is stackwatch's feature list. */
 export function buildCollectors(config: Config, _logger: Logger): Collector[] {
@@ -12,5 +13,6 @@ export function buildCollectors(config: Config, _logger: Logger): Collector[] {
   if (c.filesystem.enabled) out.push(new FilesystemCollector(c.filesystem));
   for (const p of allProbes(c.probes)) out.push(new HttpProbeCollector(p));
   for (const b of c.backups) out.push(new BackupCollector(b));
+  for (const l of c.logs) out.push(new LogLinesCollector(l));
   return out;
 }
