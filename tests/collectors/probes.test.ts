@@ -1,6 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { allProbes } from '../../src/collectors/http-probe.js';
+import {
+  jsonFailure,
+  parseAgentStates,
+  stateLabel,
+  statusFailure,
+} from '../../src/collectors/probe-checks.js';
+import { probesSection } from '../../src/config/host.js';
 import { startFakeApp, type FakeAppHandle } from '../support/fakeapp.js';
 import { samples, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
 import { freePort, run, tempDir, waitFor } from '../support/util.js';
@@ -301,5 +309,78 @@ describe('/metrics', () => {
     const r = await run('promtool', ['check', 'metrics'], { input: text });
     expect(r.stdout + r.stderr).toBe('');
     expect(r.code).toBe(0);
+  });
+});
+
+describe('probe checks (pure)', () => {
+  it('reads agent states from the common /api/agents/status shapes', () => {
+    const expected = [
+      { agent: 'coder', state: 'running' },
+      { agent: 'planner', state: 'stopped' },
+    ];
+    expect(
+      parseAgentStates({
+        agents: [
+          { name: 'coder', status: 'running' },
+          { name: 'planner', status: 'stopped' },
+        ],
+      }),
+    ).toEqual(expected);
+    expect(
+      parseAgentStates([
+        { id: 'coder', state: 'running' },
+        { id: 'planner', state: 'stopped' },
+      ]),
+    ).toEqual(expected);
+    expect(parseAgentStates({ coder: 'running', planner: 'stopped' })).toEqual(expected);
+    expect(parseAgentStates({ data: { coder: { status: 'running' }, planner: { running: false } } })).toEqual(
+      expected,
+    );
+    expect(parseAgentStates({ status: 'ok', uptime: 5 })).toBeUndefined();
+    expect(parseAgentStates('running')).toBeUndefined();
+    expect(parseAgentStates([{ name: 'coder' }])).toBeUndefined();
+  });
+
+  it('keeps state labels bounded', () => {
+    expect(stateLabel(' Running ')).toBe('running');
+    expect(stateLabel('error: connection refused to 10.0.0.5:5432')).toBe('other');
+    expect(stateLabel('x'.repeat(33))).toBe('other');
+  });
+
+  it('checks JSON fields by dotted path', () => {
+    const doc = { status: 'ok', checks: [{ name: 'db', ok: true }], version: 3 };
+    expect(jsonFailure(doc, [{ path: 'status', equals: 'ok' }])).toBeUndefined();
+    expect(jsonFailure(doc, [{ path: 'checks.0.ok', equals: true }])).toBeUndefined();
+    expect(jsonFailure(doc, [{ path: 'version', matches: /^[3-9]$/ }])).toBeUndefined();
+    expect(jsonFailure(doc, [{ path: 'checks.1.ok', equals: true }])).toBe('JSON field checks.1.ok missing');
+    expect(jsonFailure(doc, [{ path: 'version', equals: '3' }])).toBe(
+      'JSON field version is 3, expected "3"',
+    );
+    expect(statusFailure(204, [])).toBeUndefined();
+    expect(statusFailure(301, [])).toBe('status 301 not in 2xx');
+    expect(statusFailure(200, [418])).toBe('status 200 not in 418');
+  });
+
+  it('adds the manuals default probes for app_base_url; a configured probe of the same name replaces one', () => {
+    const cfg = probesSection.parse({
+      app_base_url: 'http://app:8080/prefix',
+      http: [{ name: 'health', url: 'http://app:8080/healthz' }],
+    });
+    const probes = allProbes(cfg);
+    expect(probes.map((p) => [p.name, p.url])).toEqual([
+      ['health_db', 'http://app:8080/prefix/health/db'],
+      ['health_redis', 'http://app:8080/prefix/health/redis'],
+      ['agents', 'http://app:8080/prefix/api/agents/status'],
+      ['health', 'http://app:8080/healthz'],
+    ]);
+    expect(
+      probesSection.safeParse({
+        http: [
+          { name: 'a', url: 'http://x/' },
+          { name: 'a', url: 'http://y/' },
+        ],
+      }).success,
+    ).toBe(false);
+    expect(probesSection.safeParse({ http: [{ name: 'a', url: 'file:///etc/passwd' }] }).success).toBe(false);
   });
 });
