@@ -96,6 +96,11 @@ export class IntegrityChecker {
     return this.results.get(fileKey(f));
   }
 
+  /** Whether a check of this file version is queued or running. */
+  isPending(f: BackupFile): boolean {
+    return this.pending.has(fileKey(f));
+  }
+
   /** Checks run so far for a backup name. */
   checksFor(backup: string): number {
     return this.checks.get(backup) ?? 0;
@@ -148,12 +153,17 @@ export const sharedIntegrityChecker = new IntegrityChecker();
 
 /** A scrape waits for a pending check at most until this long before its deadline. */
 const DEADLINE_MARGIN_MS = 200;
+/**
+ * The scrape that finds a new file waits this long at most for its check (small files are
+ * done by then); later scrapes do not wait while the check still runs.
+ */
+const MAX_WAIT_MS = 1000;
 
 /**
  * The newest file matching a backup glob: age, size, number of matches, and whether the
- * gzip stream reads to its end. The integrity check runs in the background; a scrape uses
- * the result when it is ready in time and otherwise omits `stackwatch_backup_integrity_ok`
- * until the check has finished.
+ * gzip stream reads to its end. The integrity check runs in the background; the scrape
+ * that finds a new file version waits briefly for it, and while it runs longer
+ * `stackwatch_backup_integrity_ok` is omitted (scrapes do not wait) until it has finished.
  */
 export class BackupCollector implements Collector {
   readonly name: string;
@@ -222,8 +232,10 @@ export class BackupCollector implements Collector {
   }
 
   private async waitForCheck(f: BackupFile, ctx: ScrapeContext): Promise<IntegrityResult | undefined> {
+    const queued = this.checker.isPending(f);
     const check = this.checker.request(this.cfg.name, f, ctx.logger);
-    const wait = remainingMs(ctx) - DEADLINE_MARGIN_MS;
+    if (queued) return undefined;
+    const wait = Math.min(MAX_WAIT_MS, remainingMs(ctx) - DEADLINE_MARGIN_MS);
     if (wait <= 0) return undefined;
     let timer: NodeJS.Timeout | undefined;
     const later = new Promise<undefined>((resolve) => {

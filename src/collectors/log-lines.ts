@@ -43,8 +43,8 @@ export class LogFollower {
   private ino = -1;
   private dev = -1;
   private offset = 0;
-  private partial: Buffer[] = [];
-  private partialBytes = 0;
+  /** The unterminated last line so far (at most MAX_LINE characters). */
+  private partial = '';
   /** Set when starting mid-line at the end of an existing file: that line's rest is not a line. */
   private skipToNewline = false;
   private firstPoll = true;
@@ -145,51 +145,48 @@ export class LogFollower {
   }
 
   private consume(chunk: Buffer): void {
+    // latin1 keeps every byte as one character: a multi-byte character split across chunks
+    // cannot throw or merge lines, and level words are ASCII.
+    const text = chunk.toString('latin1');
     let start = 0;
     for (;;) {
-      const nl = chunk.indexOf(NEWLINE, start);
+      const nl = text.indexOf('\n', start);
       if (nl < 0) {
-        this.keepPartial(chunk.subarray(start));
+        this.keepPartial(text, start, text.length);
         return;
       }
-      this.keepPartial(chunk.subarray(start, nl));
-      this.endLine();
+      if (this.partial.length === 0) this.endLine(text.slice(start, Math.min(nl, start + MAX_LINE)));
+      else {
+        this.keepPartial(text, start, nl);
+        this.endLine(this.partial);
+      }
       start = nl + 1;
     }
   }
 
-  private keepPartial(bytes: Buffer): void {
-    const room = MAX_LINE - this.partialBytes;
-    if (room <= 0 || bytes.length === 0) return;
-    // Copied: the read buffer is reused for the next chunk.
-    const kept = Buffer.from(bytes.subarray(0, room));
-    this.partial.push(kept);
-    this.partialBytes += kept.length;
+  private keepPartial(text: string, from: number, to: number): void {
+    const room = MAX_LINE - this.partial.length;
+    if (room > 0 && to > from) this.partial += text.slice(from, Math.min(to, from + room));
   }
 
-  private endLine(): void {
+  private endLine(line: string): void {
+    this.partial = '';
     if (this.skipToNewline) {
       this.skipToNewline = false;
-      this.dropPartial();
       return;
     }
-    // latin1 keeps every byte as one character, so a multi-byte character cut by MAX_LINE
-    // cannot throw, and level words are ASCII.
-    const line = Buffer.concat(this.partial, this.partialBytes).toString('latin1');
-    this.dropPartial();
     const level = classifyLine(line.endsWith('\r') ? line.slice(0, -1) : line);
     this.counts.set(level, (this.counts.get(level) ?? 0) + 1);
   }
 
   /** A rotated file will not grow any more: its unterminated last line is a line. */
   private flushPartial(): void {
-    if (this.partialBytes > 0) this.endLine();
+    if (this.partial.length > 0) this.endLine(this.partial);
     this.skipToNewline = false;
   }
 
   private dropPartial(): void {
-    this.partial = [];
-    this.partialBytes = 0;
+    this.partial = '';
   }
 
   private bump(reason: ReopenReason): void {
