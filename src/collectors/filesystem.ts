@@ -81,7 +81,7 @@ export class FilesystemCollector implements Collector {
   constructor(
     private readonly cfg: FilesystemConfig,
     private readonly statfs: StatfsFn = (p) => fsStatfs(p),
-    private readonly readMounts: () => Promise<string> = () => readMountsFile(cfg.mounts_file),
+    private readonly readMounts: () => Promise<string> = () => readMountsFile(cfg.mounts_path),
   ) {}
 
   async collect(ctx: ScrapeContext): Promise<MetricFamily[]> {

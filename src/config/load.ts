@@ -32,7 +32,9 @@ function shortValue(v: unknown): string {
   return text.length > 60 ? text.slice(0, 57) + '...' : text;
 }
 
-const SECRET_PATH = /(password|secret|token|dsn|url|key)/i;
+/** Values of these keys (the last path segment) never appear in error messages. */
+const SECRET_KEY = /(^|_)(password|secret|token|dsn|url|key|credentials)$/i;
+const isSecretPath = (path: readonly (string | number)[]) => SECRET_KEY.test(String(path.at(-1) ?? ''));
 
 /** Replaces `${VAR}` and `${VAR:-default}` in every string value; `$$` is a literal `$`. */
 function interpolate(node: Json, env: Env, path: (string | number)[]): Json {
@@ -127,7 +129,7 @@ export function applyEnvShortcuts(raw: Record<string, Json>, env: Env): void {
 function describeIssue(issue: z.ZodIssue, input: unknown): string {
   const path = pathText(issue.path);
   const value = valueAt(input, issue.path);
-  const shown = SECRET_PATH.test(path) ? '[redacted]' : shortValue(value);
+  const shown = isSecretPath(issue.path) ? '[redacted]' : shortValue(value);
   switch (issue.code) {
     case z.ZodIssueCode.unrecognized_keys:
       return `config: ${path === '(root)' ? '' : path + '.'}${issue.keys.join(', ')}: unknown key${issue.keys.length > 1 ? 's' : ''}`;

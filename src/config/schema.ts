@@ -19,7 +19,7 @@ export const filesystemSection = z
     /** A statfs still pending after this long marks the mount `device_error 1`. */
     stat_timeout: duration.default('5s'),
     /** Where the mount table is read; `/host/proc/1/mounts` when running in a container. */
-    mounts_file: z.string().default('/proc/1/mounts'),
+    mounts_path: z.string().default('/proc/1/mounts'),
     /** Prefix of the host root inside a container (node_exporter's --path.rootfs). */
     root_prefix: z.string().default(''),
   })

@@ -89,6 +89,16 @@ describe('configuration', () => {
   it('never shows a secret-looking value in an error', () => {
     const msg = errorOf('collectors:\n  postgres:\n    targets:\n      - name: main\n        dsn: 42\n');
     expect(msg).toBe('config: collectors.postgres.targets[0].dsn: expected string, got number ([redacted])');
+    expect(errorOf('receiver:\n  slack:\n    webhook_url: 7\n')).toContain('([redacted])');
+    // Only the key itself decides: a key that merely contains "key" shows its value.
+    expect(errorOf('collectors:\n  redis:\n    key_prefixes: 5\n')).toBe(
+      'config: collectors.redis.key_prefixes: expected array, got number (5)',
+    );
+  });
+
+  it('keeps path-valued keys that end in _path as paths, not secret files', () => {
+    const c = parseConfigText('collectors:\n  filesystem:\n    mounts_path: /host/proc/1/mounts\n');
+    expect(c.collectors.filesystem.mounts_path).toBe('/host/proc/1/mounts');
   });
 
   it('redacts passwords in connection URLs', () => {
