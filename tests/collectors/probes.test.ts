@@ -11,6 +11,7 @@ import {
 import { probesSection } from '../../src/config/host.js';
 import { startFakeApp, type FakeAppHandle } from '../support/fakeapp.js';
 import { samples, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
+import { makeCertificate } from '../support/tls.js';
 import { freePort, run, tempDir, waitFor } from '../support/util.js';
 
 const tmp = tempDir('swprobe');
@@ -19,34 +20,6 @@ let appTls: FakeAppHandle;
 let sw: StackwatchHandle;
 let certExpiry: number;
 let closedPort: number;
-
-/** A self-signed certificate for 127.0.0.1 made by openssl; returns its notAfter in epoch seconds. */
-async function makeCertificate(dir: string, days: number): Promise<number> {
-  const key = join(dir, 'key.pem');
-  const cert = join(dir, 'cert.pem');
-  const made = await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-days',
-    String(days),
-    '-subj',
-    '/CN=127.0.0.1',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-  ]);
-  if (made.code !== 0) throw new Error(`openssl req: ${made.stderr}`);
-  const end = await run('openssl', ['x509', '-in', cert, '-noout', '-enddate']);
-  const m = /notAfter=(.+)/.exec(end.stdout);
-  if (!m) throw new Error(`openssl x509: ${end.stdout}${end.stderr}`);
-  return Date.parse(m[1] as string) / 1000;
-}
 
 async function probe(target: string, timeoutHeader?: string): Promise<{ status: number; text: string }> {
   const res = await fetch(`${sw.url}/probe?target=${target}`, {

@@ -19,8 +19,9 @@ import { startRedis, type RedisHandle } from '../support/redis.js';
 import { startSlack, type SlackHandle } from '../support/slack.js';
 import { startSmtp, type SmtpHandle } from '../support/smtp.js';
 import { startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
+import { makeCertificate } from '../support/tls.js';
 import { tempDir, waitFor } from '../support/util.js';
-import { allExporterSeriesNames } from './exporter-metric-names.js';
+import { allExporterSeriesNames, exporterMetricNames } from './exporter-metric-names.js';
 import { allPanels, loadDashboards, metricNamesInExpr, rulesDir } from './promql.js';
 
 const WEBHOOK_TOKEN = 'stack-webhook-token';
@@ -52,6 +53,7 @@ describe('whole stack: Prometheus rules → Alertmanager → stackwatch receiver
   let redis: RedisHandle;
   let docker: DockerEngine;
   let app: FakeAppHandle;
+  let appTls: FakeAppHandle;
   let smtp: SmtpHandle;
   let slack: SlackHandle;
   let sw: StackwatchHandle;
@@ -59,17 +61,38 @@ describe('whole stack: Prometheus rules → Alertmanager → stackwatch receiver
   let prom: PrometheusHandle;
 
   beforeAll(async () => {
-    [pg, redis, docker, app, smtp, slack] = await Promise.all([
+    await makeCertificate(tmp.path, 30);
+    const tls = {
+      key: readFileSync(join(tmp.path, 'key.pem'), 'utf8'),
+      cert: readFileSync(join(tmp.path, 'cert.pem'), 'utf8'),
+    };
+    [pg, redis, docker, app, appTls, smtp, slack] = await Promise.all([
       startPostgres(),
       startRedis(),
       startDockerEngine(),
       startFakeApp(),
+      startFakeApp({ tls }),
       startSmtp(),
       startSlack(),
     ]);
     // A user-defined network gives the container an interface (the engine runs without the default
     // bridge); the memory limit feeds the memory-over-limit panel; dd does direct block I/O.
     await docker.docker(['network', 'create', 'stacknet']);
+    await docker.docker([
+      'run',
+      '-d',
+      '--name',
+      'stack-worker',
+      '--network',
+      'none',
+      '--health-cmd',
+      'true',
+      '--health-interval',
+      '1s',
+      BUSYBOX_IMAGE,
+      'sleep',
+      '3600',
+    ]);
     await docker.docker([
       'run',
       '-d',
@@ -108,6 +131,10 @@ describe('whole stack: Prometheus rules → Alertmanager → stackwatch receiver
     sample_interval: 1s
   probes:
     app_base_url: ${app.url}
+    http:
+      - name: app_tls
+        url: ${appTls.url}/health
+        tls: { ca_file: '${join(tmp.path, 'cert.pem')}' }
   backups:
     - { name: postgres, glob: '${backups}/postgres_*.sql.gz', max_age: 8d }
   logs:
@@ -148,10 +175,24 @@ scrape_configs:
 
   afterAll(async () => {
     await Promise.allSettled([prom?.stop(), am?.stop(), sw?.stop()]);
-    await Promise.allSettled([pg?.destroy(), redis?.close(), docker?.cleanup(), app?.close()]);
+    await Promise.allSettled([
+      pg?.destroy(),
+      redis?.close(),
+      docker?.cleanup(),
+      app?.close(),
+      appTls?.close(),
+    ]);
     await Promise.allSettled([smtp?.close(), slack?.close()]);
     tmp.cleanup();
   }, 120_000);
+
+  /** Whether the engine reports block I/O for the container that did direct I/O. */
+  const engineHasBlockIo = async () => {
+    const stats = await docker.api<{ blkio_stats?: { io_service_bytes_recursive?: unknown[] | null } }>(
+      '/containers/stack-api/stats?stream=false',
+    );
+    return (stats.blkio_stats?.io_service_bytes_recursive ?? []).length > 0;
+  };
 
   it('every dashboard panel query on exporter metrics returns data from Prometheus', async () => {
     const exporterNames = new Set(allExporterSeriesNames());
@@ -171,12 +212,8 @@ scrape_configs:
     // I/O to containers (seen on virtualised disks), the engine reports an empty list: then the
     // disk I/O panels must be empty too (stackwatch does not invent zeros) and every other
     // panel must have data.
-    const stats = await docker.api<{ blkio_stats?: { io_service_bytes_recursive?: unknown[] | null } }>(
-      '/containers/stack-api/stats?stream=false',
-    );
-    const engineHasBlockIo = (stats.blkio_stats?.io_service_bytes_recursive ?? []).length > 0;
     const isDiskIo = (q: { expr: string }) => /container_fs_(reads|writes)_bytes_total/.test(q.expr);
-    const expectEmpty = engineHasBlockIo ? [] : onExporter.filter(isDiskIo);
+    const expectEmpty = (await engineHasBlockIo()) ? [] : onExporter.filter(isDiskIo);
     const mustHaveData = onExporter.filter((q) => !expectEmpty.includes(q));
     // Rates need two scrapes inside their window, and the stats sampler a first round.
     const empty = async () => {
@@ -201,6 +238,17 @@ scrape_configs:
     expect(missing).toEqual([]);
     for (const q of expectEmpty) expect(await prom.query(q.expr), q.source).toEqual([]);
   }, 90_000);
+
+  it('every name of the exporter list (which rules and dashboards may use) is in the real /metrics', async () => {
+    const text = await (await fetch(`${sw.url}/metrics`)).text();
+    const families = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] as string));
+    const absent = Object.entries(exporterMetricNames).flatMap(([area, names]) =>
+      names.filter((n) => !families.has(n)).map((n) => `${area}: ${n}`),
+    );
+    // As above: block I/O counters exist only where the engine reports block I/O at all.
+    const blockIo = ['docker: container_fs_reads_bytes_total', 'docker: container_fs_writes_bytes_total'];
+    expect(absent).toEqual((await engineHasBlockIo()) ? [] : blockIo);
+  });
 
   it('PostgreSQL stopped: PostgresDown mails ops@ and oncall@ with the DBA contact; restarted: the resolved mail follows', async () => {
     const up = await prom.query('pg_up{job="stackwatch"}');
