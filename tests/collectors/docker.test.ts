@@ -66,6 +66,19 @@ describe('Docker collector against a real engine', () => {
     });
   });
 
+  it('turns itself on with no configuration when DOCKER_HOST names a running engine', async () => {
+    const bare = await startStackwatch({ env: { DOCKER_HOST: engine.host } });
+    try {
+      await engine.runContainer('plain', [], ['sleep', '3600']);
+      const text = await (await fetch(`${bare.url}/metrics`)).text();
+      expect(samples(text, 'docker_up')).toEqual([{ labels: {}, value: 1 }]);
+      expect(stateOf(text, 'plain')).toBe('running');
+    } finally {
+      await bare.stop();
+      await engine.docker(['rm', '-f', 'plain']);
+    }
+  });
+
   it('shows a busy container charging CPU time as fast as the kernel counts it, at most one core', async () => {
     await engine.runContainer(
       'busy',
