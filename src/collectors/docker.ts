@@ -1,11 +1,13 @@
+import { setMaxListeners } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
+import { inspect as utilInspect } from 'node:util';
 import Docker from 'dockerode';
 import type { z } from 'zod';
 import type { dockerSection } from '../config/host.js';
 import { errorText, type Logger } from '../logger.js';
 import type { MetricFamily } from '../metrics/exposition.js';
-import type { Collector, ScrapeContext } from './collector.js';
+import { remainingMs, type Collector, type ScrapeContext } from './collector.js';
 import {
   dockerDownFamilies,
   dockerFamilies,
@@ -43,6 +45,19 @@ export function dockerEnabled(cfg: Pick<DockerConfig, 'enabled' | 'host'>): bool
   return 'socketPath' in addr ? existsSync(addr.socketPath) : true;
 }
 
+/**
+ * docker-modem formats every request's options with util.inspect (showHidden, unlimited depth)
+ * before its debug check; an Agent full of sockets made that cost 2-3 ms of CPU per request.
+ */
+class EngineAgent extends Agent {
+  [utilInspect.custom](): string {
+    return 'EngineAgent';
+  }
+}
+
+/** Sample rounds between two inspects of every container (events cover the rounds between). */
+const FULL_INSPECT_EVERY = 6;
+
 interface CacheEntry {
   inspect?: InspectedContainer;
   /** Set by an engine event: the next scrape inspects again. */
@@ -79,10 +94,12 @@ const IGNORED_EVENT = /^(exec_|attach|resize|top|export|copy|archive-path|commit
 
 /**
  * Docker containers with cAdvisor's names. The stats API is too slow to call inside a scrape
- * (a one-shot call per container, about a second each on engines before API 1.41), so a
- * background sampler keeps the latest stats and inspect of every container; the scrape reads
- * the container list (one cheap call, so membership and state are always current), re-inspects
- * only containers whose state changed since, and joins the cached samples.
+ * (one call per container, answered on the engine's one-second tick), so a background sampler
+ * keeps the latest stats and inspect of every container. The container list is kept current by
+ * the engine's event stream (a removed container is dropped the moment its `destroy` event
+ * arrives; any other event re-lists and re-inspects at once) and re-read every sample interval,
+ * so a scrape makes no engine call at all. Until the stream is connected, or when the last
+ * successful list is too old (a hung engine), the scrape lists and inspects live instead.
  */
 export class DockerCollector implements Collector {
   readonly name = 'docker';
@@ -91,23 +108,32 @@ export class DockerCollector implements Collector {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly devices = new Map<string, string>();
   private readonly lifetime = new AbortController();
+  /** The engine's container list as of `listedAt`, patched by events since. */
+  private rows = new Map<string, ListedContainer>();
+  /** Containers destroyed (by event) after the list in flight was requested: kept out of it. */
+  private readonly gone = new Map<string, number>();
+  private listedAt = 0;
+  private streamUp = false;
   private started = false;
   private closed = false;
   private timer?: NodeJS.Timeout;
   private sampling?: Promise<void>;
+  private refreshing?: Promise<void>;
+  private refreshAgain = false;
   private lastKick = 0;
   private events?: NodeJS.ReadableStream;
   private eventsRetry?: NodeJS.Timeout;
   private eventsDone?: Promise<void>;
   private samplerFailing = false;
+  private rounds = 0;
 
   constructor(
     private readonly cfg: DockerConfig,
     private readonly logger: Logger,
     private readonly deviceName: (majorMinor: string) => string = sysfsDeviceName,
   ) {
-    // Keep-alive: a scrape's list and inspects reuse sockets instead of connecting each time.
-    this.agent = new Agent({ keepAlive: true, maxSockets: cfg.stats_concurrency + 16 });
+    // Keep-alive: the sampler's inspects and stats reuse sockets instead of connecting each time.
+    this.agent = new EngineAgent({ keepAlive: true, maxSockets: cfg.stats_concurrency + 16 });
     const addr = engineAddress(cfg.host);
     // Explicit host/port override whatever DOCKER_HOST docker-modem would read from the environment.
     // docker-modem accepts an http.Agent; its type declarations do not list it.
@@ -118,19 +144,31 @@ export class DockerCollector implements Collector {
     this.docker = new Docker(opts);
   }
 
+  /** The cached list is trusted while events flow and the last full list is recent. */
+  private cacheIsLive(): boolean {
+    const maxAge = 3 * this.cfg.sample_interval + 5000;
+    return this.started && this.streamUp && this.listedAt > 0 && Date.now() - this.listedAt < maxAge;
+  }
+
   async collect(ctx: ScrapeContext): Promise<MetricFamily[]> {
     const signal = AbortSignal.any([ctx.signal, this.lifetime.signal]);
-    const list = (await this.docker.listContainers({ all: true, abortSignal: signal })) as ListedContainer[];
+    setMaxListeners(0, signal);
+    let list: ListedContainer[];
+    if (this.cacheIsLive()) {
+      // An event just arrived: its re-list and re-inspect take milliseconds; let them land.
+      if (this.refreshing) await this.settleWithin(this.refreshing, Math.min(1000, remainingMs(ctx) / 2));
+      list = [...this.rows.values()];
+    } else {
+      const requestedAt = Date.now();
+      this.setRows(
+        (await this.docker.listContainers({ all: true, abortSignal: signal })) as ListedContainer[],
+        requestedAt,
+      );
+      list = [...this.rows.values()];
+      await this.inspectOutdated(this.select(list).selected, signal, ctx.logger);
+    }
     const now = Date.now() / 1000;
-    this.forgetMissing(list);
     const { selected, dropped } = this.select(list);
-
-    const outdated = selected.filter((c) => {
-      const e = this.cache.get(c.Id);
-      return !e?.inspect || e.stale || !inspectIsCurrent(c, e.inspect);
-    });
-    await mapLimit(outdated, 8, (c) => this.inspect(c.Id, signal, ctx.logger));
-
     if (this.started && selected.some((c) => c.State === 'running' && !this.cache.get(c.Id)?.stats))
       this.kick();
 
@@ -144,6 +182,13 @@ export class DockerCollector implements Collector {
       dropped,
       deviceName: (mm) => this.device(mm),
     });
+  }
+
+  /** Waits for `p`, but no longer than `ms`: a slow engine must not cost the scrape its deadline. */
+  private async settleWithin(p: Promise<void>, ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
   }
 
   failureFamilies(): MetricFamily[] {
@@ -164,7 +209,7 @@ export class DockerCollector implements Collector {
     this.lifetime.abort();
     const ev = this.events as (NodeJS.ReadableStream & { destroy?: () => void }) | undefined;
     ev?.destroy?.();
-    await Promise.allSettled([this.sampling, this.eventsDone]);
+    await Promise.allSettled([this.sampling, this.eventsDone, this.refreshing]);
     this.agent.destroy();
   }
 
@@ -185,10 +230,13 @@ export class DockerCollector implements Collector {
     return name;
   }
 
-  /** Drops cached samples of containers that are gone, so memory follows the engine. */
-  private forgetMissing(list: readonly ListedContainer[]): void {
-    const ids = new Set(list.map((c) => c.Id));
-    for (const id of this.cache.keys()) if (!ids.has(id)) this.cache.delete(id);
+  /** A fresh list replaces the cached one; samples of containers that are gone are dropped. */
+  private setRows(list: readonly ListedContainer[], requestedAt: number): void {
+    this.rows = new Map(list.filter((c) => !this.gone.has(c.Id)).map((c) => [c.Id, c]));
+    // A list requested after the destroy no longer needs the correction.
+    for (const [id, at] of this.gone) if (requestedAt > at) this.gone.delete(id);
+    this.listedAt = Date.now();
+    for (const id of this.cache.keys()) if (!this.rows.has(id)) this.cache.delete(id);
   }
 
   private entry(id: string): CacheEntry {
@@ -198,6 +246,14 @@ export class DockerCollector implements Collector {
       this.cache.set(id, e);
     }
     return e;
+  }
+
+  private async inspectOutdated(selected: readonly ListedContainer[], signal: AbortSignal, log: Logger) {
+    const outdated = selected.filter((c) => {
+      const e = this.cache.get(c.Id);
+      return !e?.inspect || e.stale || !inspectIsCurrent(c, e.inspect);
+    });
+    await mapLimit(outdated, 8, (c) => this.inspect(c.Id, signal, log));
   }
 
   private async inspect(id: string, signal: AbortSignal, log: Logger): Promise<void> {
@@ -216,10 +272,10 @@ export class DockerCollector implements Collector {
 
   private async stats(id: string, signal: AbortSignal): Promise<void> {
     try {
-      // one-shot (API 1.41+) answers at once instead of waiting a second for a CPU delta we do not use.
+      // one-shot (API 1.41+) skips waiting a second tick for a CPU delta that is not used here.
       const opts = { stream: false as const, 'one-shot': true, abortSignal: signal };
       const s = (await this.docker.getContainer(id).stats(opts)) as unknown as ContainerStatsJson | Buffer;
-      if (!Buffer.isBuffer(s)) this.entry(id).stats = s;
+      if (!Buffer.isBuffer(s) && this.rows.has(id)) this.entry(id).stats = s;
     } catch (err) {
       this.logger.debug(
         { collector: this.name, container: id.slice(0, 12), err: errorText(err) },
@@ -246,11 +302,32 @@ export class DockerCollector implements Collector {
     this.loop();
   }
 
-  private async sampleOnce(): Promise<void> {
-    const signal = this.lifetime.signal;
-    let list: ListedContainer[];
+  /** Runs `fn` with a signal that aborts on close or after a bound, so a hung engine cannot stall it. */
+  private async bounded(fn: (signal: AbortSignal) => Promise<void>): Promise<void> {
+    const round = new AbortController();
+    const timer = setTimeout(
+      () => round.abort(new Error('docker request round timed out')),
+      3 * this.cfg.sample_interval + 10_000,
+    );
+    const signal = AbortSignal.any([this.lifetime.signal, round.signal]);
+    // Every request in flight listens on it; dozens at once are expected, not a leak.
+    setMaxListeners(0, signal);
     try {
-      list = (await this.docker.listContainers({ all: true, abortSignal: signal })) as ListedContainer[];
+      await fn(signal);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Lists containers into the cache; false when the engine did not answer. */
+  private async relist(signal: AbortSignal): Promise<boolean> {
+    try {
+      const requestedAt = Date.now();
+      const list = (await this.docker.listContainers({
+        all: true,
+        abortSignal: signal,
+      })) as ListedContainer[];
+      this.setRows(list, requestedAt);
     } catch (err) {
       if (!this.samplerFailing && !this.closed)
         this.logger.warn(
@@ -258,23 +335,51 @@ export class DockerCollector implements Collector {
           'docker sampler cannot reach the engine',
         );
       this.samplerFailing = true;
-      return;
+      return false;
     }
     if (this.samplerFailing)
       this.logger.info({ collector: this.name }, 'docker sampler reaches the engine again');
     this.samplerFailing = false;
-    this.forgetMissing(list);
-    const { selected } = this.select(list);
-    const live = selected.filter((c) => c.State === 'running' || c.State === 'paused');
-    await Promise.all([
-      // Refreshing inspect catches restarts that happened between two scrapes in the same state.
-      mapLimit(selected, 8, (c) => this.inspect(c.Id, signal, this.logger)),
-      // The engine answers stats once per second tick however many ask, so they go out in parallel.
-      mapLimit(live, this.cfg.stats_concurrency, (c) => this.stats(c.Id, signal)),
-    ]);
+    return true;
   }
 
-  /** Engine events mark cached inspects stale, so a restart or health change shows at the next scrape. */
+  private sampleOnce(): Promise<void> {
+    return this.bounded(async (signal) => {
+      if (!(await this.relist(signal))) return;
+      const { selected } = this.select([...this.rows.values()]);
+      const live = selected.filter((c) => c.State === 'running' || c.State === 'paused');
+      // Events mark what changed; re-inspecting everything now and then covers what a dropped
+      // stream missed.
+      const full = this.rounds++ % FULL_INSPECT_EVERY === 0 || !this.streamUp;
+      await Promise.all([
+        full
+          ? mapLimit(selected, 8, (c) => this.inspect(c.Id, signal, this.logger))
+          : this.inspectOutdated(selected, signal, this.logger),
+        // The engine answers stats once per second tick however many ask, so they go out in parallel.
+        mapLimit(live, this.cfg.stats_concurrency, (c) => this.stats(c.Id, signal)),
+      ]);
+    });
+  }
+
+  /** Re-list and re-inspect what changed, after an event; calls during a run coalesce into one more run. */
+  private refresh(): void {
+    if (this.closed) return;
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return;
+    }
+    this.refreshing = this.bounded(async (signal) => {
+      do {
+        this.refreshAgain = false;
+        if (!(await this.relist(signal))) return;
+        await this.inspectOutdated(this.select([...this.rows.values()]).selected, signal, this.logger);
+      } while (this.refreshAgain && !this.closed);
+    }).finally(() => {
+      this.refreshing = undefined;
+    });
+  }
+
+  /** Follows the engine's container events; reconnects while the collector is open. */
   private async watchEvents(): Promise<void> {
     while (!this.closed) {
       try {
@@ -283,6 +388,9 @@ export class DockerCollector implements Collector {
           abortSignal: this.lifetime.signal,
         })) as NodeJS.ReadableStream;
         this.events = stream;
+        this.streamUp = true;
+        // Events missed while disconnected: one list catches up.
+        this.refresh();
         await new Promise<void>((resolve) => {
           let buf = '';
           stream.on('data', (chunk: Buffer) => {
@@ -300,6 +408,7 @@ export class DockerCollector implements Collector {
       } catch {
         // Engine down: the sampler logs it; retry below.
       }
+      this.streamUp = false;
       this.events = undefined;
       if (this.closed) return;
       await new Promise<void>((resolve) => {
@@ -311,18 +420,24 @@ export class DockerCollector implements Collector {
 
   private onEvent(line: string): void {
     if (!line.trim()) return;
+    let ev: { id?: string; Action?: string; Actor?: { ID?: string } };
     try {
-      const ev = JSON.parse(line) as { id?: string; Action?: string; Actor?: { ID?: string } };
-      const id = ev.Actor?.ID ?? ev.id;
-      const action = ev.Action ?? '';
-      if (!id || IGNORED_EVENT.test(action)) return;
-      if (action === 'destroy') this.cache.delete(id);
-      else {
-        const e = this.cache.get(id);
-        if (e) e.stale = true;
-      }
+      ev = JSON.parse(line) as typeof ev;
     } catch {
-      // A partial or foreign line; the periodic sample covers it.
+      return; // a foreign line; the periodic sample covers it
     }
+    const id = ev.Actor?.ID ?? ev.id;
+    const action = ev.Action ?? '';
+    if (!id || IGNORED_EVENT.test(action)) return;
+    if (action === 'destroy') {
+      // Gone for good: out of the very next scrape, without waiting for a list.
+      this.rows.delete(id);
+      this.cache.delete(id);
+      this.gone.set(id, Date.now());
+      return;
+    }
+    const e = this.cache.get(id);
+    if (e) e.stale = true;
+    this.refresh();
   }
 }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerCollector } from '../../src/collectors/docker.js';
 import { validateConfig } from '../../src/config/load.js';
@@ -64,6 +64,19 @@ describe('Docker collector against a real engine', () => {
       labels: { collector: 'docker' },
       value: 1,
     });
+  });
+
+  it('turns itself on with no configuration when DOCKER_HOST names a running engine', async () => {
+    const bare = await startStackwatch({ env: { DOCKER_HOST: engine.host } });
+    try {
+      await engine.runContainer('plain', [], ['sleep', '3600']);
+      const text = await (await fetch(`${bare.url}/metrics`)).text();
+      expect(samples(text, 'docker_up')).toEqual([{ labels: {}, value: 1 }]);
+      expect(stateOf(text, 'plain')).toBe('running');
+    } finally {
+      await bare.stop();
+      await engine.docker(['rm', '-f', 'plain']);
+    }
   });
 
   it('shows a busy container charging CPU time as fast as the kernel counts it, at most one core', async () => {
@@ -226,6 +239,65 @@ describe('Docker collector against a real engine', () => {
     const after = handles();
     expect(after.PipeWrap ?? 0).toBe(before.PipeWrap ?? 0);
     expect(after.Timeout ?? 0).toBeLessThanOrEqual(before.Timeout ?? 0);
+  });
+
+  it('does not pile up engine connections over reloads', async () => {
+    const pid = sw.proc.child.pid as number;
+    const sockets = () =>
+      readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+        try {
+          return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:');
+        } catch {
+          return false;
+        }
+      }).length;
+    await sleep(1500);
+    const before = sockets();
+    for (let i = 0; i < 10; i++) {
+      const res = await fetch(`${sw.url}/-/reload`, { method: 'POST' });
+      expect(res.status).toBe(200);
+      expect(samples(await scrape(), 'docker_up')[0]?.value).toBe(1);
+    }
+    await sleep(1500);
+    // Each leaked collector would keep at least its event stream open: ten reloads, ten sockets.
+    expect(sockets() - before).toBeLessThan(5);
+  });
+
+  it('answers docker_up 0 before the deadline while the engine hangs, and recovers by itself', async () => {
+    const pid = engine.proc.child.pid as number;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const text = await waitFor(
+        async () => {
+          const started = Date.now();
+          const res = await fetch(`${sw.url}/metrics`, {
+            headers: { 'X-Prometheus-Scrape-Timeout-Seconds': '2' },
+          });
+          expect(res.status).toBe(200);
+          const t = await res.text();
+          expect(Date.now() - started).toBeLessThan(2000);
+          return samples(t, 'docker_up')[0]?.value === 0 ? t : undefined;
+        },
+        60_000,
+        'docker_up 0 with a hung engine',
+        500,
+      );
+      expect(samples(text, 'stackwatch_scrape_collector_success')).toContainEqual({
+        labels: { collector: 'filesystem' },
+        value: 1,
+      });
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    const back = await waitFor(
+      async () => {
+        const t = await scrape();
+        return samples(t, 'docker_up')[0]?.value === 1 ? t : undefined;
+      },
+      30_000,
+      'docker_up 1 again',
+    );
+    expect(stateOf(back, 'capped')).toBe('running');
   });
 
   it('answers docker_up 0 with HTTP 200 and the other collectors intact when the engine stops', async () => {
