@@ -238,7 +238,7 @@ write('infrastructure.json', dashboard('stackwatch-infrastructure', 'stackwatch 
   ], { unit: 'bytes', w: 12 }),
   row('Containers and backups'),
   panel('table', 'Container state', [[`max by (name, image, state) (container_state${F}) == 1`, '{{name}}']], { unit: 'none', w: 8 }),
-  panel('table', 'Container restarts', [[`max by (name) (container_restart_count${F})`, '{{name}}']], { unit: 'short', thresholds: up(3), w: 8 }),
+  panel('table', 'Container restarts', [[`max by (name) (container_restarts_total${F})`, '{{name}}']], { unit: 'short', thresholds: up(3), w: 8 }),
   panel('table', 'Backup age', [[`max by (backup) (stackwatch_backup_age_seconds${F})`, '{{backup}}']], { unit: 's', thresholds: up(86400), w: 8, description: 'Alert threshold: each backup\'s configured schedule bound (stackwatch_backup_max_age_seconds).' }),
   panel('table', 'Backup integrity', [[`min by (backup) (stackwatch_backup_integrity_ok${F})`, '{{backup}}']], { unit: 'none', thresholds: down(1), mappings: { type: 'value', options: { 0: { text: 'FAILED', color: 'red', index: 0 }, 1: { text: 'OK', color: 'green', index: 1 } } }, w: 8 }),
   panel('table', 'Backup size', [[`max by (backup) (stackwatch_backup_size_bytes${F})`, '{{backup}}']], { unit: 'bytes', w: 8 }),

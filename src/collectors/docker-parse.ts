@@ -1,14 +1,7 @@
 // Pure mapping from Docker Engine API JSON (container list, inspect, one-shot stats) to
 // cAdvisor-named families. No I/O here: the collector fetches, these functions translate,
 // and the tests feed them answers captured from a real engine.
-import {
-  counter,
-  gauge,
-  untyped,
-  type FamilyBuilder,
-  type Labels,
-  type MetricFamily,
-} from '../metrics/exposition.js';
+import { counter, gauge, type FamilyBuilder, type Labels, type MetricFamily } from '../metrics/exposition.js';
 
 /** One row of `GET /containers/json?all=1`. */
 export interface ListedContainer {
@@ -183,8 +176,8 @@ export function dockerFamilies(snapshots: readonly ContainerSnapshot[], opts: Fa
       'container_health_status',
       'Health check status: 1 for the current one of starting, healthy, unhealthy (containers with a health check only).',
     ),
-    // Untyped: promtool reserves the _count suffix for histograms and summaries, and the rules use this name.
-    restarts: untyped('container_restart_count', 'Number of times the engine restarted the container.'),
+    // A counter (like kube-state-metrics' restarts_total): it only grows for a container ID.
+    restarts: counter('container_restarts_total', 'Number of times the engine restarted the container.'),
     exitCode: gauge(
       'container_exit_code',
       'Exit code of the last run of the container (0 while never exited).',

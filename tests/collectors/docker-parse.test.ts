@@ -74,8 +74,8 @@ describe('Docker families from captured engine answers', () => {
     expect(one('container_oom_killed', 'exited3')).toBe(0);
     const restarts = inspectOf('looping').RestartCount as number;
     expect(restarts).toBeGreaterThan(0);
-    expect(one('container_restart_count', 'looping')).toBe(restarts);
-    expect(one('container_restart_count', 'busy')).toBe(0);
+    expect(one('container_restarts_total', 'looping')).toBe(restarts);
+    expect(one('container_restarts_total', 'busy')).toBe(0);
   });
 
   it('reports health only for containers with a health check, one series per status', () => {

@@ -167,7 +167,7 @@ describe('Docker collector against a real engine', () => {
     const text = await waitFor(
       async () => {
         const t = await scrape();
-        return (value(t, 'container_restart_count', 'looping') ?? 0) >= 2 ? t : undefined;
+        return (value(t, 'container_restarts_total', 'looping') ?? 0) >= 2 ? t : undefined;
       },
       30_000,
       'two restarts',
@@ -175,7 +175,7 @@ describe('Docker collector against a real engine', () => {
     expect(value(text, 'container_exit_code', 'looping')).toBe(1);
     const inspect = await engine.api<{ RestartCount: number }>('/containers/looping/json');
     expect(inspect.RestartCount).toBeGreaterThanOrEqual(
-      value(text, 'container_restart_count', 'looping') as number,
+      value(text, 'container_restarts_total', 'looping') as number,
     );
     await engine.docker(['rm', '-f', 'looping']);
   });

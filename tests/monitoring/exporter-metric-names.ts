@@ -35,7 +35,7 @@ export const exporterMetricNames = {
     'docker_up',
     'container_state',
     'container_health_status',
-    'container_restart_count',
+    'container_restarts_total',
     'container_exit_code',
     'container_oom_killed',
   ],
