@@ -127,7 +127,11 @@ export class Stackwatch {
   async start(): Promise<AddressInfo> {
     this.collectors = this.startCollectors(this.config);
     if (this.config.receiver.enabled) {
-      this.receiver = new AlertReceiver({ config: this.config, logger: this.logger, registry: this.self.registry });
+      this.receiver = new AlertReceiver({
+        config: this.config,
+        logger: this.logger,
+        registry: this.self.registry,
+      });
       await this.receiver.start();
     }
     const app = this.buildApp();

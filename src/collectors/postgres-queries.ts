@@ -65,20 +65,34 @@ export const DATABASE_SIZE_SQL = `SELECT datname, pg_database_size(oid)::float8 
 /**
  * Top statements by total execution time (postgres_exporter's stat_statements collector) and,
  * separately ranked, by mean time (the slow-query view). Rows that differ only in `toplevel`
- * are summed so that (user, datname, queryid) stays unique.
- * $1 databases, $2 top-N by total, $3 top-N by mean, $4 query text length (0 = no text).
+ * are summed so that (user, datname, queryid) stays unique. Ranking reads
+ * `pg_stat_statements(false)`, without query texts: reading the text file for thousands of
+ * statements costs more than the rest of the scrape. With `queryLength` > 0 the texts of the
+ * chosen statements are read once more, truncated.
+ * $1 databases, $2 top-N by total, $3 top-N by mean.
  */
-export const STATEMENTS_SQL = `WITH s AS (
- SELECT pg_get_userbyid(s.userid) AS "user", d.datname, s.queryid::text AS queryid,
+export function statementsSql(queryLength: number): string {
+  const ranked = `WITH s AS (
+ SELECT pg_get_userbyid(s.userid) AS "user", d.datname, s.queryid,
   sum(s.calls)::float8 AS calls, (sum(s.total_exec_time) / 1000)::float8 AS seconds,
-  sum(s.rows)::float8 AS rows, (max(s.max_exec_time) / 1000)::float8 AS max_seconds,
-  CASE WHEN $4::int > 0 THEN left(min(s.query), $4::int) END AS query
- FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+  sum(s.rows)::float8 AS rows, (max(s.max_exec_time) / 1000)::float8 AS max_seconds
+ FROM pg_stat_statements(false) s JOIN pg_database d ON d.oid = s.dbid
  WHERE s.queryid IS NOT NULL AND d.datname = ANY($1::text[])
  GROUP BY s.userid, d.datname, s.queryid),
 top AS (SELECT 'total' AS rank_by, * FROM s ORDER BY seconds DESC, queryid LIMIT $2),
-slow AS (SELECT 'mean' AS rank_by, * FROM s WHERE calls > 0 ORDER BY seconds / calls DESC, queryid LIMIT $3)
-SELECT * FROM top UNION ALL SELECT * FROM slow`;
+slow AS (SELECT 'mean' AS rank_by, * FROM s WHERE calls > 0 ORDER BY seconds / calls DESC, queryid LIMIT $3),
+picked AS (SELECT * FROM top UNION ALL SELECT * FROM slow)`;
+  const columns =
+    'p.rank_by, p."user", p.datname, p.queryid::text AS queryid, p.calls, p.seconds, p.rows, p.max_seconds';
+  if (queryLength <= 0)
+    return `${ranked}
+SELECT ${columns} FROM picked p`;
+  const n = Math.floor(queryLength);
+  return `${ranked},
+texts AS (SELECT queryid, left(min(query), ${n}) AS query FROM pg_stat_statements(true)
+ WHERE queryid IN (SELECT queryid FROM picked) GROUP BY queryid)
+SELECT ${columns}, t.query FROM picked p LEFT JOIN texts t ON t.queryid = p.queryid`;
+}
 
 /** SQLSTATEs meaning "pg_stat_statements is not there": undefined table/function, not preloaded. */
 export const STATEMENTS_MISSING_CODES = new Set(['42P01', '42883', '55000']);
@@ -308,23 +322,27 @@ export function indexFamilies(
   limit: number,
   base: Labels,
 ): MetricFamily[] {
+  const sampled = ' Sampled in the background every indexes.interval.';
   const scans = counter(
     'pg_stat_user_indexes_idx_scan_total',
-    'Number of index scans initiated on this index.',
+    'Number of index scans initiated on this index.' + sampled,
   );
   const read = counter(
     'pg_stat_user_indexes_idx_tup_read_total',
-    'Number of index entries returned by scans on this index.',
+    'Number of index entries returned by scans on this index.' + sampled,
   );
   const fetch = counter(
     'pg_stat_user_indexes_idx_tup_fetch_total',
-    'Number of live table rows fetched by simple index scans using this index.',
+    'Number of live table rows fetched by simple index scans using this index.' + sampled,
   );
   const unused = gauge(
     'pg_unused_indexes',
-    'Indexes never scanned since statistics were reset (unique and primary-key indexes excluded).',
+    'Indexes never scanned since statistics were reset (unique and primary-key indexes excluded).' + sampled,
   );
-  const unusedBytes = gauge('pg_unused_indexes_size_bytes', 'Disk space used by the unused indexes.');
+  const unusedBytes = gauge(
+    'pg_unused_indexes_size_bytes',
+    'Disk space used by the unused indexes.' + sampled,
+  );
   const all: { datname: string; row: Row }[] = [];
   for (const db of perDatabase) {
     const first = db.rows[0];

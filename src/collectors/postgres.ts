@@ -24,8 +24,8 @@ import {
   STAT_DATABASE_SQL,
   statDatabaseFamilies,
   STATEMENTS_MISSING_CODES,
-  STATEMENTS_SQL,
   statementFamilies,
+  statementsSql,
   upFamily,
   type Row,
 } from './postgres-queries.js';
@@ -137,6 +137,9 @@ export class TargetPool {
       await new Promise<void>((resolve) => {
         const wake = () => {
           ctx.signal.removeEventListener('abort', wake);
+          // An aborted waiter leaves the queue, so it cannot swallow a wake-up meant for another.
+          const at = this.waiters.indexOf(wake);
+          if (at >= 0) this.waiters.splice(at, 1);
           resolve();
         };
         this.waiters.push(wake);
@@ -146,8 +149,8 @@ export class TargetPool {
   }
 
   private async openConn(db: string, ctx: ScrapeContext): Promise<Conn> {
-    this.open++;
     const client = this.connect(db, Math.max(1, remainingMs(ctx)));
+    this.open++;
     const conn: Conn = { db, client, broken: false, closed: false };
     // Without a listener, a server that goes away while the connection is idle would crash the process.
     client.on('error', (err) => {
@@ -207,6 +210,9 @@ export class PostgresCollector implements Collector {
   private readonly redacted: string;
   private statementsMissingUntil = 0;
   private lastDropped = '';
+  private indexSample?: { at: number; data: { datname: string; rows: Row[] }[] };
+  private indexRefresh?: Promise<void>;
+  private refreshController?: AbortController;
 
   constructor(
     private readonly cfg: PostgresConfig,
@@ -267,7 +273,7 @@ export class PostgresCollector implements Collector {
         if (this.cfg.statements.enabled) out.push(...(await this.statements(q, databases, ctx)));
       });
     } catch (err) {
-      throw new Error(`${this.redacted}: ${this.scrub(errorText(err))}`);
+      throw new Error(this.scrub(`${this.redacted}: ${errorText(err)}`));
     }
     out.push(upFamily(1, base));
     if (this.cfg.indexes.enabled) out.push(...(await this.indexes(databases, ctx)));
@@ -282,12 +288,8 @@ export class PostgresCollector implements Collector {
     if (Date.now() < this.statementsMissingUntil) return [];
     const s = this.cfg.statements;
     try {
-      const rows = await q(STATEMENTS_SQL, [
-        databases,
-        s.limit,
-        s.slow_limit,
-        s.include_query ? s.query_length : 0,
-      ]);
+      const sql = statementsSql(s.include_query ? s.query_length : 0);
+      const rows = await q(sql, [databases, s.limit, s.slow_limit]);
       if (this.statementsMissingUntil) ctx.logger.info('pg_stat_statements is available again');
       this.statementsMissingUntil = 0;
       return statementFamilies(rows, { target: this.target });
@@ -304,26 +306,70 @@ export class PostgresCollector implements Collector {
     }
   }
 
-  /** Per-database index statistics; a database that fails is left out, the target stays up. */
+  /**
+   * Per-index statistics need a connection to each database, which costs far more than the
+   * server-wide views; they are sampled at most every `indexes.interval`, in the background.
+   * A scrape waits for a running sample only while its own deadline allows, then serves the
+   * latest complete one.
+   */
   private async indexes(databases: string[], ctx: ScrapeContext): Promise<MetricFamily[]> {
-    const results = await Promise.all(
-      databases.map(async (datname) => {
-        try {
-          const rows = await this.pool.use(
-            datname,
-            ctx,
-            async (c) => (await c.query<Row>(INDEXES_SQL, [this.cfg.indexes.limit])).rows,
-          );
-          return { datname, rows };
-        } catch (err) {
-          if (!ctx.signal.aborted)
-            ctx.logger.warn({ datname, err: this.scrub(errorText(err)) }, 'index statistics failed');
-          return undefined;
-        }
-      }),
-    );
-    const ok = results.filter((r): r is { datname: string; rows: Row[] } => r !== undefined);
-    return indexFamilies(ok, this.cfg.indexes.limit, { target: this.target });
+    const stale = !this.indexSample || Date.now() - this.indexSample.at >= this.cfg.indexes.interval;
+    if (stale && !this.indexRefresh) {
+      this.indexRefresh = this.refreshIndexes(databases, ctx.logger).finally(
+        () => (this.indexRefresh = undefined),
+      );
+    }
+    if (this.indexRefresh) {
+      let timer: NodeJS.Timeout | undefined;
+      const budget = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, Math.max(0, remainingMs(ctx) - 100));
+      });
+      await Promise.race([this.indexRefresh, budget]);
+      clearTimeout(timer);
+    }
+    if (!this.indexSample) return [];
+    return indexFamilies(this.indexSample.data, this.cfg.indexes.limit, { target: this.target });
+  }
+
+  private async refreshIndexes(databases: string[], logger: Logger): Promise<void> {
+    // Its own deadline, not the scrape's: a sample may outlive the scrape that started it.
+    const controller = new AbortController();
+    this.refreshController = controller;
+    const timeoutMs = Math.max(10_000, this.cfg.indexes.interval);
+    const timer = setTimeout(() => controller.abort(), timeoutMs);
+    const ctx: ScrapeContext = { signal: controller.signal, deadline: Date.now() + timeoutMs, logger };
+    const queue = [...databases];
+    const data: { datname: string; rows: Row[] }[] = [];
+    // One connection fewer than the pool, so that scrapes always find one for the server-wide views.
+    const workers = Math.max(1, this.cfg.pool_size - 1);
+    try {
+      await Promise.all(
+        Array.from({ length: workers }, async () => {
+          for (let datname = queue.shift(); datname !== undefined; datname = queue.shift()) {
+            const db = datname;
+            try {
+              const rows = await this.pool.use(
+                db,
+                ctx,
+                async (c) => (await c.query<Row>(INDEXES_SQL, [this.cfg.indexes.limit])).rows,
+              );
+              data.push({ datname: db, rows });
+            } catch (err) {
+              if (controller.signal.aborted) return;
+              logger.warn({ datname: db, err: this.scrub(errorText(err)) }, 'index statistics failed');
+            }
+          }
+        }),
+      );
+      if (!controller.signal.aborted) {
+        data.sort((a, b) => a.datname.localeCompare(b.datname));
+        this.indexSample = { at: Date.now(), data };
+      } else {
+        logger.warn({ timeout_ms: timeoutMs }, 'index statistics sample timed out; keeping the previous one');
+      }
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private scrub(text: string): string {
@@ -336,6 +382,7 @@ export class PostgresCollector implements Collector {
   }
 
   async close(): Promise<void> {
+    this.refreshController?.abort();
     await this.pool.close();
   }
 }

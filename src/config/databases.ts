@@ -38,6 +38,8 @@ export const postgresSection = z
         enabled: z.boolean().default(true),
         /** Largest indexes per target that get per-index series; unused counts cover all. */
         limit: z.number().int().min(0).max(10_000).default(50),
+        /** Index statistics take a connection per database: sampled at most this often, in the background. */
+        interval: duration.default('1m'),
       })
       .strict()
       .default({}),

@@ -127,14 +127,14 @@ collectors:
 
   it('answers before the deadline with pg_up 0 while the server is paused, and leaks no connection', async () => {
     expect((await probe('pg')).up).toBe(1);
-    server.pause();
+    await server.pause();
     try {
       // Pooled connections hang mid-query, new ones hang in the handshake: both are cut at the deadline.
       await expectDownInTime('pg');
       await expectDownInTime('pg');
       await expectDownInTime('pg');
     } finally {
-      server.resume();
+      await server.resume();
     }
     expect((await probe('pg')).up).toBe(1);
     // Connections cut during the pause are gone once the server runs again; the pool keeps its bound.

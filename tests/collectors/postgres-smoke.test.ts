@@ -54,12 +54,12 @@ describe('PostgreSQL harness', () => {
   it('pauses every process so that a connection hangs, and resumes', async () => {
     const client = new pg.Client({ connectionString: server.dsn(), connectionTimeoutMillis: 1000 });
     await client.connect();
-    server.pause();
+    await server.pause();
     const pid = Number(readFileSync(join(server.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
     expect(readFileSync(`/proc/${pid}/stat`, 'utf8')).toMatch(/\) T /);
     const fresh = new pg.Client({ connectionString: server.dsn(), connectionTimeoutMillis: 1000 });
     await expect(fresh.connect()).rejects.toThrow(/timeout/i);
-    server.resume();
+    await server.resume();
     expect((await client.query('select 2 as two')).rows).toEqual([{ two: 2 }]);
     await client.end();
   });

@@ -4,11 +4,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exporterMetricNames } from '../monitoring/exporter-metric-names.js';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
 import { samples, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
 import { run, tempDir, waitFor } from '../support/util.js';
 
 const PASSWORD = 'pw-from-file-7c1e';
+const UNUSED_SQL = `select count(*) from pg_stat_user_indexes s join pg_index i on i.indexrelid = s.indexrelid
+  where s.idx_scan = 0 and not (i.indisunique or i.indisprimary)`;
 
 type Sample = { labels: Record<string, string>; value: number };
 
@@ -73,6 +76,8 @@ collectors:
   postgres:
     database_exclude: 'ignored_.*'
     statements: { include_query: true, query_length: 60 }
+    # Index statistics sampled at every scrape, so each test sees the state it just made.
+    indexes: { interval: 0s }
     targets:
       - name: main
         dsn_file: ${dsnFile}
@@ -194,11 +199,12 @@ collectors:
 
   it('reports statement counts and the slow-query view as pg_stat_statements does', async () => {
     const c = await client('app');
-    for (let i = 0; i < 7; i++) await c.query('select count(*) from items where qty = $1', [i]);
+    // A predicate no index covers: items_qty must stay unused for the index test below.
+    for (let i = 0; i < 7; i++) await c.query('select count(*) from items where qty + 0 = $1', [i]);
     await c.query('select pg_sleep(0.3)');
     const [queryid, calls] = (
       await server.psql(
-        "select queryid, calls from pg_stat_statements where query like '%from items where qty = $1%'",
+        "select queryid, calls from pg_stat_statements where query like '%from items where qty + $2 = $1%'",
       )
     ).split('|');
     expect(calls).toBe('7');
@@ -213,7 +219,7 @@ collectors:
     expect(one(text, 'pg_stat_statements_rows_total', { queryid: queryid as string })).toBe(7);
     expect(one(text, 'pg_stat_statements_query_id', { queryid: queryid as string })).toBe(1);
     expect(pick(text, 'pg_stat_statements_query_id', { queryid: queryid as string })[0]?.labels.query).toBe(
-      'select count(*) from items where qty = $1',
+      'select count(*) from items where qty + $2 = $1',
     );
 
     const [sleepId, sleepMean] = (
@@ -242,11 +248,7 @@ collectors:
       10_000,
       'index statistics',
     );
-    const unused = await server.psql(
-      `select count(*) from pg_stat_user_indexes s join pg_index i on i.indexrelid = s.indexrelid
-       where s.idx_scan = 0 and not (i.indisunique or i.indisprimary)`,
-      'app',
-    );
+    const unused = await server.psql(UNUSED_SQL, 'app');
     expect(unused).toBe('1');
     const text = await scrape(metricsUrl);
     expect(one(text, 'pg_unused_indexes', { datname: 'app' })).toBe(1);
@@ -322,11 +324,24 @@ collectors:
     expect(series).toBeLessThan(1000);
   });
 
-  it('takes DATABASE_URL as the target named default', async () => {
-    const viaEnv = await startStackwatch({ env: { DATABASE_URL: server.dsn('postgres', PASSWORD) } });
+  it('exports every PostgreSQL name the shipped rules and dashboards use', async () => {
+    const text = await scrape(`${sw.url}/metrics`);
+    const missing = exporterMetricNames.postgres.filter((name) => samples(text, name).length === 0);
+    expect(missing).toEqual([]);
+  });
+
+  it('takes DATABASE_URL as the target named default, with index statistics sampled once a minute', async () => {
+    const viaEnv = await startStackwatch({ env: { DATABASE_URL: server.dsn('app', PASSWORD) } });
     try {
-      const text = await scrape(`${viaEnv.url}/probe?target=default`);
-      expect(samples(text, 'pg_up')).toEqual([{ labels: {}, value: 1 }]);
+      const first = await scrape(`${viaEnv.url}/probe?target=default`);
+      expect(samples(first, 'pg_up')).toEqual([{ labels: {}, value: 1 }]);
+      const unused = one(first, 'pg_unused_indexes', { datname: 'app' });
+      expect(unused).toBe(Number(await server.psql(UNUSED_SQL, 'app')));
+      // A new unused index shows in pg_stat_user_indexes at once, in the sample only at the next interval.
+      await server.psql('create index items_later on items(sku, qty)', 'app');
+      const second = await scrape(`${viaEnv.url}/probe?target=default`);
+      expect(Number(await server.psql(UNUSED_SQL, 'app'))).toBe((unused as number) + 1);
+      expect(one(second, 'pg_unused_indexes', { datname: 'app' })).toBe(unused);
       expect(viaEnv.logs()).not.toContain(PASSWORD);
     } finally {
       await viaEnv.stop();

@@ -134,11 +134,23 @@ describe('probe', () => {
   let url: string;
   const tmp = tempDir('swpr');
   beforeAll(async () => {
-    sw = new Stackwatch({ listenAddress: '127.0.0.1:0', env: { STACKWATCH_DATA_DIR: tmp.path }, logLevel: 'error' });
+    sw = new Stackwatch({
+      listenAddress: '127.0.0.1:0',
+      env: { STACKWATCH_DATA_DIR: tmp.path },
+      logLevel: 'error',
+    });
     url = `http://127.0.0.1:${(await sw.start()).port}`;
     sw.collectors.push(
-      { name: 'db/main', target: 'main', collect: async () => [gauge('db_up', 'Up.').add({ target: 'main' }, 1)] },
-      { name: 'db/other', target: 'other', collect: async () => [gauge('db_up', 'Up.').add({ target: 'other' }, 0)] },
+      {
+        name: 'db/main',
+        target: 'main',
+        collect: async () => [gauge('db_up', 'Up.').add({ target: 'main' }, 1)],
+      },
+      {
+        name: 'db/other',
+        target: 'other',
+        collect: async () => [gauge('db_up', 'Up.').add({ target: 'other' }, 0)],
+      },
     );
   });
   afterAll(async () => {
@@ -149,7 +161,9 @@ describe('probe', () => {
   it('scrapes only the named target, without the target label', async () => {
     const text = await (await fetch(`${url}/probe?target=main`)).text();
     expect(samples(text, 'db_up')).toEqual([{ labels: {}, value: 1 }]);
-    expect(samples(text, 'stackwatch_scrape_collector_success')).toEqual([{ labels: { collector: 'db/main' }, value: 1 }]);
+    expect(samples(text, 'stackwatch_scrape_collector_success')).toEqual([
+      { labels: { collector: 'db/main' }, value: 1 },
+    ]);
     expect(samples(text, 'node_filesystem_size_bytes')).toEqual([]);
   });
 

@@ -23,8 +23,8 @@ export interface PostgresServer {
   /** SIGKILL to the postmaster and every backend: the server dies without a word. */
   kill: () => Promise<void>;
   /** SIGSTOP to the postmaster and every backend: connections are accepted by the kernel, never answered. */
-  pause: () => void;
-  resume: () => void;
+  pause: () => Promise<void>;
+  resume: () => Promise<void>;
   /** Stops the server (whatever its state) and removes its directory. */
   destroy: () => Promise<void>;
 }
@@ -139,16 +139,18 @@ export async function startPostgres(
       return '';
     }
   };
-  const signalAll = (signal: NodeJS.Signals) => {
+  const signalAll = (signal: NodeJS.Signals): number[] => {
     const pm = postmasterPid();
-    if (!pm) return;
-    for (const pid of serverPids(pm)) {
+    if (!pm) return [];
+    const pids = serverPids(pm);
+    for (const pid of pids) {
       try {
         process.kill(pid, signal);
       } catch {
         // Already gone.
       }
     }
+    return pids;
   };
   const isRunning = () => {
     const pm = postmasterPid();
@@ -197,8 +199,18 @@ export async function startPostgres(
     start,
     stop,
     kill,
-    pause: () => signalAll('SIGSTOP'),
-    resume: () => signalAll('SIGCONT'),
+    pause: async () => {
+      const pids = signalAll('SIGSTOP');
+      await waitFor(
+        () => pids.every((pid) => procState(pid) !== 'R' && procState(pid) !== 'S'),
+        10_000,
+        'stopped',
+      );
+    },
+    resume: async () => {
+      const pids = signalAll('SIGCONT');
+      await waitFor(() => pids.every((pid) => procState(pid) !== 'T'), 10_000, 'resumed');
+    },
     destroy: async () => {
       signalAll('SIGCONT');
       await stop();
@@ -206,6 +218,16 @@ export async function startPostgres(
       tmp.cleanup();
     },
   };
+}
+
+/** A process's state letter from /proc (R running, S sleeping, T stopped, Z zombie); `gone` if it exited. */
+function procState(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] as string;
+  } catch {
+    return 'gone';
+  }
 }
 
 function uidOf(user: string): number {

@@ -1,0 +1,228 @@
+// PostgreSQL scrape benchmark: stackwatch's /probe against Debian's postgres_exporter on the same
+// PostgreSQL 15, alternating scrapes, medians; then how stackwatch's scrape time grows with the
+// number of databases and of pg_stat_statements entries. Writes the `## PostgreSQL` section
+// of docs/BENCHMARKS.md. Run with `npx tsx bench/postgres.ts` after `npm run build`, as root.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { startPostgres, type PostgresServer } from '../tests/support/postgres.js';
+import { REPO_ROOT, startStackwatch, type StackwatchHandle } from '../tests/support/stackwatch.js';
+import { freePort, startProcess, waitFor, type Proc } from '../tests/support/util.js';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+};
+
+async function timedScrape(url: string): Promise<{ ms: number; text: string }> {
+  const started = performance.now();
+  const res = await fetch(url, { headers: { 'X-Prometheus-Scrape-Timeout-Seconds': '10' } });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
+  return { ms: performance.now() - started, text };
+}
+
+const seriesCount = (text: string, prefix = 'pg_'): number =>
+  text.split('\n').filter((l) => l.startsWith(prefix)).length;
+
+async function startExporter(server: PostgresServer): Promise<{ url: string; proc: Proc }> {
+  const port = await freePort();
+  const proc = startProcess(
+    '/usr/bin/prometheus-postgres-exporter',
+    [`--web.listen-address=127.0.0.1:${port}`],
+    {
+      env: { ...process.env, DATA_SOURCE_NAME: `${server.dsn('postgres')}?sslmode=disable` },
+    },
+  );
+  const url = `http://127.0.0.1:${port}/metrics`;
+  await waitFor(async () => (await fetch(url)).ok, 20_000, 'postgres_exporter');
+  return { url, proc };
+}
+
+async function startOurs(server: PostgresServer): Promise<{ url: string; sw: StackwatchHandle }> {
+  const sw = await startStackwatch({
+    config: `
+collectors:
+  filesystem: { enabled: false }
+  postgres:
+    targets:
+      - name: main
+        dsn: ${server.dsn('postgres')}
+`,
+  });
+  return { url: `${sw.url}/probe?target=main`, sw };
+}
+
+/** Median scrape time of `url` over `n` scrapes after one warm-up. */
+async function medianScrape(
+  url: string,
+  n: number,
+): Promise<{ ms: number; series: number; firstMs: number }> {
+  let last = await timedScrape(url);
+  const firstMs = last.ms;
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    last = await timedScrape(url);
+    times.push(last.ms);
+  }
+  return { ms: median(times), series: seriesCount(last.text), firstMs };
+}
+
+async function ensureDatabases(server: PostgresServer, n: number, existing: number): Promise<void> {
+  // `postgres` is one of them; the others each get a table with two indexes.
+  for (let i = existing; i < n; i++) {
+    await server.psql(`create database bench_${i}`);
+    await server.psql(
+      'create table t(id int primary key, v int); create index t_v on t(v); insert into t select g, g from generate_series(1, 100) g',
+      `bench_${i}`,
+    );
+  }
+}
+
+/** Makes pg_stat_statements hold about `n` distinct statements (different select lists over 100 tables). */
+async function fillStatements(server: PostgresServer, n: number): Promise<number> {
+  const c = new pg.Client({ connectionString: server.dsn('postgres') });
+  await c.connect();
+  await c.query('select pg_stat_statements_reset()');
+  for (let i = 0; i < n; i++) {
+    const table = `s_${i % 100}`;
+    const width = Math.floor(i / 100) + 1;
+    await c.query(`select ${Array.from({ length: width }, () => 'a').join(', ')} from ${table} limit 1`);
+  }
+  const count = Number((await c.query('select count(*) from pg_stat_statements')).rows[0].count);
+  await c.end();
+  return count;
+}
+
+async function main(): Promise<void> {
+  const server = await startPostgres({
+    settings: { 'pg_stat_statements.max': '10000', max_connections: '200' },
+  });
+  const exporter = await startExporter(server);
+  const ours = await startOurs(server);
+  const lines: string[] = [];
+  try {
+    await server.psql(
+      'create table items(id int primary key, qty int); create index items_qty on items(qty); insert into items select g, g % 10 from generate_series(1, 10000) g',
+    );
+    for (let i = 0; i < 100; i++) await server.psql(`create table s_${i}(a int)`);
+    await fillStatements(server, 300);
+    await ensureDatabases(server, 5, 1);
+
+    // Alternating scrapes on the same server: 5 databases, ~300 statements.
+    await timedScrape(exporter.url);
+    await timedScrape(ours.url);
+    const theirs: number[] = [];
+    const mine: number[] = [];
+    let theirText = '';
+    let myText = '';
+    for (let i = 0; i < ROUNDS; i++) {
+      const a = await timedScrape(exporter.url);
+      const b = await timedScrape(ours.url);
+      theirs.push(a.ms);
+      mine.push(b.ms);
+      theirText = a.text;
+      myText = b.text;
+    }
+    const mt = median(theirs);
+    const mm = median(mine);
+    const rss = Number(
+      /^process_resident_memory_bytes (\S+)$/m.exec(
+        await (await fetch(`${ours.sw.url}/metrics`)).text(),
+      )?.[1],
+    );
+    lines.push(
+      `Same PostgreSQL 15 (5 databases, ~300 pg_stat_statements entries), ${ROUNDS} alternating scrapes each, client-side time of a full HTTP scrape:`,
+      '',
+      '| Exporter | Median scrape | `pg_*` series | All series |',
+      '|---|---|---|---|',
+      `| postgres_exporter 0.11.1 (Debian, defaults: no statements, all \`pg_settings\`) | ${mt.toFixed(1)} ms | ${seriesCount(theirText)} | ${seriesCount(theirText, '')} |`,
+      `| stackwatch \`/probe\` (defaults: top 100 statements + 10 slowest, indexes, no \`pg_settings\` dump) | ${mm.toFixed(1)} ms | ${seriesCount(myText)} | ${seriesCount(myText, '')} |`,
+      '',
+      `Ratio stackwatch / postgres_exporter: **${(mm / mt).toFixed(2)}** (stackwatch RSS ${(rss / 1e6).toFixed(0)} MB, whole process incl. receiver).`,
+      '',
+    );
+
+    // Growth with the number of databases (per-database index views need a connection each).
+    lines.push(
+      '| Databases | stackwatch median | stackwatch first scrape (waits for the index sample) | `pg_*` series | postgres_exporter median (all databases) |',
+      '|---|---|---|---|---|',
+    );
+    let have = 5;
+    for (const n of [1, 10, 50]) {
+      if (n > have) {
+        await ensureDatabases(server, n, have);
+        have = n;
+      }
+      const include = Array.from({ length: n - 1 }, (_, i) => `bench_${i + 1}`).concat('postgres');
+      await ours.sw.stop();
+      ours.sw = await startStackwatch({
+        config: `
+collectors:
+  filesystem: { enabled: false }
+  postgres:
+    database_include: '${include.join('|')}'
+    targets:
+      - name: main
+        dsn: ${server.dsn('postgres')}
+`,
+      });
+      ours.url = `${ours.sw.url}/probe?target=main`;
+      const r = await medianScrape(ours.url, ROUNDS);
+      const e = n === have ? await medianScrape(exporter.url, ROUNDS) : undefined;
+      lines.push(
+        `| ${n} | ${r.ms.toFixed(1)} ms | ${r.firstMs.toFixed(0)} ms | ${r.series} | ${e ? `${e.ms.toFixed(1)} ms (${have} DBs)` : '—'} |`,
+      );
+    }
+    lines.push('');
+
+    // Growth with the number of statements pg_stat_statements holds (top 100 exported), one database.
+    await ours.sw.stop();
+    ours.sw = await startStackwatch({
+      config: `
+collectors:
+  filesystem: { enabled: false }
+  postgres:
+    database_include: postgres
+    targets:
+      - name: main
+        dsn: ${server.dsn('postgres')}
+`,
+    });
+    ours.url = `${ours.sw.url}/probe?target=main`;
+    lines.push(
+      '| pg_stat_statements entries | stackwatch median | `pg_stat_statements_*` series |',
+      '|---|---|---|',
+    );
+    for (const n of [100, 1000, 5000]) {
+      const held = await fillStatements(server, n);
+      const r = await medianScrape(ours.url, ROUNDS);
+      const text = (await timedScrape(ours.url)).text;
+      lines.push(`| ${held} | ${r.ms.toFixed(1)} ms | ${seriesCount(text, 'pg_stat_statements_')} |`);
+    }
+  } finally {
+    await ours.sw.stop();
+    await exporter.proc.stop();
+    await server.destroy();
+  }
+
+  const section = [
+    '## PostgreSQL',
+    '',
+    `Measured by \`bench/postgres.ts\` on ${new Date().toISOString().slice(0, 10)}, 2 shared cores; medians of ${ROUNDS} scrapes.`,
+    '',
+    ...lines,
+    '',
+  ].join('\n');
+  console.log(section);
+  const file = join(REPO_ROOT, 'docs', 'BENCHMARKS.md');
+  let doc = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const re = /## PostgreSQL\n[\s\S]*?(?=\n## |$)/;
+  doc = re.test(doc) ? doc.replace(re, section.trimEnd() + '\n') : doc.trimEnd() + '\n\n' + section;
+  writeFileSync(file, doc);
+}
+
+await main();
