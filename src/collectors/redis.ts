@@ -68,17 +68,21 @@ export class RedisCollector implements Collector {
 
   async collect(ctx: ScrapeContext): Promise<MetricFamily[]> {
     const labels = { target: this.target };
+    // The connection this scrape used: a late failure of an abandoned scrape must close its
+    // own connection, never the fresh one a later scrape has opened since.
+    let used: Redis | undefined;
     const onAbort = () => {
       ctx.logger.warn(
         { target: this.target, url: this.safeUrl },
         'redis did not answer before the scrape deadline; connection closed',
       );
-      this.drop();
+      this.drop(used ?? this.client);
     };
     if (ctx.signal.aborted) throw new RedisTargetError('scrape deadline already passed');
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     try {
       const client = await this.connect(ctx);
+      used = client;
       // Issued together, so they travel in one round trip.
       const [infoText, slowLen, slowLast] = await Promise.all([
         client.info('all'),
@@ -116,7 +120,8 @@ export class RedisCollector implements Collector {
       }
       return families;
     } catch (err) {
-      this.drop();
+      // A failed connect leaves nothing to close: the next connect() replaces a client that is not ready.
+      this.drop(used);
       throw new RedisTargetError(
         `redis target ${this.target} (${this.safeUrl}): ${this.redact(this.describe(err))}`,
       );
@@ -141,7 +146,7 @@ export class RedisCollector implements Collector {
     if (this.client?.status === 'ready') return this.client;
     // A scrape that arrives while another is connecting shares that attempt.
     if (this.connecting) return this.connecting;
-    this.drop();
+    this.drop(this.client);
     this.lastError = undefined;
     const timeout = Math.max(1, Math.min(this.section.connect_timeout, remainingMs(ctx)));
     const client = new Redis(this.cfg.url, this.options(timeout));
@@ -211,11 +216,13 @@ export class RedisCollector implements Collector {
     return out;
   }
 
-  private drop(): void {
-    const c = this.client;
-    this.client = undefined;
-    this.connecting = undefined;
+  /** Closes `c`; when it is the current connection, the next scrape opens a new one. */
+  private drop(c: Redis | undefined): void {
     if (!c) return;
+    if (this.client === c) {
+      this.client = undefined;
+      this.connecting = undefined;
+    }
     c.disconnect();
     // disconnect() only half-closes; a peer that never answers would keep the socket forever.
     (c as unknown as { stream?: Socket }).stream?.destroy();
