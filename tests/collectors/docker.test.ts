@@ -266,6 +266,8 @@ describe('Docker collector against a real engine', () => {
   it('answers docker_up 0 before the deadline while the engine hangs, and recovers by itself', async () => {
     const pid = engine.proc.child.pid as number;
     process.kill(pid, 'SIGSTOP');
+    // Every scrape while the engine hangs, not only the last: waitFor would retry past a slow one.
+    const scrapes: { status: number; ms: number }[] = [];
     try {
       const text = await waitFor(
         async () => {
@@ -273,15 +275,15 @@ describe('Docker collector against a real engine', () => {
           const res = await fetch(`${sw.url}/metrics`, {
             headers: { 'X-Prometheus-Scrape-Timeout-Seconds': '2' },
           });
-          expect(res.status).toBe(200);
           const t = await res.text();
-          expect(Date.now() - started).toBeLessThan(2000);
+          scrapes.push({ status: res.status, ms: Date.now() - started });
           return samples(t, 'docker_up')[0]?.value === 0 ? t : undefined;
         },
         60_000,
         'docker_up 0 with a hung engine',
         500,
       );
+      expect(scrapes.filter((s) => s.status !== 200 || s.ms >= 2000)).toEqual([]);
       expect(samples(text, 'stackwatch_scrape_collector_success')).toContainEqual({
         labels: { collector: 'filesystem' },
         value: 1,

@@ -158,6 +158,10 @@ collectors:
                          where d.datname = 'app' group by 1`),
     );
     expect(held.get('rowexclusivelock')).toBeGreaterThan(0);
+    // Every mode is exported, zero-filled, so the loop below sees each of pg_locks' modes.
+    expect(pick(text, 'pg_locks_count', { datname: 'app' }).map((s) => s.labels.mode)).toEqual(
+      expect.arrayContaining([...held.keys()]),
+    );
     for (const s of pick(text, 'pg_locks_count', { datname: 'app' }))
       expect([s.labels.mode, s.value]).toEqual([s.labels.mode, held.get(s.labels.mode as string) ?? 0]);
 
