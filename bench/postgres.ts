@@ -2,45 +2,23 @@
 // PostgreSQL 15, alternating scrapes, medians; then how stackwatch's scrape time grows with the
 // number of databases and of pg_stat_statements entries. Writes the `## PostgreSQL` section
 // of docs/BENCHMARKS.md. Run with `npx tsx bench/postgres.ts` after `npm run build`, as root.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import pg from 'pg';
+import {
+  createStatementTables,
+  ensureDatabases,
+  fillStatements,
+  machineNote,
+  median,
+  seriesCount as countSeries,
+  startPostgresExporter,
+  timedScrape,
+  writeSection,
+} from './_lib.js';
 import { startPostgres, type PostgresServer } from '../tests/support/postgres.js';
-import { REPO_ROOT, startStackwatch, type StackwatchHandle } from '../tests/support/stackwatch.js';
-import { freePort, startProcess, waitFor, type Proc } from '../tests/support/util.js';
+import { startStackwatch, type StackwatchHandle } from '../tests/support/stackwatch.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
-
-async function timedScrape(url: string): Promise<{ ms: number; text: string }> {
-  const started = performance.now();
-  const res = await fetch(url, { headers: { 'X-Prometheus-Scrape-Timeout-Seconds': '10' } });
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
-  return { ms: performance.now() - started, text };
-}
-
-const seriesCount = (text: string, prefix = 'pg_'): number =>
-  text.split('\n').filter((l) => l.startsWith(prefix)).length;
-
-async function startExporter(server: PostgresServer): Promise<{ url: string; proc: Proc }> {
-  const port = await freePort();
-  const proc = startProcess(
-    '/usr/bin/prometheus-postgres-exporter',
-    [`--web.listen-address=127.0.0.1:${port}`],
-    {
-      env: { ...process.env, DATA_SOURCE_NAME: `${server.dsn('postgres')}?sslmode=disable` },
-    },
-  );
-  const url = `http://127.0.0.1:${port}/metrics`;
-  await waitFor(async () => (await fetch(url)).ok, 20_000, 'postgres_exporter');
-  return { url, proc };
-}
+const seriesCount = (text: string, prefix = 'pg_'): number => countSeries(text, prefix);
 
 async function startOurs(server: PostgresServer): Promise<{ url: string; sw: StackwatchHandle }> {
   const sw = await startStackwatch({
@@ -71,44 +49,18 @@ async function medianScrape(
   return { ms: median(times), series: seriesCount(last.text), firstMs };
 }
 
-async function ensureDatabases(server: PostgresServer, n: number, existing: number): Promise<void> {
-  // `postgres` is one of them; the others each get a table with two indexes.
-  for (let i = existing; i < n; i++) {
-    await server.psql(`create database bench_${i}`);
-    await server.psql(
-      'create table t(id int primary key, v int); create index t_v on t(v); insert into t select g, g from generate_series(1, 100) g',
-      `bench_${i}`,
-    );
-  }
-}
-
-/** Makes pg_stat_statements hold about `n` distinct statements (different select lists over 100 tables). */
-async function fillStatements(server: PostgresServer, n: number): Promise<number> {
-  const c = new pg.Client({ connectionString: server.dsn('postgres') });
-  await c.connect();
-  await c.query('select pg_stat_statements_reset()');
-  for (let i = 0; i < n; i++) {
-    const table = `s_${i % 100}`;
-    const width = Math.floor(i / 100) + 1;
-    await c.query(`select ${Array.from({ length: width }, () => 'a').join(', ')} from ${table} limit 1`);
-  }
-  const count = Number((await c.query('select count(*) from pg_stat_statements')).rows[0].count);
-  await c.end();
-  return count;
-}
-
 async function main(): Promise<void> {
   const server = await startPostgres({
     settings: { 'pg_stat_statements.max': '10000', max_connections: '200' },
   });
-  const exporter = await startExporter(server);
+  const exporter = await startPostgresExporter(server);
   const ours = await startOurs(server);
   const lines: string[] = [];
   try {
     await server.psql(
       'create table items(id int primary key, qty int); create index items_qty on items(qty); insert into items select g, g % 10 from generate_series(1, 10000) g',
     );
-    for (let i = 0; i < 100; i++) await server.psql(`create table s_${i}(a int)`);
+    await createStatementTables(server);
     await fillStatements(server, 300);
     await ensureDatabases(server, 5, 1);
 
@@ -209,20 +161,13 @@ collectors:
     await server.destroy();
   }
 
-  const section = [
-    '## PostgreSQL',
-    '',
-    `Measured by \`bench/postgres.ts\` on ${new Date().toISOString().slice(0, 10)}, 2 shared cores; medians of ${ROUNDS} scrapes.`,
+  const body = [
+    `Measured by \`bench/postgres.ts\` on ${machineNote()}; medians of ${ROUNDS} scrapes.`,
     '',
     ...lines,
-    '',
   ].join('\n');
-  console.log(section);
-  const file = join(REPO_ROOT, 'docs', 'BENCHMARKS.md');
-  let doc = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const re = /## PostgreSQL\n[\s\S]*?(?=\n## |$)/;
-  doc = re.test(doc) ? doc.replace(re, section.trimEnd() + '\n') : doc.trimEnd() + '\n\n' + section;
-  writeFileSync(file, doc);
+  console.log(body);
+  writeSection('PostgreSQL', body);
 }
 
 await main();

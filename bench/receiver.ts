@@ -1,12 +1,14 @@
 // Receiver benchmark: webhook ingest rate and latency with durable recording (SQLite WAL,
 // synchronous=FULL, group commit), then delivery throughput to a real SMTP server and the
-// Slack fake. Run with `npx tsx bench/receiver.ts` after `npx tsc -p tsconfig.build.json`.
+// Slack fake. Run with `npm run bench -- receiver`; writes the `## Receiver` section of
+// docs/BENCHMARKS.md.
 import { Agent, request } from 'node:http';
 import { startSlack } from '../tests/support/slack.js';
 import { startSmtp } from '../tests/support/smtp.js';
 import { startStackwatch } from '../tests/support/stackwatch.js';
 import { sleep } from '../tests/support/util.js';
 import { webhook } from '../tests/receiver/webhooks.js';
+import { machineNote, writeSection } from './_lib.js';
 
 const N = Number(process.env.BENCH_WEBHOOKS ?? 5000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50);
@@ -16,7 +18,10 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
-async function ingest(url: string, bodies: string[]): Promise<{ seconds: number; latencies: number[]; codes: Map<number, number> }> {
+async function ingest(
+  url: string,
+  bodies: string[],
+): Promise<{ seconds: number; latencies: number[]; codes: Map<number, number> }> {
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   const { hostname, port } = new URL(url);
   const latencies: number[] = [];
@@ -30,7 +35,11 @@ async function ingest(url: string, bodies: string[]): Promise<{ seconds: number;
           port,
           path: '/api/v1/alerts',
           method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}`, 'content-length': Buffer.byteLength(body) },
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Bearer ${TOKEN}`,
+            'content-length': Buffer.byteLength(body),
+          },
         },
         (res) => {
           res.resume();
@@ -76,14 +85,25 @@ async function main(): Promise<void> {
   });
   try {
     // Warm up (JIT, SMTP pool) with a few webhooks outside the measurement.
-    await ingest(sw.url, Array.from({ length: 200 }, (_, i) => JSON.stringify(webhook({ alertname: `Warm${i}`, severity: 'warning' }))));
+    await ingest(
+      sw.url,
+      Array.from({ length: 200 }, (_, i) =>
+        JSON.stringify(webhook({ alertname: `Warm${i}`, severity: 'warning' })),
+      ),
+    );
     while (smtp.mails.length < 200) await sleep(50);
     smtp.clear();
     slack.clear();
 
     // Default route (team-ops): one email job and one Slack job per webhook, two alerts each.
     const bodies = Array.from({ length: N }, (_, i) =>
-      JSON.stringify(webhook({ alertname: `Bench${i}`, labels: { service: i % 2 ? 'postgres' : 'host' }, instances: ['a', 'b'] })),
+      JSON.stringify(
+        webhook({
+          alertname: `Bench${i}`,
+          labels: { service: i % 2 ? 'postgres' : 'host' },
+          instances: ['a', 'b'],
+        }),
+      ),
     );
     const t0 = performance.now();
     const r = await ingest(sw.url, bodies);
@@ -95,16 +115,29 @@ async function main(): Promise<void> {
       if (!emailDone && smtp.mails.length >= N) emailDone = now;
       if (!slackDone && slack.delivered().length >= N) slackDone = now;
       if (emailDone && slackDone) break;
-      if (now > 600) throw new Error(`deliveries incomplete: ${smtp.mails.length} mails, ${slack.delivered().length} Slack`);
+      if (now > 600)
+        throw new Error(
+          `deliveries incomplete: ${smtp.mails.length} mails, ${slack.delivered().length} Slack`,
+        );
       await sleep(20);
     }
-    const lines = [
-      `webhooks: ${N}, concurrency ${CONCURRENCY}, codes ${JSON.stringify(Object.fromEntries(r.codes))}`,
-      `ingest: ${rate.toFixed(0)} webhooks/s (${r.seconds.toFixed(2)} s), latency p50 ${percentile(r.latencies, 50).toFixed(1)} ms, p99 ${percentile(r.latencies, 99).toFixed(1)} ms, max ${(r.latencies.at(-1) as number).toFixed(1)} ms`,
-      `email delivery: ${N} mails in ${emailDone.toFixed(2)} s from the first post = ${(N / emailDone).toFixed(0)} mails/s (SMTP concurrency 8)`,
-      `slack delivery: ${N} posts in ${slackDone.toFixed(2)} s from the first post = ${(N / slackDone).toFixed(0)} posts/s (concurrency 8)`,
-    ];
-    process.stdout.write(lines.join('\n') + '\n');
+    const body = [
+      `Measured by \`bench/receiver.ts\` on ${machineNote()}: ${N} Alertmanager webhooks (two alerts each,`,
+      `default route: one email and one Slack notification per webhook) posted by ${CONCURRENCY} concurrent`,
+      'keep-alive clients with the bearer token. Each is answered only after its notifications are',
+      'committed to the SQLite outbox (WAL, `synchronous=FULL`, group commit). Mail goes to a real',
+      'SMTP server (`smtp-server`) on loopback, Slack to the local fake; both run in the benchmark process.',
+      '',
+      '| Measure | Result |',
+      '|---|---|',
+      `| answers | ${[...r.codes].map(([code, n]) => `${n} × ${code}`).join(', ')} |`,
+      `| ingest rate | **${rate.toFixed(0)} webhooks/s** (${r.seconds.toFixed(2)} s for ${N}; target ≥ 2,000/s) |`,
+      `| ingest latency | p50 ${percentile(r.latencies, 50).toFixed(1)} ms, **p99 ${percentile(r.latencies, 99).toFixed(1)} ms** (target < 20 ms), max ${(r.latencies.at(-1) as number).toFixed(1)} ms |`,
+      `| email delivery | ${N} mails in ${emailDone.toFixed(2)} s from the first post = ${(N / emailDone).toFixed(0)} mails/s (8 pooled SMTP connections) |`,
+      `| Slack delivery | ${N} posts in ${slackDone.toFixed(2)} s from the first post = ${(N / slackDone).toFixed(0)} posts/s (8 at a time) |`,
+    ].join('\n');
+    console.log(body);
+    writeSection('Receiver', body);
   } finally {
     await sw.stop();
     await Promise.all([smtp.close(), slack.close()]);

@@ -1,56 +1,27 @@
 // Redis collector benchmark: stackwatch's Redis scrape beside redis_exporter 1.45 on the same
 // Redis 7 (alternating scrapes, medians), series counts, a black-holed target, and the cost
 // of the key-prefix SCAN at 10k and 100k keys. Run with `npx tsx bench/redis.ts` after
-// `npm run build`; prints a Markdown section for docs/BENCHMARKS.md.
-import { readFileSync } from 'node:fs';
+// `npm run build`; writes the `## Redis` section of docs/BENCHMARKS.md.
 import { Redis } from 'ioredis';
+import {
+  machineNote,
+  median,
+  peakRssMb,
+  seriesCount as series,
+  startRedisExporter,
+  timedScrape as timed,
+  writeSection,
+} from './_lib.js';
 import { startBlackhole, startRedis } from '../tests/support/redis.js';
 import { startStackwatch } from '../tests/support/stackwatch.js';
-import { freePort, startProcess, waitFor, type Proc } from '../tests/support/util.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2
-    ? (s[(s.length - 1) / 2] as number)
-    : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
-};
-
-async function timed(
-  url: string,
-  headers: Record<string, string> = {},
-): Promise<{ ms: number; text: string }> {
-  const t = performance.now();
-  const res = await fetch(url, { headers });
-  const text = await res.text();
-  return { ms: performance.now() - t, text };
-}
-
-const series = (text: string, prefix = '') =>
-  text.split('\n').filter((l) => l && !l.startsWith('#') && l.startsWith(prefix)).length;
-
-const peakRssMb = (pid: number | undefined) => {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-};
 
 /** The value of a label-free (or /probe) series. */
 const value = (text: string, name: string) => {
   const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
   return m ? Number(m[1]) : NaN;
 };
-
-async function startExporter(addr: string): Promise<{ proc: Proc; url: string }> {
-  const port = await freePort();
-  const proc = startProcess('/usr/bin/prometheus-redis-exporter', [
-    `--redis.addr=${addr}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-  ]);
-  const url = `http://127.0.0.1:${port}/metrics`;
-  await waitFor(async () => (await fetch(url)).ok, 15_000, 'redis_exporter');
-  return { proc, url };
-}
 
 async function fill(redis: Redis, total: number): Promise<void> {
   // The manuals' cache families plus unrelated keys, in batches.
@@ -67,7 +38,7 @@ async function fill(redis: Redis, total: number): Promise<void> {
 async function main(): Promise<void> {
   const r = await startRedis();
   const hole = await startBlackhole();
-  const exporter = await startExporter(r.url);
+  const exporter = await startRedisExporter(r.url);
   const sw = await startStackwatch({
     config: `collectors:
   filesystem:
@@ -107,9 +78,7 @@ async function main(): Promise<void> {
     const mo = median(ours);
     const mt = median(theirs);
     out.push(
-      '## Redis',
-      '',
-      `Measured here with \`npx tsx bench/redis.ts\` (Redis 7.0, idle, a handful of keys; ${ROUNDS} scrapes each,`,
+      `Measured on ${machineNote()} with \`npx tsx bench/redis.ts\` (Redis 7.0, idle, a handful of keys; ${ROUNDS} scrapes each,`,
       'alternating, after 3 warm-up scrapes; wall time of the HTTP request on loopback, medians).',
       '',
       '| Exporter | Scrape (median) | Series | Peak RSS |',
@@ -124,7 +93,7 @@ async function main(): Promise<void> {
     );
 
     // A black-holed target (accepts TCP, never answers), with Prometheus's default 10 s timeout.
-    const holeExporter = await startExporter(hole.url);
+    const holeExporter = await startRedisExporter(hole.url);
     try {
       const a = await timed(probe('hole'), { 'X-Prometheus-Scrape-Timeout-Seconds': '10' });
       const b = await timed(holeExporter.url, { 'X-Prometheus-Scrape-Timeout-Seconds': '10' });
@@ -167,6 +136,7 @@ async function main(): Promise<void> {
     }
     out.push('');
     console.log(out.join('\n'));
+    writeSection('Redis', out.join('\n'));
   } finally {
     client.disconnect();
     await sw.stop();

@@ -20,7 +20,8 @@ export const SETTINGS = [
   'max_prepared_transactions',
 ] as const;
 
-export const SETTINGS_SQL = `SELECT name, setting FROM pg_settings WHERE name = ANY($1::text[])`;
+/** current_setting() per name: the pg_settings view builds every parameter to show four. */
+export const SETTINGS_SQL = `SELECT name, current_setting(name) AS setting FROM unnest($1::text[]) AS name`;
 
 /** postgres_exporter's pg_replication query (0.12+): lag 0 on a primary or a caught-up replica. */
 export const REPLICATION_SQL = `SELECT
@@ -53,6 +54,26 @@ export const LOCKS_SQL = `SELECT 'held' AS kind, d.datname, lower(l.mode) AS mod
  SELECT 'waiting', a.datname, lower(l.mode), count(*)::int
  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
  WHERE NOT l.granted AND a.datname IS NOT NULL GROUP BY a.datname, lower(l.mode)`;
+
+/**
+ * Several queries as one statement, each one's rows a JSON array in a column of the same name:
+ * one round trip instead of one per view (on loopback the round trips cost more than the views).
+ */
+export function combinedSql(parts: Record<string, string>): string {
+  const columns = Object.entries(parts).map(
+    ([name, sql]) => `(SELECT coalesce(json_agg(t), '[]'::json) FROM (${sql}) t) AS "${name}"`,
+  );
+  return `SELECT ${columns.join(',\n ')}`;
+}
+
+/** The server-wide views that need no database list. $1 the settings to read. */
+export const SERVER_VIEWS_SQL = combinedSql({
+  databases: DATABASES_SQL,
+  settings: SETTINGS_SQL,
+  replication: REPLICATION_SQL,
+  activity: ACTIVITY_SQL,
+  locks: LOCKS_SQL,
+});
 
 export const STAT_DATABASE_SQL = `SELECT datid::text AS datid, datname, numbackends, xact_commit, xact_rollback,
  blks_read, blks_hit, tup_returned, tup_fetched, tup_inserted, tup_updated, tup_deleted, conflicts,
@@ -124,6 +145,7 @@ export function selectDatabases(
 ): DatabaseSelection {
   const matching = rows
     .map((r) => ({ datid: str(r.datid), datname: str(r.datname) }))
+    .sort((a, b) => (a.datname < b.datname ? -1 : a.datname > b.datname ? 1 : 0))
     .filter((d) => (!opts.include || opts.include.test(d.datname)) && !opts.exclude?.test(d.datname));
   return { selected: matching.slice(0, opts.max), dropped: matching.slice(opts.max).map((d) => d.datname) };
 }
@@ -242,8 +264,11 @@ export function statDatabaseFamilies(rows: Row[], base: Labels): MetricFamily[] 
   return [backends, ...counters.map((c) => c.family)];
 }
 
+/** HELP suffix of the families read from the background sample. */
+const SAMPLED = ' Sampled in the background at most every sample_interval.';
+
 export function databaseSizeFamilies(rows: Row[], base: Labels): MetricFamily[] {
-  const size = gauge('pg_database_size_bytes', 'Disk space used by the database.');
+  const size = gauge('pg_database_size_bytes', 'Disk space used by the database.' + SAMPLED);
   for (const r of rows) size.add({ ...base, datname: str(r.datname) }, num(r.bytes));
   return [size];
 }
@@ -322,7 +347,7 @@ export function indexFamilies(
   limit: number,
   base: Labels,
 ): MetricFamily[] {
-  const sampled = ' Sampled in the background every indexes.interval.';
+  const sampled = SAMPLED;
   const scans = counter(
     'pg_stat_user_indexes_idx_scan_total',
     'Number of index scans initiated on this index.' + sampled,

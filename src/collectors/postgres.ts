@@ -6,20 +6,16 @@ import { errorText, type Logger } from '../logger.js';
 import type { MetricFamily } from '../metrics/exposition.js';
 import { remainingMs, type Collector, type ScrapeContext } from './collector.js';
 import {
-  ACTIVITY_SQL,
   activityFamilies,
   DATABASE_SIZE_SQL,
   databaseSizeFamilies,
-  DATABASES_SQL,
   INDEXES_SQL,
   indexFamilies,
-  LOCKS_SQL,
   lockFamilies,
-  REPLICATION_SQL,
   replicationFamilies,
   selectDatabases,
+  SERVER_VIEWS_SQL,
   SETTINGS,
-  SETTINGS_SQL,
   settingsFamilies,
   STAT_DATABASE_SQL,
   statDatabaseFamilies,
@@ -29,6 +25,8 @@ import {
   upFamily,
   type Row,
 } from './postgres-queries.js';
+
+type Query = (sql: string, params?: unknown[]) => Promise<Row[]>;
 
 export type PostgresConfig = z.infer<typeof postgresSection>;
 export type PostgresTargetConfig = z.infer<typeof postgresTarget>;
@@ -77,6 +75,8 @@ interface Conn {
   /** The server or the network dropped it; it is closed at release. */
   broken: boolean;
   closed: boolean;
+  /** The statement_timeout last set on this connection. */
+  statementTimeoutMs?: number;
 }
 
 /**
@@ -90,6 +90,7 @@ export class TargetPool {
   private open = 0;
   private waiters: (() => void)[] = [];
   private closed = false;
+  private readonly ending = new Set<Promise<void>>();
 
   constructor(
     private readonly max: number,
@@ -110,9 +111,14 @@ export class TargetPool {
     try {
       // Every statement of this scrape stops on the server by the deadline, not after it. A
       // parameter, not a literal SET, so pg_stat_statements keeps one entry for it, not one per value.
-      await conn.client.query("SELECT set_config('statement_timeout', $1, false)", [
-        String(Math.max(1, remainingMs(ctx) - 50)),
-      ]);
+      // Rounded down to 500 ms steps and remembered per connection, so that scrapes with the same
+      // timeout header do not pay a round trip for it each time.
+      const left = remainingMs(ctx) - 50;
+      const timeoutMs = left >= 1000 ? Math.floor(left / 500) * 500 : Math.max(1, Math.floor(left));
+      if (conn.statementTimeoutMs !== timeoutMs) {
+        await conn.client.query("SELECT set_config('statement_timeout', $1, false)", [String(timeoutMs)]);
+        conn.statementTimeoutMs = timeoutMs;
+      }
       return await fn(conn.client);
     } catch (err) {
       if (ctx.signal.aborted) throw new Aborted();
@@ -189,8 +195,20 @@ export class TargetPool {
     conn.closed = true;
     this.open--;
     // end() destroys the socket when the connection is still starting or busy.
-    conn.client.end().catch(() => undefined);
+    const ending = conn.client.end().catch(() => undefined);
+    this.ending.add(ending);
+    void ending.finally(() => this.ending.delete(ending));
     this.waiters.shift()?.();
+  }
+
+  /** Closes the idle connections and waits (at most `waitMs`) until the server has seen them go. */
+  async drain(waitMs: number): Promise<void> {
+    for (const c of [...this.idle]) this.destroy(c);
+    let timer: NodeJS.Timeout | undefined;
+    // A hung server never acknowledges the goodbye; the sample must not wait for it.
+    const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
+    await Promise.race([Promise.all([...this.ending]), limit]);
+    clearTimeout(timer);
   }
 
   async close(): Promise<void> {
@@ -204,14 +222,18 @@ export class TargetPool {
 export class PostgresCollector implements Collector {
   readonly name: string;
   readonly target: string;
+  /** Scrapes' connections, to the DSN's own database. */
   private readonly pool: TargetPool;
+  /** The background sample's connections, one database at a time per worker, closed after each sample. */
+  private readonly samplePool: TargetPool;
   private readonly password: string | undefined;
   private readonly mainDb: string;
   private readonly redacted: string;
   private statementsMissingUntil = 0;
   private lastDropped = '';
-  private indexSample?: { at: number; data: { datname: string; rows: Row[] }[] };
-  private indexRefresh?: Promise<void>;
+  private lastDatabases?: string[];
+  private sample?: { at: number; sizes: Row[]; indexes: { datname: string; rows: Row[] }[] };
+  private sampling?: Promise<void>;
   private refreshController?: AbortController;
 
   constructor(
@@ -225,18 +247,16 @@ export class PostgresCollector implements Collector {
     this.mainDb = databaseOf(target.dsn);
     this.redacted = redactUrl(target.dsn);
     const dsn = target.dsn;
-    this.pool = new TargetPool(
-      cfg.pool_size,
-      this.mainDb,
-      (db, timeoutMs) =>
-        new pg.Client({
-          connectionString: db === this.mainDb ? dsn : dsnForDatabase(dsn, db),
-          connectionTimeoutMillis: Math.max(1, Math.min(cfg.connect_timeout, timeoutMs)),
-          application_name: 'stackwatch',
-          keepAlive: true,
-        }),
-      logger.child({ collector: this.name }),
-    );
+    const connect = (db: string, timeoutMs: number) =>
+      new pg.Client({
+        connectionString: db === this.mainDb ? dsn : dsnForDatabase(dsn, db),
+        connectionTimeoutMillis: Math.max(1, Math.min(cfg.connect_timeout, timeoutMs)),
+        application_name: 'stackwatch',
+        keepAlive: true,
+      });
+    const log = logger.child({ collector: this.name });
+    this.pool = new TargetPool(cfg.pool_size, this.mainDb, connect, log);
+    this.samplePool = new TargetPool(Math.max(1, cfg.pool_size - 1), this.mainDb, connect, log);
   }
 
   failureFamilies(): MetricFamily[] {
@@ -245,46 +265,66 @@ export class PostgresCollector implements Collector {
 
   async collect(ctx: ScrapeContext): Promise<MetricFamily[]> {
     const base = { target: this.target };
-    const out: MetricFamily[] = [];
     let databases: string[] = [];
+    /** Runs `fn` with a query function on a pooled connection to the DSN's own database. */
+    const onMain = <T>(fn: (q: Query) => Promise<T>): Promise<T> =>
+      this.pool.use(this.mainDb, ctx, (c) =>
+        fn(async (sql, params) => (await c.query<Row>(sql, params)).rows),
+      );
+    let out: MetricFamily[];
     try {
-      await this.pool.use(this.mainDb, ctx, async (c) => {
-        const q = async (sql: string, params?: unknown[]): Promise<Row[]> =>
-          (await c.query<Row>(sql, params)).rows;
-        const sel = selectDatabases(await q(DATABASES_SQL), {
-          include: this.cfg.database_include,
-          exclude: this.cfg.database_exclude,
-          max: this.cfg.max_databases,
-        });
-        const dropped = sel.dropped.join(',');
-        if (dropped !== this.lastDropped && sel.dropped.length)
-          ctx.logger.warn(
-            { max_databases: this.cfg.max_databases, ignored: sel.dropped.length },
-            'more databases than max_databases; the rest are not reported',
-          );
-        this.lastDropped = dropped;
-        databases = sel.selected.map((d) => d.datname);
-        out.push(...settingsFamilies(await q(SETTINGS_SQL, [SETTINGS]), base));
-        out.push(...replicationFamilies((await q(REPLICATION_SQL))[0], base));
-        out.push(...activityFamilies(await q(ACTIVITY_SQL), databases, base));
-        out.push(...lockFamilies(await q(LOCKS_SQL), databases, base));
-        out.push(...statDatabaseFamilies(await q(STAT_DATABASE_SQL, [databases]), base));
-        out.push(...databaseSizeFamilies(await q(DATABASE_SIZE_SQL, [databases]), base));
-        if (this.cfg.statements.enabled) out.push(...(await this.statements(q, databases, ctx)));
-      });
+      const statsFor = (dbs: string[]) =>
+        onMain(async (q) => [
+          ...statDatabaseFamilies(await q(STAT_DATABASE_SQL, [dbs]), base),
+          ...(this.cfg.statements.enabled ? await this.statements(q, dbs, ctx) : []),
+        ]);
+      // The per-database views start at once on a second connection, for the databases of the
+      // last scrape: the list rarely changes, and when it has they run again for the new one.
+      const guess = this.lastDatabases;
+      const early = guess ? statsFor(guess) : undefined;
+      early?.catch(() => undefined);
+      const views = (await onMain((q) => q(SERVER_VIEWS_SQL, [SETTINGS])))[0] as Record<string, Row[]>;
+      databases = this.selectDatabases(views.databases ?? [], ctx);
+      this.lastDatabases = databases;
+      let stats: MetricFamily[];
+      if (early && guess?.join('\0') === databases.join('\0')) {
+        stats = await early;
+      } else {
+        await early?.catch(() => undefined);
+        stats = await statsFor(databases);
+      }
+      out = [
+        ...settingsFamilies(views.settings ?? [], base),
+        ...replicationFamilies(views.replication?.[0], base),
+        ...activityFamilies(views.activity ?? [], databases, base),
+        ...lockFamilies(views.locks ?? [], databases, base),
+        ...stats,
+        upFamily(1, base),
+      ];
     } catch (err) {
       throw new Error(this.scrub(`${this.redacted}: ${errorText(err)}`));
     }
-    out.push(upFamily(1, base));
-    if (this.cfg.indexes.enabled) out.push(...(await this.indexes(databases, ctx)));
+    out.push(...(await this.sampled(databases, ctx)));
     return out;
   }
 
-  private async statements(
-    q: (sql: string, params?: unknown[]) => Promise<Row[]>,
-    databases: string[],
-    ctx: ScrapeContext,
-  ): Promise<MetricFamily[]> {
+  private selectDatabases(rows: Row[], ctx: ScrapeContext): string[] {
+    const sel = selectDatabases(rows, {
+      include: this.cfg.database_include,
+      exclude: this.cfg.database_exclude,
+      max: this.cfg.max_databases,
+    });
+    const dropped = sel.dropped.join(',');
+    if (dropped !== this.lastDropped && sel.dropped.length)
+      ctx.logger.warn(
+        { max_databases: this.cfg.max_databases, ignored: sel.dropped.length },
+        'more databases than max_databases; the rest are not reported',
+      );
+    this.lastDropped = dropped;
+    return sel.selected.map((d) => d.datname);
+  }
+
+  private async statements(q: Query, databases: string[], ctx: ScrapeContext): Promise<MetricFamily[]> {
     if (Date.now() < this.statementsMissingUntil) return [];
     const s = this.cfg.statements;
     try {
@@ -307,68 +347,75 @@ export class PostgresCollector implements Collector {
   }
 
   /**
-   * Per-index statistics need a connection to each database, which costs far more than the
-   * server-wide views; they are sampled at most every `indexes.interval`, in the background.
-   * A scrape waits for a running sample only while its own deadline allows, then serves the
-   * latest complete one.
+   * Database sizes and per-index statistics cost far more than the other views (a walk of every
+   * database directory; a connection to each database), and change slowly: they are sampled
+   * at most every `sample_interval`, in the background. A scrape waits for a running sample
+   * only while its own deadline allows, then serves the latest complete one.
    */
-  private async indexes(databases: string[], ctx: ScrapeContext): Promise<MetricFamily[]> {
-    const stale = !this.indexSample || Date.now() - this.indexSample.at >= this.cfg.indexes.interval;
-    if (stale && !this.indexRefresh) {
-      this.indexRefresh = this.refreshIndexes(databases, ctx.logger).finally(
-        () => (this.indexRefresh = undefined),
-      );
+  private async sampled(databases: string[], ctx: ScrapeContext): Promise<MetricFamily[]> {
+    const stale = !this.sample || Date.now() - this.sample.at >= this.cfg.sample_interval;
+    if (stale && !this.sampling) {
+      this.sampling = this.takeSample(databases, ctx.logger).finally(() => (this.sampling = undefined));
     }
-    if (this.indexRefresh) {
+    if (this.sampling) {
       let timer: NodeJS.Timeout | undefined;
       const budget = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, Math.max(0, remainingMs(ctx) - 100));
       });
-      await Promise.race([this.indexRefresh, budget]);
+      await Promise.race([this.sampling, budget]);
       clearTimeout(timer);
     }
-    if (!this.indexSample) return [];
-    return indexFamilies(this.indexSample.data, this.cfg.indexes.limit, { target: this.target });
+    if (!this.sample) return [];
+    const base = { target: this.target };
+    return [
+      ...databaseSizeFamilies(this.sample.sizes, base),
+      ...(this.cfg.indexes.enabled ? indexFamilies(this.sample.indexes, this.cfg.indexes.limit, base) : []),
+    ];
   }
 
-  private async refreshIndexes(databases: string[], logger: Logger): Promise<void> {
+  private async takeSample(databases: string[], logger: Logger): Promise<void> {
     // Its own deadline, not the scrape's: a sample may outlive the scrape that started it.
     const controller = new AbortController();
     this.refreshController = controller;
-    const timeoutMs = Math.max(10_000, this.cfg.indexes.interval);
+    const timeoutMs = Math.max(10_000, this.cfg.sample_interval);
     const timer = setTimeout(() => controller.abort(), timeoutMs);
     const ctx: ScrapeContext = { signal: controller.signal, deadline: Date.now() + timeoutMs, logger };
-    const queue = [...databases];
-    const data: { datname: string; rows: Row[] }[] = [];
-    // One connection fewer than the pool, so that scrapes always find one for the server-wide views.
-    const workers = Math.max(1, this.cfg.pool_size - 1);
+    const indexes: { datname: string; rows: Row[] }[] = [];
+    const run = <T>(db: string, fn: (c: pg.Client) => Promise<T>) => this.samplePool.use(db, ctx, fn);
     try {
-      await Promise.all(
+      const sizes = run(this.mainDb, async (c) => (await c.query<Row>(DATABASE_SIZE_SQL, [databases])).rows);
+      const queue = this.cfg.indexes.enabled ? [...databases] : [];
+      const workers = Math.max(1, this.cfg.pool_size - 1);
+      const perDatabase = Promise.all(
         Array.from({ length: workers }, async () => {
-          for (let datname = queue.shift(); datname !== undefined; datname = queue.shift()) {
-            const db = datname;
+          for (let db = queue.shift(); db !== undefined; db = queue.shift()) {
+            const datname = db;
             try {
-              const rows = await this.pool.use(
-                db,
-                ctx,
+              const rows = await run(
+                datname,
                 async (c) => (await c.query<Row>(INDEXES_SQL, [this.cfg.indexes.limit])).rows,
               );
-              data.push({ datname: db, rows });
+              indexes.push({ datname, rows });
             } catch (err) {
               if (controller.signal.aborted) return;
-              logger.warn({ datname: db, err: this.scrub(errorText(err)) }, 'index statistics failed');
+              logger.warn({ datname, err: this.scrub(errorText(err)) }, 'index statistics failed');
             }
           }
         }),
       );
-      if (!controller.signal.aborted) {
-        data.sort((a, b) => a.datname.localeCompare(b.datname));
-        this.indexSample = { at: Date.now(), data };
-      } else {
-        logger.warn({ timeout_ms: timeoutMs }, 'index statistics sample timed out; keeping the previous one');
-      }
+      const [sizeRows] = await Promise.all([sizes, perDatabase]);
+      if (controller.signal.aborted) throw new Aborted();
+      indexes.sort((a, b) => a.datname.localeCompare(b.datname));
+      this.sample = { at: Date.now(), sizes: sizeRows, indexes };
+    } catch (err) {
+      logger.warn(
+        { err: controller.signal.aborted ? `timed out after ${timeoutMs} ms` : this.scrub(errorText(err)) },
+        'database size and index sample failed; keeping the previous one',
+      );
     } finally {
       clearTimeout(timer);
+      // Between samples stackwatch holds no connection to the other databases.
+      await this.samplePool.drain(2000);
     }
   }
 
@@ -383,7 +430,7 @@ export class PostgresCollector implements Collector {
 
   async close(): Promise<void> {
     this.refreshController?.abort();
-    await this.pool.close();
+    await Promise.all([this.pool.close(), this.samplePool.close()]);
   }
 }
 

@@ -18,8 +18,13 @@ export const postgresSection = z
     database_exclude: regex.optional(),
     /** Cap on discovered databases per target; the rest are ignored (by name order) and logged. */
     max_databases: z.number().int().min(1).default(50),
-    /** Connections per target, shared by the server-wide queries and the per-database ones. */
+    /** Scrape connections to the DSN's database; the index sample opens up to one fewer, briefly. */
     pool_size: z.number().int().min(1).max(20).default(3),
+    /**
+     * Database sizes (a walk of each database's directory) and index statistics (a connection
+     * per database) change slowly and cost the most: sampled in the background at most this often.
+     */
+    sample_interval: duration.default('1m'),
     statements: z
       .object({
         enabled: z.boolean().default(true),
@@ -38,8 +43,6 @@ export const postgresSection = z
         enabled: z.boolean().default(true),
         /** Largest indexes per target that get per-index series; unused counts cover all. */
         limit: z.number().int().min(0).max(10_000).default(50),
-        /** Index statistics take a connection per database: sampled at most this often, in the background. */
-        interval: duration.default('1m'),
       })
       .strict()
       .default({}),

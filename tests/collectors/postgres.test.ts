@@ -76,8 +76,8 @@ collectors:
   postgres:
     database_exclude: 'ignored_.*'
     statements: { include_query: true, query_length: 60 }
-    # Index statistics sampled at every scrape, so each test sees the state it just made.
-    indexes: { interval: 0s }
+    # Sizes and index statistics sampled at every scrape, so each test sees the state it just made.
+    sample_interval: 0s
     targets:
       - name: main
         dsn_file: ${dsnFile}
@@ -199,6 +199,31 @@ collectors:
     expect(samples(text, 'pg_stat_database_numbackends').map((s) => s.labels.datname)).not.toContain(
       'ignored_db',
     );
+  });
+
+  it('reports a database created or dropped since the last scrape in the very next scrape', async () => {
+    const names = (text: string, name: string) =>
+      samples(text, name)
+        .map((s) => s.labels.datname)
+        .sort();
+    expect(names(await scrape(metricsUrl), 'pg_stat_database_xact_commit')).toEqual([
+      'app',
+      'postgres',
+      'scratch',
+    ]);
+    await server.psql('create database later');
+    try {
+      const text = await scrape(metricsUrl);
+      expect(names(text, 'pg_stat_database_xact_commit')).toEqual(['app', 'later', 'postgres', 'scratch']);
+      expect(names(text, 'pg_database_size_bytes')).toEqual(['app', 'later', 'postgres', 'scratch']);
+    } finally {
+      await server.psql('drop database later');
+    }
+    expect(names(await scrape(metricsUrl), 'pg_stat_database_xact_commit')).toEqual([
+      'app',
+      'postgres',
+      'scratch',
+    ]);
   });
 
   it('reports statement counts and the slow-query view as pg_stat_statements does', async () => {

@@ -1,0 +1,109 @@
+// Helpers shared by the benchmarks: medians, timed scrapes, the reference exporters, the
+// PostgreSQL workload and the writing of a section of docs/BENCHMARKS.md.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { PostgresServer } from '../tests/support/postgres.js';
+import { REPO_ROOT } from '../tests/support/stackwatch.js';
+import { freePort, startProcess, waitFor, type Proc } from '../tests/support/util.js';
+
+export const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+};
+
+/** Wall time of one whole HTTP scrape, with Prometheus's default timeout header unless told. */
+export async function timedScrape(
+  url: string,
+  headers: Record<string, string> = { 'X-Prometheus-Scrape-Timeout-Seconds': '10' },
+): Promise<{ ms: number; text: string }> {
+  const started = performance.now();
+  const res = await fetch(url, { headers });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
+  return { ms: performance.now() - started, text };
+}
+
+/** Sample lines whose name starts with `prefix` (all samples with ''). */
+export const seriesCount = (text: string, prefix = ''): number =>
+  text.split('\n').filter((l) => l && !l.startsWith('#') && l.startsWith(prefix)).length;
+
+/** Peak resident set of a process, from /proc. */
+export const peakRssMb = (pid: number | undefined): number => {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+};
+
+export interface Exporter {
+  url: string;
+  proc: Proc;
+}
+
+async function startExporter(bin: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Exporter> {
+  const port = await freePort();
+  const proc = startProcess(bin, [...args, `--web.listen-address=127.0.0.1:${port}`], {
+    env: { ...process.env, ...env },
+  });
+  const url = `http://127.0.0.1:${port}/metrics`;
+  await waitFor(async () => (await fetch(url)).ok, 20_000, bin);
+  return { url, proc };
+}
+
+/** Debian's postgres_exporter with its defaults, on the server's `postgres` database. */
+export const startPostgresExporter = (server: PostgresServer): Promise<Exporter> =>
+  startExporter('/usr/bin/prometheus-postgres-exporter', [], {
+    DATA_SOURCE_NAME: `${server.dsn('postgres')}?sslmode=disable`,
+  });
+
+/** Debian's redis_exporter with its defaults. */
+export const startRedisExporter = (redisUrl: string): Promise<Exporter> =>
+  startExporter('/usr/bin/prometheus-redis-exporter', [`--redis.addr=${redisUrl}`]);
+
+/** Creates databases bench_<existing>..bench_<n-1>, each with a table and two indexes. */
+export async function ensureDatabases(server: PostgresServer, n: number, existing: number): Promise<void> {
+  for (let i = existing; i < n; i++) {
+    await server.psql(`create database bench_${i}`);
+    await server.psql(
+      'create table t(id int primary key, v int); create index t_v on t(v); insert into t select g, g from generate_series(1, 100) g',
+      `bench_${i}`,
+    );
+  }
+}
+
+/** Tables s_0..s_99 that fillStatements selects from. */
+export async function createStatementTables(server: PostgresServer): Promise<void> {
+  for (let i = 0; i < 100; i++) await server.psql(`create table if not exists s_${i}(a int)`);
+}
+
+/** Makes pg_stat_statements hold about `n` distinct statements (different select lists over 100 tables). */
+export async function fillStatements(server: PostgresServer, n: number): Promise<number> {
+  const c = new pg.Client({ connectionString: server.dsn('postgres') });
+  await c.connect();
+  await c.query('select pg_stat_statements_reset()');
+  for (let i = 0; i < n; i++) {
+    const table = `s_${i % 100}`;
+    const width = Math.floor(i / 100) + 1;
+    await c.query(`select ${Array.from({ length: width }, () => 'a').join(', ')} from ${table} limit 1`);
+  }
+  const count = Number((await c.query('select count(*) from pg_stat_statements')).rows[0].count);
+  await c.end();
+  return count;
+}
+
+/** Replaces (or appends) the `## <title>` section of docs/BENCHMARKS.md. */
+export function writeSection(title: string, body: string): void {
+  const file = join(REPO_ROOT, 'docs', 'BENCHMARKS.md');
+  const section = `## ${title}\n\n${body.trim()}\n`;
+  let doc = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const escaped = title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const re = new RegExp(`## ${escaped}\\n[\\s\\S]*?(?=\\n## |$)`);
+  doc = re.test(doc) ? doc.replace(re, section) : doc.trimEnd() + '\n\n' + section;
+  writeFileSync(file, doc);
+}
+
+/** A short description of the machine at the time of a run, for the docs. */
+export function machineNote(): string {
+  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  return `${new Date().toISOString().slice(0, 10)}, 2 shared cores, load average ${load}`;
+}
