@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stackwatch } from '../../src/app.js';
@@ -84,6 +84,36 @@ describe('stackwatch with no configuration and no environment', () => {
 
 const byMount = (a: Record<string, string>, b: Record<string, string>) =>
   (a.mountpoint ?? '').localeCompare(b.mountpoint ?? '');
+
+describe("the README's run command", () => {
+  it('npm start serves self and filesystem metrics with no file and an environment of PATH and HOME only', async () => {
+    // `--ignore-scripts` skips the prestart build: the suite has built dist/ already, and a
+    // rebuild here would rewrite files that other test files are loading.
+    const dataDir = join(REPO_ROOT, 'data');
+    const hadData = existsSync(dataDir);
+    const proc = startProcess(
+      'npm',
+      ['start', '--silent', '--ignore-scripts', '--', '--web.listen-address=127.0.0.1:0'],
+      { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root' } },
+    );
+    try {
+      const port = await waitFor(
+        () => Number(/"port":(\d+)[^\n]*"msg":"listening"/.exec(proc.output())?.[1]) || undefined,
+        20_000,
+        'npm start to listen',
+      );
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(samples(text, 'node_filesystem_size_bytes').map((s) => s.labels.mountpoint)).toContain('/');
+      expect(samples(text, 'stackwatch_build_info')).toHaveLength(1);
+      // The receiver is on, with the console channel and the default data directory.
+      expect(proc.output()).toContain('./data');
+      expect(existsSync(dataDir)).toBe(true);
+    } finally {
+      await proc.stop();
+      if (!hadData) rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('scrape deadline', () => {
   let sw: Stackwatch;
