@@ -143,8 +143,8 @@ export class DeliveryWorker {
   }
 
   /**
-   * Results are written in batches (one transaction, one fsync for all the attempts that
-   * finished in this turn of the event loop). A job stays in flight until its result is
+   * Results are written in batches (one transaction for all the attempts that finished in
+   * this turn of the event loop). A job stays in flight until its result is
    * written, so it is not picked up twice.
    */
   private record(store: AlertStore, outcome: AttemptOutcome): Promise<void> {

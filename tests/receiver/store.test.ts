@@ -87,6 +87,8 @@ describe('SQLite outbox (record stage)', () => {
     expect(await store.redrive(job!.id, now)).toBeUndefined(); // not dead any more
     await store.complete([{ id: job!.id, attempts: 1, kind: 'sent' }], now + 12 * HOUR);
     expect(await store.get(job!.id)).toMatchObject({ status: 'sent', attempts: 1 });
+    // Results commit with synchronous=NORMAL; the connection is back to FULL for the next webhook.
+    expect(store.db.pragma('synchronous', { simple: true })).toBe(2);
   });
 
   it('escalates a firing critical group once, and not after it resolved', async () => {
