@@ -2,11 +2,11 @@
 // running containers next to `docker stats --no-stream` in the same run, and the CPU share of
 // stackwatch's background sampler. Run with `npx tsx bench/docker.ts` after `npm run build`;
 // writes the `## Docker` section of docs/BENCHMARKS.md.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeSection as writeBenchSection } from './_lib.js';
 import { cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
 import { startDockerEngine } from '../tests/support/docker.js';
-import { REPO_ROOT, samples, startStackwatch } from '../tests/support/stackwatch.js';
+import { samples, startStackwatch } from '../tests/support/stackwatch.js';
 import { run, sleep, waitFor } from '../tests/support/util.js';
 
 const COUNTS = (process.env.BENCH_CONTAINERS ?? '20,50,100').split(',').map(Number);
@@ -119,10 +119,7 @@ async function main(): Promise<void> {
 }
 
 function writeSection(rows: Row[]): void {
-  const file = join(REPO_ROOT, 'docs', 'BENCHMARKS.md');
   const lines = [
-    '## Docker',
-    '',
     `\`npx tsx bench/docker.ts\` (after \`npm run build\`), ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores ` +
       `(${cpus()[0]?.model.trim()}), shared with other work. A real dockerd 20.10 (API 1.41, cgroup v1) from ` +
       '`tests/support/docker.ts`, N busybox containers running `sleep`, stackwatch with ' +
@@ -150,17 +147,8 @@ function writeSection(rows: Row[]): void {
     'answers on its one-second tick; `docker stats --no-stream` waits for two ticks.',
     '',
   ];
-  const section = lines.join('\n');
-  let doc = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\n';
-  const start = doc.indexOf('## Docker\n');
-  if (start >= 0) {
-    const next = doc.indexOf('\n## ', start + 1);
-    doc = doc.slice(0, start) + section + (next >= 0 ? doc.slice(next + 1) : '');
-  } else {
-    doc = doc.replace(/\n*$/, '\n\n') + section;
-  }
-  writeFileSync(file, doc);
-  console.log(`wrote ${file}`);
+  writeBenchSection('Docker', lines.join('\n'));
+  console.log('wrote the Docker section of docs/BENCHMARKS.md');
 }
 
 await main();
