@@ -18,9 +18,9 @@ import { startPrometheus, type PrometheusHandle } from '../support/prometheus.js
 import { startRedis, type RedisHandle } from '../support/redis.js';
 import { startSlack, type SlackHandle } from '../support/slack.js';
 import { startSmtp, type SmtpHandle } from '../support/smtp.js';
-import { startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
+import { samples, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
 import { makeCertificate } from '../support/tls.js';
-import { tempDir, waitFor } from '../support/util.js';
+import { run, tempDir, waitFor } from '../support/util.js';
 import { allExporterSeriesNames, exporterMetricNames } from './exporter-metric-names.js';
 import { allPanels, loadDashboards, metricNamesInExpr, rulesDir } from './promql.js';
 
@@ -248,6 +248,18 @@ scrape_configs:
     // As above: block I/O counters exist only where the engine reports block I/O at all.
     const blockIo = ['docker: container_fs_reads_bytes_total', 'docker: container_fs_writes_bytes_total'];
     expect(absent).toEqual((await engineHasBlockIo()) ? [] : blockIo);
+  });
+
+  it('passes promtool check metrics with every collector and the receiver in one /metrics', async () => {
+    const text = await (await fetch(`${sw.url}/metrics`)).text();
+    const collectors = samples(text, 'stackwatch_scrape_collector_success');
+    expect(collectors.map((c) => c.labels.collector).sort()).toEqual(
+      expect.arrayContaining(['docker', 'filesystem', 'postgres/main', 'redis/cache']),
+    );
+    expect(collectors.filter((c) => c.value !== 1)).toEqual([]);
+    const r = await run('promtool', ['check', 'metrics'], { input: text });
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.code).toBe(0);
   });
 
   it('PostgreSQL stopped: PostgresDown mails ops@ and oncall@ with the DBA contact; restarted: the resolved mail follows', async () => {
