@@ -17,7 +17,8 @@ WORKDIR /app
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
-COPY examples/stackwatch.yml /etc/stackwatch/stackwatch.yml
+# Every key documented; the image starts without it (defaults and DATABASE_URL, REDIS_URL, …).
+COPY examples/stackwatch.yml /etc/stackwatch/stackwatch.example.yml
 RUN mkdir -p /var/lib/stackwatch && chown node:node /var/lib/stackwatch
 USER node
 VOLUME ["/var/lib/stackwatch"]
@@ -25,4 +26,5 @@ EXPOSE 9879
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9879/-/healthy').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["node", "/app/dist/cli.js"]
-CMD ["--config.file=/etc/stackwatch/stackwatch.yml"]
+# Mount a configuration and pass --config.file=/etc/stackwatch/stackwatch.yml to use one.
+CMD []
