@@ -8,6 +8,7 @@ const DS = { type: 'prometheus', uid: '${datasource}' };
 const F = '{job=~"$job",instance=~"$instance"}';
 const f = (extra) => `{job=~"$job",instance=~"$instance",${extra}}`;
 const RI = '$__rate_interval';
+const DAY = 86400;
 
 const steps = (...pairs) => pairs.map(([color, value]) => ({ color, value }));
 const GREEN = steps(['green', null]);
@@ -166,7 +167,7 @@ write('performance.json', dashboard('stackwatch-performance', 'stackwatch / Perf
     [`sum(rate(llm_api_calls_total${F}[${RI}]))`, 'calls'],
     [`sum(rate(llm_api_errors_total${F}[${RI}]))`, 'errors'],
   ], { unit: 'reqps', w: 6 }),
-  panel('gauge', 'LLM error ratio (5m)', [[`max(job:llm_api_error_ratio:rate5m{job=~"$job"})`, 'errors / calls']], { unit: 'percentunit', thresholds: up(0.05), min: 0, max: 0.2, w: 6, description: 'Warning above 5 % (LLMHighErrorRatio).' }),
+  panel('gauge', 'LLM error ratio (5m)', [[`max(job:llm_api_error_ratio:rate5m{job=~"$job"})`, 'errors / calls']], { unit: 'percentunit', thresholds: up(0.05), min: 0, max: 0.2, w: 6, description: 'Warning above 5 % (LLMErrorRate).' }),
   row('Task execution'),
   panel('timeseries', 'Task (tool) execution time', [
     [`histogram_quantile(0.50, sum by (le) (rate(agent_task_duration_bucket${F}[${RI}])))`, 'P50'],
@@ -239,7 +240,9 @@ write('infrastructure.json', dashboard('stackwatch-infrastructure', 'stackwatch 
   row('Containers and backups'),
   panel('table', 'Container state', [[`max by (name, image, state) (container_state${F}) == 1`, '{{name}}']], { unit: 'none', w: 8 }),
   panel('table', 'Container restarts', [[`max by (name) (container_restarts_total${F})`, '{{name}}']], { unit: 'short', thresholds: up(3), w: 8 }),
-  panel('table', 'Backup age', [[`max by (backup) (stackwatch_backup_age_seconds${F})`, '{{backup}}']], { unit: 's', thresholds: up(86400), w: 8, description: 'Alert threshold: each backup\'s configured schedule bound (stackwatch_backup_max_age_seconds).' }),
+  // BackupTooOld compares each backup with its own max_age; one panel can show one bound, so the
+  // colours follow the shipped weekly schedule (max_age: 8d): yellow after 7 days, red when it fires.
+  panel('table', 'Backup age', [[`max by (backup) (stackwatch_backup_age_seconds${F})`, '{{backup}}']], { unit: 's', thresholds: up(7 * DAY, 8 * DAY), w: 8, description: 'Alert threshold: each backup\'s configured schedule bound (stackwatch_backup_max_age_seconds). Colours for the weekly schedule: yellow after 7 days, red after 8 (max_age: 8d).' }),
   panel('table', 'Backup integrity', [[`min by (backup) (stackwatch_backup_integrity_ok${F})`, '{{backup}}']], { unit: 'none', thresholds: down(1), mappings: { type: 'value', options: { 0: { text: 'FAILED', color: 'red', index: 0 }, 1: { text: 'OK', color: 'green', index: 1 } } }, w: 8 }),
   panel('table', 'Backup size', [[`max by (backup) (stackwatch_backup_size_bytes${F})`, '{{backup}}']], { unit: 'bytes', w: 8 }),
   row('stackwatch'),
@@ -259,21 +262,24 @@ write('infrastructure.json', dashboard('stackwatch-infrastructure', 'stackwatch 
 
 // ---------------- Agent System
 const success = `sum(rate(agent_tasks_completed${F}[${RI}])) / sum(rate(agent_tasks_total${F}[${RI}]))`;
+// Neither manual gives a success-rate threshold and no rule alerts on it (TaskFailed counts failures
+// per second): yellow below 95 % mirrors the guide's 5 % LLM error bound, red below 90 %.
+const SUCCESS = down(0.95, 0.9);
 write('agent-system.json', dashboard('stackwatch-agent-system', 'stackwatch / Agent System',
   'Agent Framework guide dashboard: task success rate, LLM latency P95, active tasks, LLM error ratio.', ['agent'], [
   row('Tasks'),
-  panel('stat', 'Task success rate', [[success, 'success']], { unit: 'percentunit', min: 0, max: 1, w: 6, h: 6, description: 'sum(rate(agent_tasks_completed)) / sum(rate(agent_tasks_total)), as in the Agent Framework guide.' }),
+  panel('stat', 'Task success rate', [[success, 'success']], { unit: 'percentunit', thresholds: SUCCESS, min: 0, max: 1, w: 6, h: 6, description: 'sum(rate(agent_tasks_completed)) / sum(rate(agent_tasks_total)), as in the Agent Framework guide. Yellow below 95 %, red below 90 % (no alert; TaskFailed fires on failures per second).' }),
   panel('stat', 'Active tasks', [[`sum(agent_tasks_active${F})`, 'active']], { unit: 'short', thresholds: up(100), w: 6, h: 6, description: 'Warning above 100 per instance (AgentTooManyActiveTasks).' }),
-  panel('stat', 'Failed tasks', [[`sum(rate(agent_tasks_failed${F}[${RI}]))`, 'failed/s']], { unit: 'suffix: tasks/s', thresholds: up(0.1), w: 6, h: 6, description: 'Critical above 0.1 per second (AgentTasksFailing).' }),
-  panel('stat', 'LLM error ratio', [[`sum(rate(llm_api_errors_total${F}[${RI}])) / (sum(rate(llm_api_calls_total${F}[${RI}])) > 0)`, 'errors / calls']], { unit: 'percentunit', thresholds: up(0.05), w: 6, h: 6, description: 'Warning above 5 % (LLMHighErrorRatio).' }),
-  panel('timeseries', 'Task success rate', [[success, 'success rate']], { unit: 'percentunit', min: 0, max: 1, w: 12 }),
+  panel('stat', 'Failed tasks', [[`sum(rate(agent_tasks_failed${F}[${RI}]))`, 'failed/s']], { unit: 'suffix: tasks/s', thresholds: up(0.1), w: 6, h: 6, description: 'Critical above 0.1 per second (TaskFailed).' }),
+  panel('stat', 'LLM error ratio', [[`sum(rate(llm_api_errors_total${F}[${RI}])) / (sum(rate(llm_api_calls_total${F}[${RI}])) > 0)`, 'errors / calls']], { unit: 'percentunit', thresholds: up(0.05), w: 6, h: 6, description: 'Warning above 5 % (LLMErrorRate).' }),
+  panel('timeseries', 'Task success rate', [[success, 'success rate']], { unit: 'percentunit', thresholds: SUCCESS, min: 0, max: 1, w: 12 }),
   panel('timeseries', 'Tasks', [
     [`sum(rate(agent_tasks_total${F}[${RI}]))`, 'started'],
     [`sum(rate(agent_tasks_completed${F}[${RI}]))`, 'completed'],
     [`sum(rate(agent_tasks_failed${F}[${RI}]))`, 'failed'],
   ], { unit: 'suffix: tasks/s', thresholds: up(0.1), thresholdsStyle: 'off', w: 12 }),
   panel('timeseries', 'Active tasks by instance', [[`sum by (instance) (agent_tasks_active${F})`, '{{instance}}']], { unit: 'short', thresholds: up(100), w: 12 }),
-  panel('timeseries', 'Task duration P99', [[`histogram_quantile(0.99, sum by (le) (rate(agent_task_duration_bucket${F}[${RI}])))`, 'P99']], { unit: 's', thresholds: up(60), w: 12, description: 'Warning above 60 s (AgentTaskHighLatency).' }),
+  panel('timeseries', 'Task duration P99', [[`histogram_quantile(0.99, sum by (le) (rate(agent_task_duration_bucket${F}[${RI}])))`, 'P99']], { unit: 's', thresholds: up(60), w: 12, description: 'Warning above 60 s (HighLatency).' }),
   row('LLM'),
   panel('timeseries', 'LLM latency P95', [[`histogram_quantile(0.95, sum by (le) (rate(llm_api_duration_seconds_bucket${F}[${RI}])))`, 'P95']], { unit: 's', w: 12 }),
   panel('timeseries', 'LLM error ratio', [[`sum by (job) (rate(llm_api_errors_total${F}[${RI}])) / (sum by (job) (rate(llm_api_calls_total${F}[${RI}])) > 0)`, '{{job}}']], { unit: 'percentunit', thresholds: up(0.05), min: 0, w: 12 }),

@@ -81,7 +81,7 @@ describe('deploy/kubernetes', () => {
     const cm = docs.find((d) => d.kind === 'ConfigMap');
     const text = cm?.data?.['stackwatch.yml'] as string;
     expect(text).toBeTruthy();
-    const r = await checkConfig(text, '/etc/stackwatch/secrets');
+    const r = await checkConfig(text, '/etc/stackwatch-secrets');
     expect(r).toEqual({ code: 0, out: expect.stringContaining('configuration is valid') });
   });
 
@@ -96,6 +96,48 @@ describe('deploy/kubernetes', () => {
       expect(container.ports).toContainEqual({ name: 'http', containerPort: 9879 });
     },
   );
+
+  it.each(manifests)(
+    '$file: mounts the ConfigMap as a directory, so an update reaches a reload',
+    ({ docs }) => {
+      const spec = docs.find((d) => d.kind === 'StatefulSet' || d.kind === 'DaemonSet')?.spec.template.spec;
+      const cm = docs.find((d) => d.kind === 'ConfigMap');
+      const volume = spec.volumes.find(
+        (v: { configMap?: { name: string } }) => v.configMap?.name === cm?.metadata.name,
+      );
+      expect(volume.configMap.items).toEqual([{ key: 'stackwatch.yml', path: 'stackwatch.yml' }]);
+      const mounts = spec.containers[0].volumeMounts as {
+        name: string;
+        mountPath: string;
+        subPath?: string;
+      }[];
+      // Kubernetes never updates a subPath mount
+      expect(mounts.filter((m) => m.subPath)).toEqual([]);
+      expect(mounts.find((m) => m.name === volume.name)?.mountPath).toBe('/etc/stackwatch');
+      // nothing else is mounted inside the read-only ConfigMap volume
+      expect(mounts.filter((m) => m.mountPath.startsWith('/etc/stackwatch/'))).toEqual([]);
+    },
+  );
+
+  it('the node DaemonSet reaches the Docker socket without requiring one', () => {
+    const docs = manifests[1]?.docs ?? [];
+    const spec = docs.find((d) => d.kind === 'DaemonSet')?.spec.template.spec;
+    expect(spec.hostPID).toBe(true);
+    expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
+    expect(spec.securityContext.supplementalGroups).toHaveLength(1);
+    const root = spec.volumes.find((v: { hostPath?: { path: string } }) => v.hostPath?.path === '/');
+    expect(spec.containers[0].volumeMounts).toContainEqual(
+      expect.objectContaining({ name: root.name, mountPath: '/host', readOnly: true }),
+    );
+    // a hostPath that may be missing is created as a directory, which `enabled: auto` would take for the engine
+    expect(
+      spec.volumes.filter((v: { hostPath?: { path: string } }) => /docker/.test(v.hostPath?.path ?? '')),
+    ).toEqual([]);
+    const cm = docs.find((d) => d.kind === 'ConfigMap');
+    const docker = (parse(cm?.data['stackwatch.yml']) as { collectors: { docker: Record<string, string> } })
+      .collectors.docker;
+    expect(docker).toMatchObject({ enabled: 'auto', host: 'unix:///host/run/docker.sock' });
+  });
 
   it('runs the receiver replica as non-root with its outbox on a volume', () => {
     const docs = manifests[0]?.docs ?? [];

@@ -3,12 +3,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import {
   allPanels,
   dashboardFileNames,
   dashboardsDir,
   loadDashboards,
   promqlErrors,
+  repoRoot,
   substituteGrafanaVariables,
   templateVariableExpr,
 } from './promql.js';
@@ -146,6 +148,30 @@ describe('the manuals’ numbers in the dashboards', () => {
     ['stackwatch-agent-system', 'Task duration P99', [null, 60]],
   ] as const)('%s / %s thresholds %j', (uid, title, expected) => {
     expect(stepValues(uid, title)).toEqual(expected);
+  });
+
+  it('Backup age turns red when BackupTooOld fires for the shipped weekly schedule', () => {
+    const DAY = 86400;
+    expect(stepValues('stackwatch-infrastructure', 'Backup age')).toEqual([null, 7 * DAY, 8 * DAY]);
+    for (const file of ['deploy/stackwatch.yml', 'examples/stackwatch.yml']) {
+      const cfg = parseYaml(readFileSync(join(repoRoot, file), 'utf8')) as {
+        collectors: { backups: { max_age: string }[] };
+      };
+      expect(
+        cfg.collectors.backups.map((b) => b.max_age),
+        file,
+      ).toEqual(['8d']);
+    }
+  });
+
+  it.each(['stat', 'timeseries'])('Task success rate (%s): yellow below 95 %%, red below 90 %%', (type) => {
+    const d = dashboards.find((x) => x.dashboard.uid === 'stackwatch-agent-system')!.dashboard;
+    const p = allPanels(d.panels).find((x) => x.title === 'Task success rate' && x.type === type)!;
+    expect(p.fieldConfig!.defaults!.thresholds!.steps).toEqual([
+      { color: 'red', value: null },
+      { color: 'yellow', value: 0.9 },
+      { color: 'green', value: 0.95 },
+    ]);
   });
 
   it("the Agent System task success rate is the guide's completed / total", () => {
