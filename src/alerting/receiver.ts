@@ -15,6 +15,7 @@ import type { Webhook } from './payload.js';
 import { Redactor } from './redact.js';
 import { routeTest, Router, type RouteTestResult } from './routing.js';
 import { compileSilence, mutedBy, normaliseMatchers, type ActiveSilence, type Silence } from './silences.js';
+import { PgStore } from './pg-store.js';
 import { SqliteStore, type AlertStore } from './store.js';
 import type {
   DeliveryResult,
@@ -41,6 +42,17 @@ interface Setup {
   slack?: SlackChannel;
   slackConsole: Channel;
   mailDomain: string;
+}
+
+/** Error text with the DSN's password taken out, should a driver quote it. */
+function withoutPassword(text: string, dsn: string | undefined): string {
+  let password = '';
+  try {
+    password = dsn ? decodeURIComponent(new URL(dsn).password) : '';
+  } catch {
+    // Not a URL: nothing to take out.
+  }
+  return password ? text.split(password).join('***') : text;
 }
 
 export function mailDomainOf(from: string): string {
@@ -121,6 +133,7 @@ export class AlertReceiver {
   private readonly logger: Logger;
   private readonly now: () => number;
   private stopped = false;
+  private opening?: Promise<boolean>;
 
   constructor(private readonly opts: ReceiverOptions) {
     this.logger = opts.logger.child({ component: 'receiver' });
@@ -150,15 +163,27 @@ export class AlertReceiver {
     return this.opts.dataDir ?? this.opts.config.data_dir;
   }
 
-  private openStore(): boolean {
-    if (this.store) return true;
+  /** Opens the configured outbox; false (logged) when it cannot, and webhooks get 503 until it can. */
+  private openStore(): Promise<boolean> {
+    if (this.store) return Promise.resolve(true);
+    this.opening ??= this.tryOpenStore().finally(() => (this.opening = undefined));
+    return this.opening;
+  }
+
+  private async tryOpenStore(): Promise<boolean> {
+    const st = this.setup.cfg.store;
+    const where =
+      st.type === 'postgres' ? { store: 'postgres', schema: st.schema } : { data_dir: this.dataDir };
     try {
-      this.store = new SqliteStore(this.dataDir);
-      this.logger.info({ data_dir: this.dataDir }, 'outbox opened');
+      this.store =
+        st.type === 'postgres'
+          ? await PgStore.open({ dsn: st.dsn as string, schema: st.schema, claimTimeoutMs: st.claim_timeout })
+          : new SqliteStore(this.dataDir);
+      this.logger.info(where, 'outbox opened');
       return true;
     } catch (err) {
       this.logger.error(
-        { data_dir: this.dataDir, err: errorText(err) },
+        { ...where, err: withoutPassword(errorText(err), st.dsn) },
         'cannot open the outbox; webhooks are answered 503 until it opens',
       );
       return false;
@@ -166,7 +191,7 @@ export class AlertReceiver {
   }
 
   async start(): Promise<void> {
-    this.openStore();
+    await this.openStore();
     if (this.store) await this.loadSilences();
     this.logStartup();
     this.worker.start();
@@ -180,8 +205,10 @@ export class AlertReceiver {
       this.timers.push(t);
     };
     every(Math.max(100, cfg.escalation.check_interval), async () => void (await this.checkEscalations()));
+    // Replicas sharing a PostgreSQL outbox see each other's maintenance windows within seconds.
+    if (cfg.store.type === 'postgres') every(10_000, async () => this.loadSilences());
     every(60_000, async () => {
-      if (!this.store && this.openStore()) await this.loadSilences();
+      if (!this.store && (await this.openStore())) await this.loadSilences();
       await this.store?.prune(this.now(), this.setup.cfg.retention, this.setup.cfg.dedup_window);
     });
   }
@@ -233,7 +260,8 @@ export class AlertReceiver {
   /** Plans a webhook (route, contacts, mute, dedup) and records it durably; resolves after commit. */
   async ingest(w: Webhook): Promise<RecordOutcome> {
     if (this.stopped) throw new StoreUnavailableError('the receiver is shutting down');
-    if (!this.store && !this.openStore()) throw new StoreUnavailableError('the outbox is not available');
+    if (!this.store && !(await this.openStore()))
+      throw new StoreUnavailableError('the outbox is not available');
     const s = this.setup;
     const rec = planWebhook(w, {
       router: s.router,

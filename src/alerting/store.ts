@@ -27,8 +27,8 @@ export interface StoreCounts {
 
 /**
  * The durable outbox, dedup table, thread index, escalation state and maintenance windows.
- * Async so that a shared PostgreSQL store (FOR UPDATE SKIP LOCKED) can implement it for
- * several receiver replicas; the SQLite store below serves a single replica from local disk.
+ * The SQLite store below serves a single replica from local disk; PgStore (pg-store.ts) is
+ * shared by several receiver replicas, which claim due jobs with FOR UPDATE SKIP LOCKED.
  */
 export interface AlertStore {
   /** Records many webhooks in ONE transaction (group commit). Throws when it cannot commit. */
@@ -110,7 +110,7 @@ CREATE TABLE IF NOT EXISTS silences (
 );
 `;
 
-interface JobRow {
+export interface JobRow {
   id: number;
   created_at: number;
   updated_at: number;
@@ -132,7 +132,7 @@ interface JobRow {
   sent_at: number | null;
 }
 
-function toJob(r: JobRow): Job {
+export function toJob(r: JobRow): Job {
   return {
     id: r.id,
     createdAt: r.created_at,

@@ -261,6 +261,28 @@ export const receiverSection = z
       })
       .strict()
       .default({}),
+    store: z
+      .object({
+        /**
+         * sqlite: the outbox on local disk under data_dir, for one replica (independent of the
+         * databases it alerts about). postgres: one outbox shared by every replica.
+         */
+        type: z.enum(['sqlite', 'postgres']).default('sqlite'),
+        /** postgres://… (or dsn_file); required with type postgres. */
+        dsn: z.string().optional(),
+        schema: z
+          .string()
+          .regex(/^[a-z_][a-z0-9_]*$/, 'a lower-case SQL identifier')
+          .default('stackwatch'),
+        /** A replica that claimed a notification and vanished: after this, another replica sends it. */
+        claim_timeout: duration.default('5m'),
+      })
+      .strict()
+      .refine((st) => st.type !== 'postgres' || !!st.dsn, {
+        message: 'store.type postgres needs store.dsn (or store.dsn_file)',
+        path: ['dsn'],
+      })
+      .default({}),
     /** Labels/annotations whose NAME matches this (case-insensitive, unanchored) have their value redacted. */
     redact: regexSource.default(DEFAULT_REDACT),
     /** A second identical notification within this window is a duplicate (HA replicas, retries). */

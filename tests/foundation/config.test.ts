@@ -101,6 +101,26 @@ describe('configuration', () => {
     expect(c.collectors.filesystem.mounts_path).toBe('/host/proc/1/mounts');
   });
 
+  it('requires a DSN for a shared PostgreSQL outbox, and reads it from a file', () => {
+    expect(errorOf('receiver:\n  store:\n    type: postgres\n')).toBe(
+      'config: receiver.store.dsn: store.type postgres needs store.dsn (or store.dsn_file)',
+    );
+    const dsnFile = join(tmp.path, 'outbox-dsn');
+    writeFileSync(dsnFile, 'postgres://receiver:s3cret@db:5432/alerts\n');
+    const c = parseConfigText(
+      `receiver:\n  store:\n    type: postgres\n    dsn_file: ${dsnFile}\n`,
+      {},
+      't.yml',
+    );
+    expect(c.receiver.store).toEqual({
+      type: 'postgres',
+      dsn: 'postgres://receiver:s3cret@db:5432/alerts',
+      schema: 'stackwatch',
+      claim_timeout: 300_000,
+    });
+    expect(loadConfig(undefined, {}).receiver.store.type).toBe('sqlite');
+  });
+
   it('redacts passwords in connection URLs', () => {
     expect(redactUrl('postgres://user:s3cret@db:5432/app')).toBe('postgres://user:***@db:5432/app');
     expect(redactUrl('redis://:s3cret@cache:6379')).toBe('redis://:***@cache:6379');

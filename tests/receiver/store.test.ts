@@ -1,13 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContactBook } from '../../src/alerting/contacts.js';
 import { parseWebhook, type Webhook } from '../../src/alerting/payload.js';
 import { planEscalation, planWebhook } from '../../src/alerting/plan.js';
 import { Redactor } from '../../src/alerting/redact.js';
 import { Router } from '../../src/alerting/routing.js';
-import { SqliteStore } from '../../src/alerting/store.js';
+import { PgStore } from '../../src/alerting/pg-store.js';
+import { SqliteStore, type AlertStore } from '../../src/alerting/store.js';
 import { receiverSection } from '../../src/config/receiver.js';
+import { startPostgres, type PostgresServer } from '../support/postgres.js';
 import { tempDir } from '../support/util.js';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'alertmanager-0.25');
@@ -28,17 +30,55 @@ const ctx = {
 };
 const HOUR = 3_600_000;
 
-describe('SQLite outbox (record stage)', () => {
-  const tmp = tempDir('swstore');
-  const store = new SqliteStore(tmp.path);
-  afterAll(async () => {
-    await store.close();
-    tmp.cleanup();
-  });
+/** A way to open fresh, empty outboxes of one kind. */
+interface StoreKind {
+  name: string;
+  setup: () => Promise<void>;
+  open: () => Promise<AlertStore>;
+  teardown: () => Promise<void>;
+}
 
-  it('records in WAL mode with synchronous=FULL', () => {
-    expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(store.db.pragma('synchronous', { simple: true })).toBe(2);
+const dirs: { cleanup: () => void }[] = [];
+const sqlite: StoreKind = {
+  name: 'SQLite',
+  setup: async () => undefined,
+  open: async () => {
+    const t = tempDir('swstore');
+    dirs.push(t);
+    return new SqliteStore(t.path);
+  },
+  teardown: async () => dirs.splice(0).forEach((d) => d.cleanup()),
+};
+
+let server: PostgresServer | undefined;
+let schemas = 0;
+const postgres: StoreKind = {
+  name: 'PostgreSQL',
+  setup: async () => {
+    server = await startPostgres();
+  },
+  // Each outbox in its own schema of the one server.
+  open: () => PgStore.open({ dsn: server!.dsn(), schema: `outbox_${++schemas}`, claimTimeoutMs: 5 * 60_000 }),
+  teardown: async () => {
+    await server?.destroy();
+  },
+};
+
+describe.each([sqlite, postgres])('$name outbox (record stage)', (kind) => {
+  let store: AlertStore;
+  const opened: AlertStore[] = [];
+  const fresh = async () => {
+    const s = await kind.open();
+    opened.push(s);
+    return s;
+  };
+  beforeAll(async () => {
+    await kind.setup();
+    store = await fresh();
+  });
+  afterAll(async () => {
+    await Promise.all(opened.map((s) => s.close().catch(() => undefined)));
+    await kind.teardown();
   });
 
   it('dedups a repeated webhook through the UNIQUE key, inside one batch and across batches', async () => {
@@ -54,8 +94,7 @@ describe('SQLite outbox (record stage)', () => {
   });
 
   it('threads the resolved mail to the firing one', async () => {
-    const t = tempDir('swstore2');
-    const s = new SqliteStore(t.path);
+    const s = await fresh();
     await s.record([planWebhook(fixture('apidown_0.json'), ctx)], now, HOUR);
     await s.record([planWebhook(fixture('apidown_1.json'), ctx)], now + 1, HOUR);
     await s.record([planWebhook(fixture('apidown_2.json'), ctx)], now + 2, HOUR);
@@ -66,8 +105,6 @@ describe('SQLite outbox (record stage)', () => {
     expect(mails[1]!.inReplyTo).toBe(root);
     expect(mails[2]!.inReplyTo).toBe(root);
     expect(new Set(mails.map((m) => m.messageId)).size).toBe(3);
-    await s.close();
-    t.cleanup();
   });
 
   it('moves jobs through retry, dead letter and re-drive', async () => {
@@ -87,13 +124,10 @@ describe('SQLite outbox (record stage)', () => {
     expect(await store.redrive(job!.id, now)).toBeUndefined(); // not dead any more
     await store.complete([{ id: job!.id, attempts: 1, kind: 'sent' }], now + 12 * HOUR);
     expect(await store.get(job!.id)).toMatchObject({ status: 'sent', attempts: 1 });
-    // Results commit with synchronous=NORMAL; the connection is back to FULL for the next webhook.
-    expect(store.db.pragma('synchronous', { simple: true })).toBe(2);
   });
 
   it('escalates a firing critical group once, and not after it resolved', async () => {
-    const t = tempDir('swstore3');
-    const s = new SqliteStore(t.path);
+    const s = await fresh();
     await s.record([planWebhook(fixture('apidown_0.json'), ctx)], now, HOUR);
     const after = 30 * 60_000;
     expect(await s.escalationCandidates(now, after)).toEqual([]); // fired only 18 minutes ago
@@ -117,8 +151,6 @@ describe('SQLite outbox (record stage)', () => {
     await s.record([planWebhook(fixture('apidown_2.json'), ctx)], now + 1, HOUR);
     await s.record([planWebhook(fixture('apidown_0.json'), ctx)], now + 2, HOUR);
     expect(await s.escalationCandidates(now + HOUR, after)).toEqual([]);
-    await s.close();
-    t.cleanup();
   });
 
   it('keeps maintenance windows', async () => {
@@ -137,10 +169,100 @@ describe('SQLite outbox (record stage)', () => {
   });
 
   it('fails loudly when the database is gone (the webhook answers 503)', async () => {
-    const t = tempDir('swstore4');
-    const s = new SqliteStore(t.path);
+    const s = await kind.open();
     await s.close();
     await expect(s.record([planWebhook(fixture('apidown_0.json'), ctx)], now, HOUR)).rejects.toThrow();
-    t.cleanup();
+  });
+});
+
+describe('SQLite outbox durability settings', () => {
+  const tmp = tempDir('swstore');
+  const store = new SqliteStore(tmp.path);
+  afterAll(async () => {
+    await store.close();
+    tmp.cleanup();
+  });
+
+  it('records webhooks in WAL mode with synchronous=FULL, and delivery results without changing that', async () => {
+    expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(store.db.pragma('synchronous', { simple: true })).toBe(2);
+    await store.record([planWebhook(fixture('apidown_0.json'), ctx)], now, HOUR);
+    const [job] = await store.due('email', now, 1, new Set());
+    await store.complete([{ id: job!.id, attempts: 1, kind: 'sent' }], now);
+    expect(await store.get(job!.id)).toMatchObject({ status: 'sent' });
+    // Results commit with synchronous=NORMAL; the connection is back to FULL for the next webhook.
+    expect(store.db.pragma('synchronous', { simple: true })).toBe(2);
+  });
+});
+
+describe('PostgreSQL outbox shared by two replicas', () => {
+  let pgServer: PostgresServer;
+  let a: PgStore;
+  let b: PgStore;
+  const CLAIM = 60_000;
+  beforeAll(async () => {
+    pgServer = await startPostgres();
+    // Opened at the same time, as replicas starting together: the schema is created once.
+    [a, b] = (await Promise.all(
+      [1, 2].map(() => PgStore.open({ dsn: pgServer.dsn(), schema: 'shared', claimTimeoutMs: CLAIM })),
+    )) as [PgStore, PgStore];
+  });
+  afterAll(async () => {
+    await Promise.all([a?.close(), b?.close()]);
+    await pgServer?.destroy();
+  });
+
+  it('records a webhook posted to both replicas at once only once', async () => {
+    const rec = planWebhook(fixture('apidown_0.json'), ctx);
+    const [[ra], [rb]] = await Promise.all([a.record([rec], now, HOUR), b.record([rec], now, HOUR)]);
+    expect([ra!.recorded + rb!.recorded, ra!.duplicates + rb!.duplicates]).toEqual([2, 2]);
+    expect((await a.counts()).pending).toBe(2);
+  });
+
+  it('hands each due job to one replica; a claim another replica holds is skipped until it expires', async () => {
+    const [mineA, mineB] = await Promise.all([
+      a.due('email', now, 10, new Set()),
+      b.due('email', now, 10, new Set()),
+    ]);
+    expect(mineA.length + mineB.length).toBe(1);
+    const job = (mineA[0] ?? mineB[0])!;
+    const [holder, other] = mineA.length ? [a, b] : [b, a];
+    expect(await other.due('email', now + CLAIM - 1, 10, new Set())).toEqual([]);
+    // The holder vanished: once the lease is over the other replica takes the job.
+    const taken = await other.due('email', now + CLAIM, 10, new Set());
+    expect(taken.map((j) => j.id)).toEqual([job.id]);
+    // The first holder's late result does not undo the new holder's claim.
+    await holder.complete(
+      [{ id: job.id, attempts: 1, kind: 'retry', nextAttemptAt: now + HOUR, error: 'late' }],
+      now + CLAIM,
+    );
+    expect(await other.get(job.id)).toMatchObject({ status: 'pending', attempts: 0, nextAttemptAt: now });
+    await other.complete([{ id: job.id, attempts: 1, kind: 'sent' }], now + CLAIM);
+    expect(await holder.get(job.id)).toMatchObject({ status: 'sent', attempts: 1 });
+    expect(await holder.due('email', now + 2 * CLAIM, 10, new Set())).toEqual([]);
+  });
+
+  it('sees the other replica’s maintenance windows', async () => {
+    await a.addSilence({
+      id: 'shared-1',
+      matchers: ['service="postgres"'],
+      startsAt: now,
+      endsAt: now + HOUR,
+      comment: 'failover drill',
+      createdBy: 'dba',
+      source: 'api',
+    });
+    expect((await b.listSilences()).map((s) => s.id)).toEqual(['shared-1']);
+  });
+
+  it('refuses to open (webhooks answer 503) when PostgreSQL cannot be reached', async () => {
+    await expect(
+      PgStore.open({
+        dsn: 'postgres://postgres@127.0.0.1:1/postgres',
+        schema: 'x',
+        claimTimeoutMs: CLAIM,
+        connectTimeoutMs: 1000,
+      }),
+    ).rejects.toThrow(/ECONNREFUSED/);
   });
 });

@@ -1,0 +1,388 @@
+// The outbox in PostgreSQL, shared by several receiver replicas behind an Alertmanager
+// cluster. Dedup is the dedup table's primary key (a second replica's copy of a webhook
+// conflicts and records nothing); a replica claims the jobs it delivers with
+// FOR UPDATE SKIP LOCKED and a lease, so two replicas never send the same message while both
+// run, and a replica that dies mid-delivery leaves its jobs to the others once the lease ends.
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { CHANNELS, type ChannelName } from '../config/receiver.js';
+import type { Silence } from './silences.js';
+import {
+  toJob,
+  type AlertStore,
+  type AttemptOutcome,
+  type EscalationCandidate,
+  type JobRow,
+  type StoreCounts,
+} from './store.js';
+import type { IngestRecord, Job, JobSpec, JobStatus, NotificationContent, RecordOutcome } from './types.js';
+
+const INT8_OID = 20;
+
+export interface PgStoreOptions {
+  dsn: string;
+  /** Schema holding the tables; created when missing. */
+  schema: string;
+  /** How long a claimed job belongs to its replica before another may deliver it. */
+  claimTimeoutMs: number;
+  connectTimeoutMs?: number;
+}
+
+function schemaSql(s: string): string {
+  return `
+CREATE SCHEMA IF NOT EXISTS ${s};
+CREATE TABLE IF NOT EXISTS ${s}.jobs (
+  id BIGSERIAL PRIMARY KEY,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  age_from BIGINT NOT NULL,
+  dedup_key TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  group_key TEXT NOT NULL,
+  receiver TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  recipients TEXT NOT NULL,
+  status TEXT NOT NULL,
+  alert_status TEXT NOT NULL,
+  content TEXT NOT NULL,
+  message_id TEXT,
+  in_reply_to TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at BIGINT NOT NULL,
+  last_error TEXT,
+  sent_at BIGINT,
+  claimed_by TEXT,
+  claimed_until BIGINT
+);
+CREATE INDEX IF NOT EXISTS jobs_due ON ${s}.jobs (status, channel, next_attempt_at);
+CREATE INDEX IF NOT EXISTS jobs_updated ON ${s}.jobs (status, updated_at);
+CREATE TABLE IF NOT EXISTS ${s}.dedup (key TEXT PRIMARY KEY, created_at BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS dedup_created ON ${s}.dedup (created_at);
+CREATE TABLE IF NOT EXISTS ${s}.threads (
+  key TEXT PRIMARY KEY, root_message_id TEXT NOT NULL, created_at BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS ${s}.groups (
+  group_key TEXT PRIMARY KEY, since_ms BIGINT NOT NULL, content TEXT NOT NULL,
+  updated_at BIGINT NOT NULL, escalated_at BIGINT);
+CREATE TABLE IF NOT EXISTS ${s}.silences (
+  id TEXT PRIMARY KEY, matchers TEXT NOT NULL, starts_at BIGINT NOT NULL, ends_at BIGINT NOT NULL,
+  comment TEXT NOT NULL, created_by TEXT NOT NULL);`;
+}
+
+type Querier = Pick<pg.PoolClient, 'query'>;
+
+export class PgStore implements AlertStore {
+  /** This replica, in the claims it holds. */
+  readonly owner = randomUUID();
+  private readonly t: (table: string) => string;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly opts: PgStoreOptions,
+  ) {
+    this.t = (table) => `${opts.schema}.${table}`;
+  }
+
+  /** Connects and creates the schema; throws (the webhook answers 503) when PostgreSQL cannot be reached. */
+  static async open(opts: PgStoreOptions): Promise<PgStore> {
+    if (!/^[a-z_][a-z0-9_]*$/.test(opts.schema)) throw new Error(`invalid schema name ${opts.schema}`);
+    const pool = new pg.Pool({
+      connectionString: opts.dsn,
+      max: 4,
+      connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
+      application_name: 'stackwatch-receiver',
+      // Timestamps are BIGINT milliseconds: numbers, not the strings pg returns for int8.
+      types: {
+        getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+          oid === INT8_OID
+            ? (v: string) => Number(v)
+            : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+      },
+    });
+    // An idle connection that breaks is replaced at the next query; without a listener it would crash.
+    pool.on('error', () => undefined);
+    const store = new PgStore(pool, opts);
+    try {
+      await store.tx(async (c) => {
+        // Replicas starting together would race on CREATE ... IF NOT EXISTS.
+        await c.query("SELECT pg_advisory_xact_lock(hashtext('stackwatch-receiver-schema'))");
+        await c.query(schemaSql(opts.schema));
+      });
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw err;
+    }
+    return store;
+  }
+
+  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      const out = await fn(c);
+      await c.query('COMMIT');
+      return out;
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      c.release();
+    }
+  }
+
+  private async insertJobs(
+    c: Querier,
+    jobs: readonly JobSpec[],
+    now: number,
+    window: number,
+  ): Promise<RecordOutcome> {
+    const out: RecordOutcome = { recorded: 0, duplicates: 0, muted: 0 };
+    for (const j of jobs) {
+      // A concurrent insert of the same key by another replica waits for it, then conflicts.
+      const fresh = await c.query(
+        `INSERT INTO ${this.t('dedup')} (key, created_at) VALUES ($1, $2)
+         ON CONFLICT (key) DO UPDATE SET created_at = excluded.created_at
+         WHERE ${this.t('dedup')}.created_at < $3 RETURNING key`,
+        [j.dedupKey, now, now - window],
+      );
+      if (fresh.rowCount === 0) {
+        out.duplicates++;
+        continue;
+      }
+      let inReplyTo: string | null = null;
+      if (j.threadKey && j.messageId && j.status === 'pending') {
+        const root = (
+          await c.query<{ root_message_id: string }>(
+            `SELECT root_message_id FROM ${this.t('threads')} WHERE key = $1`,
+            [j.threadKey],
+          )
+        ).rows[0]?.root_message_id;
+        if (j.content.status === 'firing') {
+          if (root) inReplyTo = root;
+          else
+            await c.query(
+              `INSERT INTO ${this.t('threads')} (key, root_message_id, created_at) VALUES ($1, $2, $3)
+               ON CONFLICT (key) DO NOTHING`,
+              [j.threadKey, j.messageId, now],
+            );
+        } else {
+          inReplyTo = root ?? null;
+          if (root) await c.query(`DELETE FROM ${this.t('threads')} WHERE key = $1`, [j.threadKey]);
+        }
+      }
+      await c.query(
+        `INSERT INTO ${this.t('jobs')} (created_at, updated_at, age_from, dedup_key, kind, group_key, receiver,
+           channel, recipients, status, alert_status, content, message_id, in_reply_to, attempts,
+           next_attempt_at, last_error)
+         VALUES ($1, $1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $1, $13)`,
+        [
+          now,
+          j.dedupKey,
+          j.content.kind,
+          j.content.groupKey,
+          j.content.receiver,
+          j.channel,
+          JSON.stringify(j.recipients),
+          j.status,
+          j.content.status,
+          JSON.stringify(j.content),
+          j.messageId ?? null,
+          inReplyTo,
+          j.mutedBy?.length ? `muted by maintenance window ${j.mutedBy.join(', ')}` : null,
+        ],
+      );
+      out.recorded++;
+      if (j.status === 'muted') out.muted++;
+    }
+    return out;
+  }
+
+  async record(batch: readonly IngestRecord[], now: number, dedupWindowMs: number): Promise<RecordOutcome[]> {
+    return this.tx(async (c) => {
+      const outcomes: RecordOutcome[] = [];
+      for (const rec of batch) {
+        const out = await this.insertJobs(c, rec.jobs, now, dedupWindowMs);
+        // As in the SQLite store: a webhook that was entirely a duplicate must not reopen a group.
+        if (rec.group && (out.recorded > 0 || rec.jobs.length === 0)) {
+          const g = rec.group;
+          if (g.criticalSinceMs === null || !g.content)
+            await c.query(`DELETE FROM ${this.t('groups')} WHERE group_key = $1`, [g.groupKey]);
+          else
+            await c.query(
+              `INSERT INTO ${this.t('groups')} (group_key, since_ms, content, updated_at, escalated_at)
+               VALUES ($1, $2, $3, $4, NULL)
+               ON CONFLICT (group_key) DO UPDATE SET since_ms = excluded.since_ms,
+                 content = excluded.content, updated_at = excluded.updated_at`,
+              [g.groupKey, g.criticalSinceMs, JSON.stringify(g.content), now],
+            );
+        }
+        outcomes.push(out);
+      }
+      return outcomes;
+    });
+  }
+
+  /** Claims up to `limit` due jobs of a channel for this replica (skipping those another holds). */
+  async due(channel: ChannelName, now: number, limit: number, exclude: ReadonlySet<number>): Promise<Job[]> {
+    const r = await this.pool.query<JobRow>(
+      `UPDATE ${this.t('jobs')} j SET claimed_by = $4, claimed_until = $5
+       FROM (SELECT id FROM ${this.t('jobs')}
+             WHERE status = 'pending' AND channel = $1 AND next_attempt_at <= $2
+               AND (claimed_until IS NULL OR claimed_until <= $2) AND NOT (id = ANY($6::bigint[]))
+             ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) d
+       WHERE j.id = d.id RETURNING j.*`,
+      [channel, now, limit, this.owner, now + this.opts.claimTimeoutMs, [...exclude]],
+    );
+    return r.rows.sort((a, b) => a.next_attempt_at - b.next_attempt_at || a.id - b.id).map(toJob);
+  }
+
+  async nextDue(): Promise<number | undefined> {
+    const r = await this.pool.query<{ t: number | null }>(
+      `SELECT MIN(GREATEST(next_attempt_at, COALESCE(claimed_until, 0))) AS t FROM ${this.t('jobs')}
+       WHERE status = 'pending' AND channel = ANY($1::text[])`,
+      [[...CHANNELS]],
+    );
+    return r.rows[0]?.t ?? undefined;
+  }
+
+  async complete(outcomes: readonly AttemptOutcome[], now: number): Promise<void> {
+    await this.tx(async (c) => {
+      for (const o of outcomes) {
+        if (o.kind === 'sent')
+          await c.query(
+            `UPDATE ${this.t('jobs')} SET status = 'sent', attempts = $1, sent_at = $2, updated_at = $2,
+               last_error = NULL, claimed_by = NULL, claimed_until = NULL WHERE id = $3`,
+            [o.attempts, now, o.id],
+          );
+        else if (o.kind === 'retry')
+          // Only while this replica still holds the claim: after the lease, the job is another's.
+          await c.query(
+            `UPDATE ${this.t('jobs')} SET attempts = $1, next_attempt_at = $2, last_error = $3, updated_at = $4,
+               claimed_by = NULL, claimed_until = NULL
+             WHERE id = $5 AND status = 'pending' AND (claimed_by = $6 OR claimed_by IS NULL)`,
+            [o.attempts, o.nextAttemptAt, o.error, now, o.id, this.owner],
+          );
+        else
+          await c.query(
+            `UPDATE ${this.t('jobs')} SET status = 'dead', attempts = $1, last_error = $2, updated_at = $3,
+               claimed_by = NULL, claimed_until = NULL
+             WHERE id = $4 AND status = 'pending' AND (claimed_by = $5 OR claimed_by IS NULL)`,
+            [o.attempts, o.error, now, o.id, this.owner],
+          );
+      }
+    });
+  }
+
+  async redrive(id: number, now: number): Promise<Job | undefined> {
+    const r = await this.pool.query<JobRow>(
+      `UPDATE ${this.t('jobs')} SET status = 'pending', attempts = 0, age_from = $1, next_attempt_at = $1,
+         updated_at = $1, claimed_by = NULL, claimed_until = NULL
+       WHERE id = $2 AND status = 'dead' RETURNING *`,
+      [now, id],
+    );
+    return r.rows[0] && toJob(r.rows[0]);
+  }
+
+  async get(id: number): Promise<Job | undefined> {
+    const r = await this.pool.query<JobRow>(`SELECT * FROM ${this.t('jobs')} WHERE id = $1`, [id]);
+    return r.rows[0] && toJob(r.rows[0]);
+  }
+
+  async list(opts: { status?: JobStatus; limit: number }): Promise<Job[]> {
+    const r = opts.status
+      ? await this.pool.query<JobRow>(
+          `SELECT * FROM ${this.t('jobs')} WHERE status = $1 ORDER BY id DESC LIMIT $2`,
+          [opts.status, opts.limit],
+        )
+      : await this.pool.query<JobRow>(`SELECT * FROM ${this.t('jobs')} ORDER BY id DESC LIMIT $1`, [
+          opts.limit,
+        ]);
+    return r.rows.map(toJob);
+  }
+
+  async counts(): Promise<StoreCounts> {
+    const out: StoreCounts = { pending: 0, dead: 0, sent: 0, muted: 0 };
+    const r = await this.pool.query<{ status: keyof StoreCounts; n: number }>(
+      `SELECT status, COUNT(*)::int AS n FROM ${this.t('jobs')} GROUP BY status`,
+    );
+    for (const row of r.rows) out[row.status] = row.n;
+    return out;
+  }
+
+  async escalationCandidates(now: number, afterMs: number): Promise<EscalationCandidate[]> {
+    const r = await this.pool.query<{ group_key: string; since_ms: number; content: string }>(
+      `SELECT group_key, since_ms, content FROM ${this.t('groups')}
+       WHERE escalated_at IS NULL AND since_ms <= $1 LIMIT 1000`,
+      [now - afterMs],
+    );
+    return r.rows.map((row) => ({
+      groupKey: row.group_key,
+      criticalSinceMs: row.since_ms,
+      content: JSON.parse(row.content) as NotificationContent,
+    }));
+  }
+
+  async recordEscalation(
+    groupKey: string,
+    jobs: readonly JobSpec[],
+    now: number,
+    dedupWindowMs: number,
+  ): Promise<RecordOutcome> {
+    // Two replicas may both find the group due: the escalation's dedup key lets one record it.
+    return this.tx(async (c) => {
+      const out = await this.insertJobs(c, jobs, now, dedupWindowMs);
+      await c.query(`UPDATE ${this.t('groups')} SET escalated_at = $1 WHERE group_key = $2`, [now, groupKey]);
+      return out;
+    });
+  }
+
+  async listSilences(): Promise<Silence[]> {
+    const r = await this.pool.query<{
+      id: string;
+      matchers: string;
+      starts_at: number;
+      ends_at: number;
+      comment: string;
+      created_by: string;
+    }>(`SELECT * FROM ${this.t('silences')} ORDER BY starts_at`);
+    return r.rows.map((row) => ({
+      id: row.id,
+      matchers: JSON.parse(row.matchers) as string[],
+      startsAt: row.starts_at,
+      endsAt: row.ends_at,
+      comment: row.comment,
+      createdBy: row.created_by,
+      source: 'api',
+    }));
+  }
+
+  async addSilence(s: Silence): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO ${this.t('silences')} (id, matchers, starts_at, ends_at, comment, created_by)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [s.id, JSON.stringify(s.matchers), s.startsAt, s.endsAt, s.comment, s.createdBy],
+    );
+  }
+
+  async deleteSilence(id: string): Promise<boolean> {
+    return (
+      ((await this.pool.query(`DELETE FROM ${this.t('silences')} WHERE id = $1`, [id])).rowCount ?? 0) > 0
+    );
+  }
+
+  async prune(now: number, retentionMs: number, dedupWindowMs: number): Promise<void> {
+    await this.pool.query(
+      `DELETE FROM ${this.t('jobs')} WHERE status IN ('sent', 'muted') AND updated_at < $1`,
+      [now - retentionMs],
+    );
+    await this.pool.query(`DELETE FROM ${this.t('dedup')} WHERE created_at < $1`, [now - dedupWindowMs]);
+    await this.pool.query(`DELETE FROM ${this.t('threads')} WHERE created_at < $1`, [
+      now - Math.max(retentionMs, 86_400_000),
+    ]);
+    await this.pool.query(`DELETE FROM ${this.t('groups')} WHERE updated_at < $1`, [now - 2 * 86_400_000]);
+    await this.pool.query(`DELETE FROM ${this.t('silences')} WHERE ends_at < $1`, [now - retentionMs]);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,111 @@
+// Two receiver replicas sharing one PostgreSQL outbox, as behind an Alertmanager HA pair:
+// the pair posts every group to both, and a person still gets one mail; a replica killed
+// with what it accepted still undelivered leaves the work to the other.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPostgres, type PostgresServer } from '../support/postgres.js';
+import { startSmtp, type SmtpHandle } from '../support/smtp.js';
+import { samples, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
+import { waitFor } from '../support/util.js';
+import { pool, postWebhook, webhook } from './webhooks.js';
+
+const TOKEN = 'replica-token';
+const GROUPS = 100;
+
+describe('two receiver replicas on one PostgreSQL outbox', () => {
+  let pg: PostgresServer;
+  let smtp: SmtpHandle;
+  let a: StackwatchHandle;
+  let b: StackwatchHandle;
+  const config = () => `receiver:
+  webhook_token: ${TOKEN}
+  store:
+    type: postgres
+    dsn: ${pg.dsn()}
+    schema: replicas
+    claim_timeout: 2s
+  escalation:
+    enabled: false
+  email:
+    smtp_url: ${smtp.url}
+    concurrency: 4
+  retry:
+    base: 200ms
+    max_delay: 1s
+    max_attempts: 1000
+`;
+  const start = () => startStackwatch({ config: config() });
+
+  beforeAll(async () => {
+    [pg, smtp] = await Promise.all([startPostgres(), startSmtp()]);
+    [a, b] = await Promise.all([start(), start()]);
+  });
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await Promise.all([smtp?.close(), pg?.destroy()]);
+  });
+
+  const mailsPerSubject = () => {
+    const counts = new Map<string, number>();
+    for (const m of smtp.mails) counts.set(m.subject, (counts.get(m.subject) ?? 0) + 1);
+    return counts;
+  };
+  const post = (sw: StackwatchHandle, body: unknown) => postWebhook(sw.url, body, TOKEN);
+
+  it('mails each group once when Alertmanager posts it to both replicas at the same time', async () => {
+    const bodies = Array.from({ length: GROUPS }, (_, i) =>
+      webhook({ alertname: `Pair${i}`, severity: 'warning' }),
+    );
+    const answers = await pool(bodies, 10, async (body) => {
+      const [x, y] = await Promise.all([post(a, body), post(b, body)]);
+      return [x, y];
+    });
+    for (const [x, y] of answers) {
+      expect([x!.status, y!.status]).toEqual([200, 200]);
+      const recorded =
+        (x!.json as { recorded: number }).recorded + (y!.json as { recorded: number }).recorded;
+      expect(recorded).toBe(1);
+    }
+    // A sentinel posted last is delivered after anything the pair could have queued.
+    expect((await post(a, webhook({ alertname: 'PairSentinel', severity: 'warning' }))).status).toBe(200);
+    await waitFor(
+      () => mailsPerSubject().get('[FIRING:1] PairSentinel warning'),
+      30_000,
+      'the sentinel mail',
+    );
+    await waitFor(() => smtp.mails.length >= GROUPS + 1, 30_000, 'every group mailed');
+    const counts = mailsPerSubject();
+    for (let i = 0; i < GROUPS; i++) expect(counts.get(`[FIRING:1] Pair${i} warning`), `Pair${i}`).toBe(1);
+    expect(smtp.mails).toHaveLength(GROUPS + 1);
+    // Both replicas delivered: the work is shared, not mirrored.
+    const sent = async (sw: StackwatchHandle) =>
+      samples(await (await fetch(`${sw.url}/metrics`)).text(), 'stackwatch_notifications_total').find(
+        (s) => s.labels.integration === 'email',
+      )?.value ?? 0;
+    const [sentA, sentB] = await Promise.all([sent(a), sent(b)]);
+    expect(sentA + sentB).toBe(GROUPS + 1);
+    expect(sentA).toBeGreaterThan(0);
+    expect(sentB).toBeGreaterThan(0);
+  });
+
+  it('delivers what a replica accepted after that replica is killed with SMTP down', async () => {
+    smtp.clear();
+    await smtp.stop();
+    const bodies = Array.from({ length: GROUPS }, (_, i) =>
+      webhook({ alertname: `Orphan${i}`, severity: 'warning' }),
+    );
+    const answers = await pool(bodies, 10, (body) => post(a, body));
+    expect(answers.every((r) => r.status === 200 && (r.json as { recorded: number }).recorded === 1)).toBe(
+      true,
+    );
+    // Killed while its attempts fail and some of its claims may still be held.
+    await a.stop('SIGKILL');
+    await smtp.start();
+    await waitFor(() => smtp.mails.length >= GROUPS, 60_000, 'the other replica to mail everything', 200);
+    const counts = mailsPerSubject();
+    for (let i = 0; i < GROUPS; i++)
+      expect(counts.get(`[FIRING:1] Orphan${i} warning`), `Orphan${i}`).toBe(1);
+    const text = await (await fetch(`${b.url}/metrics`)).text();
+    expect(samples(text, 'stackwatch_outbox_depth')[0]?.value).toBe(0);
+    a = await start();
+  });
+});
