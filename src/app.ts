@@ -1,7 +1,7 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import { AlertReceiver } from './alerting/receiver.js';
 import type { Collector } from './collectors/collector.js';
 import { buildCollectors } from './collectors/index.js';
@@ -41,7 +41,7 @@ export class Stackwatch {
   collectors: Collector[] = [];
   receiver?: AlertReceiver;
   private server?: Server;
-  private readonly web?: WebConfig;
+  private web?: WebConfig;
   private ready = false;
 
   constructor(private readonly opts: StackwatchOptions) {
@@ -54,8 +54,17 @@ export class Stackwatch {
   /** Re-reads the config file. A bad file keeps the running config and reports failure. */
   async reload(): Promise<{ ok: true } | { ok: false; error: string }> {
     let next: Config;
+    let web = this.web;
     try {
       next = loadConfig(this.opts.configFile, this.opts.env ?? process.env);
+      // The web config too, as exporter-toolkit re-reads it: new users, passwords or certificate.
+      if (this.opts.webConfigFile) {
+        web = loadWebConfig(this.opts.webConfigFile);
+        if (!!web.tls !== !!this.web?.tls)
+          throw new ConfigError(
+            `${this.opts.webConfigFile}: turning TLS ${web.tls ? 'on' : 'off'} needs a restart`,
+          );
+      }
     } catch (err) {
       this.self.recordReload(false);
       const error = errorText(err);
@@ -64,6 +73,10 @@ export class Stackwatch {
     }
     const old = this.collectors;
     this.config = next;
+    if (web !== this.web) {
+      this.web = web;
+      if (web?.tls && this.server instanceof HttpsServer) this.server.setSecureContext(web.tls);
+    }
     this.logger.level = this.opts.logLevel ?? next.log_level;
     this.collectors = this.startCollectors(next);
     await closeAll(old, this.logger);
@@ -83,12 +96,19 @@ export class Stackwatch {
     const app = express();
     app.disable('x-powered-by');
     app.set('etag', false);
-    const headers = this.web?.headers ?? {};
+    // Headers and users are read per request, so a reload that changes the web config applies at once.
     app.use((_req, res, next) => {
-      for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+      for (const [k, v] of Object.entries(this.web?.headers ?? {})) res.setHeader(k, v);
       next();
     });
-    if (this.web?.users) app.use(basicAuth(this.web.users, (req) => BASIC_AUTH_EXEMPT.test(req.path)));
+    let auth: { users?: Map<string, string>; check?: RequestHandler } = {};
+    app.use((req, res, next) => {
+      const users = this.web?.users;
+      if (!users) return next();
+      if (auth.users !== users)
+        auth = { users, check: basicAuth(users, (r) => BASIC_AUTH_EXEMPT.test(r.path)) };
+      return (auth.check as RequestHandler)(req, res, next);
+    });
 
     app.get('/-/healthy', (_req, res) => void res.type('text/plain').send('Healthy.\n'));
     app.get('/-/ready', (_req, res) => {

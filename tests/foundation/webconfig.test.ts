@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,15 +12,22 @@ interface Reply {
   body: string;
 }
 
-function httpsGet(url: string, ca: Buffer, auth?: string): Promise<Reply> {
+function httpsGet(url: string, ca: Buffer, auth?: string, method = 'GET'): Promise<Reply & { cert: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
-      { ca, headers: auth ? { authorization: `Basic ${Buffer.from(auth).toString('base64')}` } : {} },
+      {
+        ca,
+        method,
+        // A fresh TLS session each time, so a reloaded certificate is what the handshake shows.
+        agent: false,
+        headers: auth ? { authorization: `Basic ${Buffer.from(auth).toString('base64')}` } : {},
+      },
       (res) => {
         let body = '';
+        const cert = (res.socket as TLSSocket).getPeerCertificate().fingerprint256;
         res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, cert }));
       },
     );
     req.on('error', reject);
@@ -27,44 +35,51 @@ function httpsGet(url: string, ca: Buffer, auth?: string): Promise<Reply> {
   });
 }
 
+async function makeCert(dir: string, name: string): Promise<{ cert: string; key: string }> {
+  const cert = join(dir, `${name}.pem`);
+  const key = join(dir, `${name}-key.pem`);
+  const r = await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+  ]);
+  expect(r.code, r.stderr).toBe(0);
+  return { cert, key };
+}
+
+const webConfigText = (cert: { cert: string; key: string }, user: string, password: string) =>
+  [
+    'tls_server_config:',
+    `  cert_file: ${cert.cert}`,
+    `  key_file: ${cert.key}`,
+    'basic_auth_users:',
+    `  ${user}: ${bcrypt.hashSync(password, 10)}`,
+  ].join('\n') + '\n';
+
 describe('web config: TLS and basic auth', () => {
   const tmp = tempDir('swweb');
   let sw: StackwatchHandle;
   let ca: Buffer;
 
+  let webConfig: string;
+
   beforeAll(async () => {
-    const cert = join(tmp.path, 'cert.pem');
-    const key = join(tmp.path, 'key.pem');
-    const r = await run('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '2',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ]);
-    expect(r.code, r.stderr).toBe(0);
-    ca = readFileSync(cert);
-    const webConfig = join(tmp.path, 'web-config.yml');
-    writeFileSync(
-      webConfig,
-      [
-        'tls_server_config:',
-        `  cert_file: ${cert}`,
-        `  key_file: ${key}`,
-        'basic_auth_users:',
-        `  prometheus: ${bcrypt.hashSync('correct horse', 10)}`,
-      ].join('\n') + '\n',
-    );
+    const cert = await makeCert(tmp.path, 'cert');
+    ca = readFileSync(cert.cert);
+    webConfig = join(tmp.path, 'web-config.yml');
+    writeFileSync(webConfig, webConfigText(cert, 'prometheus', 'correct horse'));
     sw = await startStackwatch({ args: [`--web.config.file=${webConfig}`], scheme: 'https' });
   });
   afterAll(async () => {
@@ -93,6 +108,27 @@ describe('web config: TLS and basic auth', () => {
   it('keeps the liveness endpoint open for container health checks', async () => {
     expect((await httpsGet(`${sw.url}/-/healthy`, ca)).status).toBe(200);
     expect((await httpsGet(`${sw.url}/-/ready`, ca)).status).toBe(401);
+  });
+
+  it('re-reads the web config on reload: a new password and certificate apply at once, a bad file changes nothing', async () => {
+    const before = await httpsGet(`${sw.url}/metrics`, ca, 'prometheus:correct horse');
+    expect(before.status).toBe(200);
+    const next = await makeCert(tmp.path, 'cert2');
+    const ca2 = readFileSync(next.cert);
+    writeFileSync(webConfig, webConfigText(next, 'prometheus', 'battery staple'));
+    expect((await httpsGet(`${sw.url}/-/reload`, ca, 'prometheus:correct horse', 'POST')).status).toBe(200);
+    const after = await httpsGet(`${sw.url}/metrics`, ca2, 'prometheus:battery staple');
+    expect(after.status).toBe(200);
+    expect(after.cert).not.toBe(before.cert);
+    expect((await httpsGet(`${sw.url}/metrics`, ca2, 'prometheus:correct horse')).status).toBe(401);
+
+    writeFileSync(webConfig, 'basic_auth_users: [not, a, map]\n');
+    const refused = await httpsGet(`${sw.url}/-/reload`, ca2, 'prometheus:battery staple', 'POST');
+    expect(refused.status).toBe(500);
+    expect(refused.body).toContain(webConfig);
+    const still = await httpsGet(`${sw.url}/metrics`, ca2, 'prometheus:battery staple');
+    expect(still.status).toBe(200);
+    expect(still.body).toMatch(/^stackwatch_config_last_reload_successful 0$/m);
   });
 
   it('rejects a web config with an unknown key, naming it', async () => {
