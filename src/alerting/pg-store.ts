@@ -1,8 +1,10 @@
 // The outbox in PostgreSQL, shared by several receiver replicas behind an Alertmanager
 // cluster. Dedup is the dedup table's primary key (a second replica's copy of a webhook
 // conflicts and records nothing); a replica claims the jobs it delivers with
-// FOR UPDATE SKIP LOCKED and a lease, so two replicas never send the same message while both
-// run, and a replica that dies mid-delivery leaves its jobs to the others once the lease ends.
+// FOR UPDATE SKIP LOCKED and a lease (claim_timeout, far longer than a channel's timeout), so
+// replicas split the work instead of repeating it, and a replica that dies mid-delivery leaves
+// its jobs to the others once the lease ends. A delivery cut off by that death may have
+// reached its reader: at least once, as Alertmanager itself delivers.
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { CHANNELS, type ChannelName } from '../config/receiver.js';
@@ -102,11 +104,17 @@ export class PgStore implements AlertStore {
     pool.on('error', () => undefined);
     const store = new PgStore(pool, opts);
     try {
-      await store.tx(async (c) => {
-        // Replicas starting together would race on CREATE ... IF NOT EXISTS.
-        await c.query("SELECT pg_advisory_xact_lock(hashtext('stackwatch-receiver-schema'))");
-        await c.query(schemaSql(opts.schema));
-      });
+      // A schema made beforehand by a DBA needs no CREATE privilege: only a missing table is created.
+      const present = await pool.query<{ ok: boolean }>(
+        `SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AS ok`,
+        [`${opts.schema}.jobs`, `${opts.schema}.silences`],
+      );
+      if (!present.rows[0]?.ok)
+        await store.tx(async (c) => {
+          // Replicas starting together would race on CREATE ... IF NOT EXISTS.
+          await c.query("SELECT pg_advisory_xact_lock(hashtext('stackwatch-receiver-schema'))");
+          await c.query(schemaSql(opts.schema));
+        });
     } catch (err) {
       await pool.end().catch(() => undefined);
       throw err;

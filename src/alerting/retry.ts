@@ -19,7 +19,9 @@ export const DEFAULT_RETRY: RetryPolicyConfig = {
   factor: 2,
   max_delay: 300_000,
   jitter: 0.5,
-  max_attempts: 10,
+  // Delays grow to 5 minutes (2.5 at the shortest, with jitter): 600 attempts outlast max_age, so
+  // a channel down for hours is retried for a day before its notifications become dead letters.
+  max_attempts: 600,
   max_age: 86_400_000,
 };
 

@@ -256,7 +256,7 @@ export const receiverSection = z
         max_delay: duration.default('5m'),
         /** Fraction of each delay that is randomised (0: none, 1: full jitter). */
         jitter: z.number().min(0).max(1).default(0.5),
-        max_attempts: z.number().int().min(1).default(10),
+        max_attempts: z.number().int().min(1).default(600),
         max_age: duration.default('24h'),
       })
       .strict()
@@ -302,6 +302,13 @@ export const receiverSection = z
         });
       route.routes?.forEach((child, i) => walk(child, [...path, 'routes', i]));
     };
+    // As in Alertmanager: the top-level route catches everything, so an alert cannot fall through.
+    if (r.route.matchers?.length)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['route', 'matchers'],
+        message: 'the top-level route matches every alert and takes no matchers; put them on a child route',
+      });
     if (r.route.receiver === undefined)
       ctx.addIssue({
         code: z.ZodIssueCode.custom,

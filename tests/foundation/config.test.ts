@@ -121,6 +121,14 @@ describe('configuration', () => {
     expect(loadConfig(undefined, {}).receiver.store.type).toBe('sqlite');
   });
 
+  it('refuses matchers on the top-level route, which would let other alerts fall through', () => {
+    expect(
+      errorOf('receiver:\n  route:\n    receiver: team-ops\n    matchers: [\'severity="critical"\']\n'),
+    ).toBe(
+      'config: receiver.route.matchers: the top-level route matches every alert and takes no matchers; put them on a child route',
+    );
+  });
+
   it('redacts passwords in connection URLs', () => {
     expect(redactUrl('postgres://user:s3cret@db:5432/app')).toBe('postgres://user:***@db:5432/app');
     expect(redactUrl('redis://:s3cret@cache:6379')).toBe('redis://:***@cache:6379');

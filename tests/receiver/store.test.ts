@@ -255,6 +255,27 @@ describe('PostgreSQL outbox shared by two replicas', () => {
     expect((await b.listSilences()).map((s) => s.id)).toEqual(['shared-1']);
   });
 
+  it('opens a schema a DBA made beforehand with a role that may not create anything', async () => {
+    const setup = await PgStore.open({ dsn: pgServer.dsn(), schema: 'granted', claimTimeoutMs: CLAIM });
+    await setup.close();
+    await pgServer.psql(`create role outbox login password 'outbox-pw';
+      grant usage on schema granted to outbox;
+      grant select, insert, update, delete on all tables in schema granted to outbox;
+      grant usage on all sequences in schema granted to outbox;`);
+    expect(await pgServer.psql("select has_database_privilege('outbox', 'postgres', 'create')")).toBe('f');
+    const limited = await PgStore.open({
+      dsn: pgServer.dsn('postgres', 'outbox-pw').replace('postgres:outbox-pw@', 'outbox:outbox-pw@'),
+      schema: 'granted',
+      claimTimeoutMs: CLAIM,
+    });
+    try {
+      const [out] = await limited.record([planWebhook(fixture('apidown_0.json'), ctx)], now, HOUR);
+      expect(out).toEqual({ recorded: 2, duplicates: 0, muted: 0 });
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('refuses to open (webhooks answer 503) when PostgreSQL cannot be reached', async () => {
     await expect(
       PgStore.open({

@@ -179,6 +179,15 @@ describe('contacts', () => {
 
 describe('retry policy', () => {
   const cfg = DEFAULT_RETRY;
+  it('rides out a day-long channel outage at the defaults: the age limit binds, not the attempts', () => {
+    let elapsed = 0;
+    for (let attempt = 1; attempt < cfg.max_attempts; attempt++)
+      elapsed += backoffDelay(cfg, attempt, () => 1);
+    // Even with every delay at its shortest, the attempts last longer than max_age.
+    expect(elapsed).toBeGreaterThan(cfg.max_age);
+    expect(receiverSection.parse({}).retry).toEqual(cfg);
+  });
+
   it('backs off exponentially with jitter inside [d·(1−jitter), d], capped', () => {
     for (let attempt = 1; attempt <= 12; attempt++) {
       const d = Math.min(cfg.max_delay, cfg.base * 2 ** (attempt - 1));
@@ -205,8 +214,12 @@ describe('retry policy', () => {
       delayMs: 1000,
       reason: 'x',
     });
-    expect(decide(cfg, { kind: 'retryable', reason: 'x' }, 10, t0, t0)).toMatchObject({ kind: 'dead' });
-    expect(decide(cfg, { kind: 'retryable', reason: 'x' }, 9, t0, t0)).toMatchObject({ kind: 'retry' });
+    expect(decide(cfg, { kind: 'retryable', reason: 'x' }, cfg.max_attempts, t0, t0)).toMatchObject({
+      kind: 'dead',
+    });
+    expect(decide(cfg, { kind: 'retryable', reason: 'x' }, cfg.max_attempts - 1, t0, t0)).toMatchObject({
+      kind: 'retry',
+    });
     expect(decide(cfg, { kind: 'retryable', reason: 'x' }, 2, t0, t0 + cfg.max_age)).toMatchObject({
       kind: 'dead',
     });
