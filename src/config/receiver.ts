@@ -335,6 +335,14 @@ export const receiverSection = z
           message: `unknown contact role ${JSON.stringify(a.role)}`,
         });
     });
+    r.critical_roles.forEach((role, i) => {
+      if (!roles.has(role))
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['critical_roles', i],
+          message: `unknown contact role ${JSON.stringify(role)}`,
+        });
+    });
     if (r.escalation.enabled && !roles.has(r.escalation.role))
       ctx.addIssue({
         code: z.ZodIssueCode.custom,

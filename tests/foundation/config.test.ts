@@ -129,6 +129,12 @@ describe('configuration', () => {
     );
   });
 
+  it('names a critical role that is not in the contact table', () => {
+    expect(errorOf('receiver:\n  critical_roles: [oncall, pager]\n')).toBe(
+      'config: receiver.critical_roles[1]: unknown contact role "pager"',
+    );
+  });
+
   it('redacts passwords in connection URLs', () => {
     expect(redactUrl('postgres://user:s3cret@db:5432/app')).toBe('postgres://user:***@db:5432/app');
     expect(redactUrl('redis://:s3cret@cache:6379')).toBe('redis://:***@cache:6379');
