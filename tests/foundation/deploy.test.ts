@@ -60,6 +60,24 @@ describe('deploy/docker-compose.yml', () => {
     expect(readFileSync(join(DEPLOY, 'README.md'), 'utf8')).toContain('secrets/stackwatch-token');
   });
 
+  it('provisions Grafana with the stack Prometheus and the shipped dashboards', () => {
+    const grafana = compose.services.grafana as ComposeService;
+    const target = (suffix: string) => grafana.volumes?.find((v) => v.split(':')[1]?.endsWith(suffix));
+    expect(target('/var/lib/grafana/dashboards')?.split(':')[0]).toBe('../monitoring/dashboards');
+    const ds = parse(readFileSync(join(DEPLOY, 'grafana', 'datasources.yml'), 'utf8')) as {
+      datasources: { type: string; url: string; isDefault: boolean }[];
+    };
+    expect(ds.datasources).toEqual([
+      expect.objectContaining({ type: 'prometheus', url: 'http://prometheus:9090', isDefault: true }),
+    ]);
+    expect(target('/etc/grafana/provisioning/datasources/stackwatch.yml')).toBeDefined();
+    const dash = parse(readFileSync(join(DEPLOY, 'grafana', 'dashboards.yml'), 'utf8')) as {
+      providers: { options: { path: string } }[];
+    };
+    expect(dash.providers[0]?.options.path).toBe('/var/lib/grafana/dashboards');
+    expect(target('/etc/grafana/provisioning/dashboards/stackwatch.yml')).toBeDefined();
+  });
+
   it('gives stackwatch deploy/stackwatch.yml, which passes check-config', async () => {
     const sw = compose.services.stackwatch as ComposeService;
     expect(sw.volumes).toContain('./stackwatch.yml:/etc/stackwatch/stackwatch.yml:ro');
