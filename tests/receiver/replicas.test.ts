@@ -87,6 +87,28 @@ describe('two receiver replicas on one PostgreSQL outbox', () => {
     expect(sentB).toBeGreaterThan(0);
   });
 
+  it('answers 503 while the shared outbox is down (Alertmanager retries), and records again once it is back', async () => {
+    await pg.stop();
+    try {
+      const down = await post(b, webhook({ alertname: 'WhileDown', severity: 'warning' }));
+      expect(down.status).toBe(503);
+      expect(down.json).toEqual({ error: expect.stringContaining('could not be recorded') });
+    } finally {
+      await pg.start();
+    }
+    const back = await waitFor(
+      async () => {
+        const r = await post(b, webhook({ alertname: 'WhileDown', severity: 'warning' }));
+        return r.status === 200 ? r : undefined;
+      },
+      20_000,
+      'the outbox to record again',
+    );
+    expect((back.json as { recorded: number }).recorded).toBe(1);
+    await waitFor(() => mailsPerSubject().get('[FIRING:1] WhileDown warning'), 30_000, 'the mail');
+    expect(mailsPerSubject().get('[FIRING:1] WhileDown warning')).toBe(1);
+  });
+
   it('delivers what a replica accepted after that replica is killed with SMTP down', async () => {
     smtp.clear();
     await smtp.stop();
