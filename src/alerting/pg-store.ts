@@ -137,96 +137,152 @@ export class PgStore implements AlertStore {
     }
   }
 
-  private async insertJobs(
+  /**
+   * Records the jobs of many webhooks in a handful of statements, whatever the batch size:
+   * dedup keys, thread roots, jobs and groups each go in one round trip. The outcome is the
+   * same as recording them one by one in order. Keys are locked in sorted order, so two
+   * replicas recording overlapping batches cannot deadlock.
+   */
+  private async insertBatch(
     c: Querier,
-    jobs: readonly JobSpec[],
+    batch: readonly { jobs: readonly JobSpec[]; group?: IngestRecord['group'] }[],
     now: number,
     window: number,
-  ): Promise<RecordOutcome> {
-    const out: RecordOutcome = { recorded: 0, duplicates: 0, muted: 0 };
-    for (const j of jobs) {
+  ): Promise<RecordOutcome[]> {
+    const keys = [...new Set(batch.flatMap((r) => r.jobs.map((j) => j.dedupKey)))].sort();
+    const fresh = new Set<string>();
+    if (keys.length) {
       // A concurrent insert of the same key by another replica waits for it, then conflicts.
-      const fresh = await c.query(
-        `INSERT INTO ${this.t('dedup')} (key, created_at) VALUES ($1, $2)
+      const r = await c.query<{ key: string }>(
+        `INSERT INTO ${this.t('dedup')} (key, created_at) SELECT k, $2 FROM unnest($1::text[]) AS k
          ON CONFLICT (key) DO UPDATE SET created_at = excluded.created_at
          WHERE ${this.t('dedup')}.created_at < $3 RETURNING key`,
-        [j.dedupKey, now, now - window],
+        [keys, now, now - window],
       );
-      if (fresh.rowCount === 0) {
-        out.duplicates++;
-        continue;
-      }
-      let inReplyTo: string | null = null;
-      if (j.threadKey && j.messageId && j.status === 'pending') {
-        const root = (
-          await c.query<{ root_message_id: string }>(
-            `SELECT root_message_id FROM ${this.t('threads')} WHERE key = $1`,
-            [j.threadKey],
-          )
-        ).rows[0]?.root_message_id;
-        if (j.content.status === 'firing') {
-          if (root) inReplyTo = root;
-          else
-            await c.query(
-              `INSERT INTO ${this.t('threads')} (key, root_message_id, created_at) VALUES ($1, $2, $3)
-               ON CONFLICT (key) DO NOTHING`,
-              [j.threadKey, j.messageId, now],
-            );
-        } else {
-          inReplyTo = root ?? null;
-          if (root) await c.query(`DELETE FROM ${this.t('threads')} WHERE key = $1`, [j.threadKey]);
+      for (const row of r.rows) fresh.add(row.key);
+    }
+    const outcomes: RecordOutcome[] = [];
+    const recorded: JobSpec[] = [];
+    for (const rec of batch) {
+      const out: RecordOutcome = { recorded: 0, duplicates: 0, muted: 0 };
+      for (const j of rec.jobs) {
+        // A key is fresh once: a second copy in the same batch is a duplicate.
+        if (!fresh.delete(j.dedupKey)) {
+          out.duplicates++;
+          continue;
         }
+        recorded.push(j);
+        out.recorded++;
+        if (j.status === 'muted') out.muted++;
       }
+      outcomes.push(out);
+    }
+    const inReplyTo = await this.threadBatch(c, recorded, now);
+    if (recorded.length) {
+      const col = <T>(f: (j: JobSpec, i: number) => T) => recorded.map(f);
       await c.query(
         `INSERT INTO ${this.t('jobs')} (created_at, updated_at, age_from, dedup_key, kind, group_key, receiver,
            channel, recipients, status, alert_status, content, message_id, in_reply_to, attempts,
            next_attempt_at, last_error)
-         VALUES ($1, $1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $1, $13)`,
+         SELECT $1, $1, $1, d, k, g, r, ch, rc, st, ast, ct, mid, irt, 0, $1, le
+         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+           $9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
+           WITH ORDINALITY AS u(d, k, g, r, ch, rc, st, ast, ct, mid, irt, le, n)
+         ORDER BY n`,
         [
           now,
-          j.dedupKey,
-          j.content.kind,
-          j.content.groupKey,
-          j.content.receiver,
-          j.channel,
-          JSON.stringify(j.recipients),
-          j.status,
-          j.content.status,
-          JSON.stringify(j.content),
-          j.messageId ?? null,
-          inReplyTo,
-          j.mutedBy?.length ? `muted by maintenance window ${j.mutedBy.join(', ')}` : null,
+          col((j) => j.dedupKey),
+          col((j) => j.content.kind),
+          col((j) => j.content.groupKey),
+          col((j) => j.content.receiver),
+          col((j) => j.channel),
+          col((j) => JSON.stringify(j.recipients)),
+          col((j) => j.status),
+          col((j) => j.content.status),
+          col((j) => JSON.stringify(j.content)),
+          col((j) => j.messageId ?? null),
+          col((_j, i) => inReplyTo[i] ?? null),
+          col((j) => (j.mutedBy?.length ? `muted by maintenance window ${j.mutedBy.join(', ')}` : null)),
         ],
       );
-      out.recorded++;
-      if (j.status === 'muted') out.muted++;
     }
+    await this.groupBatch(c, batch, outcomes, now);
+    return outcomes;
+  }
+
+  /** Email threading for the recorded jobs, in order: the In-Reply-To of each, and the roots kept. */
+  private async threadBatch(c: Querier, jobs: readonly JobSpec[], now: number): Promise<(string | null)[]> {
+    const threaded = jobs.filter((j) => j.threadKey && j.messageId && j.status === 'pending');
+    if (!threaded.length) return jobs.map(() => null);
+    const threadKeys = [...new Set(threaded.map((j) => j.threadKey as string))].sort();
+    const roots = new Map<string, string | undefined>();
+    const r = await c.query<{ key: string; root_message_id: string }>(
+      `SELECT key, root_message_id FROM ${this.t('threads')} WHERE key = ANY($1::text[]) FOR UPDATE`,
+      [threadKeys],
+    );
+    for (const row of r.rows) roots.set(row.key, row.root_message_id);
+    const before = new Map(roots);
+    const out = jobs.map((j) => {
+      if (!j.threadKey || !j.messageId || j.status !== 'pending') return null;
+      const root = roots.get(j.threadKey);
+      if (j.content.status === 'firing') {
+        if (root) return root;
+        roots.set(j.threadKey, j.messageId);
+        return null;
+      }
+      // A resolution ends the conversation: the next firing starts a new one.
+      roots.set(j.threadKey, undefined);
+      return root ?? null;
+    });
+    const changed = threadKeys.filter((k) => roots.get(k) !== before.get(k));
+    const gone = changed.filter((k) => before.get(k) !== undefined);
+    if (gone.length) await c.query(`DELETE FROM ${this.t('threads')} WHERE key = ANY($1::text[])`, [gone]);
+    const started = changed.filter((k) => roots.get(k) !== undefined);
+    if (started.length)
+      await c.query(
+        `INSERT INTO ${this.t('threads')} (key, root_message_id, created_at)
+         SELECT k, m, $3 FROM unnest($1::text[], $2::text[]) AS u(k, m) ON CONFLICT (key) DO NOTHING`,
+        [started, started.map((k) => roots.get(k) as string), now],
+      );
     return out;
   }
 
-  async record(batch: readonly IngestRecord[], now: number, dedupWindowMs: number): Promise<RecordOutcome[]> {
-    return this.tx(async (c) => {
-      const outcomes: RecordOutcome[] = [];
-      for (const rec of batch) {
-        const out = await this.insertJobs(c, rec.jobs, now, dedupWindowMs);
-        // As in the SQLite store: a webhook that was entirely a duplicate must not reopen a group.
-        if (rec.group && (out.recorded > 0 || rec.jobs.length === 0)) {
-          const g = rec.group;
-          if (g.criticalSinceMs === null || !g.content)
-            await c.query(`DELETE FROM ${this.t('groups')} WHERE group_key = $1`, [g.groupKey]);
-          else
-            await c.query(
-              `INSERT INTO ${this.t('groups')} (group_key, since_ms, content, updated_at, escalated_at)
-               VALUES ($1, $2, $3, $4, NULL)
-               ON CONFLICT (group_key) DO UPDATE SET since_ms = excluded.since_ms,
-                 content = excluded.content, updated_at = excluded.updated_at`,
-              [g.groupKey, g.criticalSinceMs, JSON.stringify(g.content), now],
-            );
-        }
-        outcomes.push(out);
-      }
-      return outcomes;
+  /** Escalation bookkeeping of the batch: the last state of each group wins. */
+  private async groupBatch(
+    c: Querier,
+    batch: readonly { jobs: readonly JobSpec[]; group?: IngestRecord['group'] }[],
+    outcomes: readonly RecordOutcome[],
+    now: number,
+  ): Promise<void> {
+    const last = new Map<string, NonNullable<IngestRecord['group']>>();
+    batch.forEach((rec, i) => {
+      // As in the SQLite store: a webhook that was entirely a duplicate must not reopen a group.
+      const out = outcomes[i] as RecordOutcome;
+      if (rec.group && (out.recorded > 0 || rec.jobs.length === 0)) last.set(rec.group.groupKey, rec.group);
     });
+    if (!last.size) return;
+    const groups = [...last.values()].sort((x, y) => (x.groupKey < y.groupKey ? -1 : 1));
+    const ended = groups.filter((g) => g.criticalSinceMs === null || !g.content).map((g) => g.groupKey);
+    const firing = groups.filter((g) => g.criticalSinceMs !== null && g.content);
+    if (ended.length)
+      await c.query(`DELETE FROM ${this.t('groups')} WHERE group_key = ANY($1::text[])`, [ended]);
+    if (firing.length)
+      await c.query(
+        `INSERT INTO ${this.t('groups')} (group_key, since_ms, content, updated_at, escalated_at)
+         SELECT g, s, ct, $4, NULL FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u(g, s, ct)
+         ON CONFLICT (group_key) DO UPDATE SET since_ms = excluded.since_ms,
+           content = excluded.content, updated_at = excluded.updated_at`,
+        [
+          firing.map((g) => g.groupKey),
+          firing.map((g) => g.criticalSinceMs),
+          firing.map((g) => JSON.stringify(g.content)),
+          now,
+        ],
+      );
+  }
+
+  async record(batch: readonly IngestRecord[], now: number, dedupWindowMs: number): Promise<RecordOutcome[]> {
+    return this.tx((c) => this.insertBatch(c, batch, now, dedupWindowMs));
   }
 
   /** Claims up to `limit` due jobs of a channel for this replica (skipping those another holds). */
@@ -337,9 +393,9 @@ export class PgStore implements AlertStore {
   ): Promise<RecordOutcome> {
     // Two replicas may both find the group due: the escalation's dedup key lets one record it.
     return this.tx(async (c) => {
-      const out = await this.insertJobs(c, jobs, now, dedupWindowMs);
+      const [out] = await this.insertBatch(c, [{ jobs }], now, dedupWindowMs);
       await c.query(`UPDATE ${this.t('groups')} SET escalated_at = $1 WHERE group_key = $2`, [now, groupKey]);
-      return out;
+      return out as RecordOutcome;
     });
   }
 

@@ -22,8 +22,13 @@ export function slackRecipient(receiver: { name: string; slack_webhook_url?: str
   return receiver.slack_webhook_url ? `slack:${receiver.name}` : 'slack';
 }
 
-export function messageIdFor(key: string, domain: string): string {
-  return `<${key.slice(0, 32)}@${domain}>`;
+/**
+ * A Message-ID unique to this notification: the same group repeated after the dedup window
+ * (Alertmanager's repeat_interval) is a new message, and mail systems drop a second message
+ * with a Message-ID they have seen. Copies of one webhook are deduped before this is stored.
+ */
+export function messageIdFor(key: string, recordedAt: number, domain: string): string {
+  return `<${shortHash(`${key}\0${recordedAt}`, 32)}@${domain}>`;
 }
 
 /** Conversation of an email thread: one per group, receiver and recipient set. */
@@ -93,7 +98,7 @@ export function planWebhook(raw: Webhook, ctx: PlanContext): IngestRecord {
         alerts: rawAlerts,
         extra: b.muted ? 'muted' : '',
       });
-      jobs.push(jobSpec(key, channel, recipients, content, b.muted, [...b.mutedBy], ctx.mailDomain));
+      jobs.push(jobSpec(key, channel, recipients, content, b.muted, [...b.mutedBy], ctx.mailDomain, ctx.now));
     }
   }
   return { jobs, group: groupUpdate(w, ctx) };
@@ -107,12 +112,13 @@ function jobSpec(
   muted: boolean,
   mutedByIds: string[],
   domain: string,
+  now: number,
 ): JobSpec {
   const spec: JobSpec = { dedupKey: key, channel, recipients, status: muted ? 'muted' : 'pending', content };
   if (muted) spec.mutedBy = mutedByIds;
   if (channel === 'email') {
     spec.threadKey = threadKey(content.groupKey, content.receiver, recipients);
-    spec.messageId = messageIdFor(key, domain);
+    spec.messageId = messageIdFor(key, now, domain);
   }
   return spec;
 }
@@ -182,7 +188,7 @@ export function planEscalation(
       alerts: [],
       extra: String(group.criticalSinceMs),
     });
-    const spec = jobSpec(key, channel, recipients, content, allMuted, [...silenced], ctx.mailDomain);
+    const spec = jobSpec(key, channel, recipients, content, allMuted, [...silenced], ctx.mailDomain, ctx.now);
     delete spec.threadKey; // an escalation starts its own conversation
     out.push(spec);
   }

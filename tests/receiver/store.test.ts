@@ -107,6 +107,24 @@ describe.each([sqlite, postgres])('$name outbox (record stage)', (kind) => {
     expect(new Set(mails.map((m) => m.messageId)).size).toBe(3);
   });
 
+  it('threads the same way when firing, still firing and resolved arrive in one batch', async () => {
+    const s = await fresh();
+    await s.record(
+      ['apidown_0.json', 'apidown_1.json', 'apidown_2.json'].map((f) => planWebhook(fixture(f), ctx)),
+      now,
+      HOUR,
+    );
+    const mails = (await s.list({ limit: 10 })).filter((j) => j.channel === 'email').reverse();
+    expect(mails.map((m) => m.alertStatus)).toEqual(['firing', 'firing', 'resolved']);
+    expect(mails.map((m) => m.inReplyTo)).toEqual([null, mails[0]!.messageId, mails[0]!.messageId]);
+    // The resolution ended the conversation: the next firing starts a new thread.
+    const later = { ...ctx, now: now + 2 * HOUR };
+    await s.record([planWebhook(fixture('apidown_0.json'), later)], later.now, HOUR);
+    const [again] = (await s.list({ limit: 10 })).filter((j) => j.channel === 'email');
+    expect(again).toMatchObject({ alertStatus: 'firing', inReplyTo: null });
+    expect(again!.messageId).not.toBe(mails[0]!.messageId);
+  });
+
   it('moves jobs through retry, dead letter and re-drive', async () => {
     const [job] = await store.due('email', now + 10 * HOUR, 1, new Set());
     expect(job).toBeDefined();
