@@ -20,12 +20,16 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
 
 const seriesCount = (text: string, prefix = 'pg_'): number => countSeries(text, prefix);
 
-async function startOurs(server: PostgresServer): Promise<{ url: string; sw: StackwatchHandle }> {
+/** stackwatch with one PostgreSQL target `main`, over the databases matching `include` (default all). */
+async function startOurs(
+  server: PostgresServer,
+  include?: string,
+): Promise<{ url: string; sw: StackwatchHandle }> {
   const sw = await startStackwatch({
     config: `
 collectors:
   filesystem: { enabled: false }
-  postgres:
+  postgres:${include ? `\n    database_include: '${include}'` : ''}
     targets:
       - name: main
         dsn: ${server.dsn('postgres')}
@@ -54,7 +58,7 @@ async function main(): Promise<void> {
     settings: { 'pg_stat_statements.max': '10000', max_connections: '200' },
   });
   const exporter = await startPostgresExporter(server);
-  const ours = await startOurs(server);
+  let ours = await startOurs(server);
   const lines: string[] = [];
   try {
     await server.psql(
@@ -111,18 +115,7 @@ async function main(): Promise<void> {
       }
       const include = Array.from({ length: n - 1 }, (_, i) => `bench_${i + 1}`).concat('postgres');
       await ours.sw.stop();
-      ours.sw = await startStackwatch({
-        config: `
-collectors:
-  filesystem: { enabled: false }
-  postgres:
-    database_include: '${include.join('|')}'
-    targets:
-      - name: main
-        dsn: ${server.dsn('postgres')}
-`,
-      });
-      ours.url = `${ours.sw.url}/probe?target=main`;
+      ours = await startOurs(server, include.join('|'));
       const r = await medianScrape(ours.url, ROUNDS);
       const e = n === have ? await medianScrape(exporter.url, ROUNDS) : undefined;
       lines.push(
@@ -133,18 +126,7 @@ collectors:
 
     // Growth with the number of statements pg_stat_statements holds (top 100 exported), one database.
     await ours.sw.stop();
-    ours.sw = await startStackwatch({
-      config: `
-collectors:
-  filesystem: { enabled: false }
-  postgres:
-    database_include: postgres
-    targets:
-      - name: main
-        dsn: ${server.dsn('postgres')}
-`,
-    });
-    ours.url = `${ours.sw.url}/probe?target=main`;
+    ours = await startOurs(server, 'postgres');
     lines.push(
       '| pg_stat_statements entries | stackwatch median | `pg_stat_statements_*` series |',
       '|---|---|---|',

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
+import { makeCertificateFiles } from '../support/tls.js';
 import { run, tempDir } from '../support/util.js';
 
 interface Reply {
@@ -35,29 +36,7 @@ function httpsGet(url: string, ca: Buffer, auth?: string, method = 'GET'): Promi
   });
 }
 
-async function makeCert(dir: string, name: string): Promise<{ cert: string; key: string }> {
-  const cert = join(dir, `${name}.pem`);
-  const key = join(dir, `${name}-key.pem`);
-  const r = await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-days',
-    '2',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-  ]);
-  expect(r.code, r.stderr).toBe(0);
-  return { cert, key };
-}
+const makeCert = (dir: string, name: string) => makeCertificateFiles(dir, 2, name);
 
 const webConfigText = (cert: { cert: string; key: string }, user: string, password: string) =>
   [

@@ -6,8 +6,17 @@ import { run } from './util.js';
  * `dir`; returns its notAfter in epoch seconds.
  */
 export async function makeCertificate(dir: string, days: number): Promise<number> {
-  const key = join(dir, 'key.pem');
-  const cert = join(dir, 'cert.pem');
+  return (await makeCertificateFiles(dir, days)).notAfter;
+}
+
+/** The same, as `<name>.pem` and `<name>-key.pem` (default cert.pem and key.pem), with the paths. */
+export async function makeCertificateFiles(
+  dir: string,
+  days: number,
+  name?: string,
+): Promise<{ cert: string; key: string; notAfter: number }> {
+  const key = join(dir, name ? `${name}-key.pem` : 'key.pem');
+  const cert = join(dir, `${name ?? 'cert'}.pem`);
   const made = await run('openssl', [
     'req',
     '-x509',
@@ -29,5 +38,5 @@ export async function makeCertificate(dir: string, days: number): Promise<number
   const end = await run('openssl', ['x509', '-in', cert, '-noout', '-enddate']);
   const m = /notAfter=(.+)/.exec(end.stdout);
   if (!m) throw new Error(`openssl x509: ${end.stdout}${end.stderr}`);
-  return Date.parse(m[1] as string) / 1000;
+  return { cert, key, notAfter: Date.parse(m[1] as string) / 1000 };
 }
