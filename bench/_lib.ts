@@ -25,6 +25,28 @@ export async function timedScrape(
   return { ms: performance.now() - started, text };
 }
 
+/**
+ * Scrapes `urls` one after another for `rounds` rounds after `warmup` unmeasured ones, so that
+ * each sees the same machine: each URL's median time and its last answer.
+ */
+export async function alternate(
+  urls: readonly string[],
+  rounds: number,
+  warmup = 1,
+): Promise<{ ms: number; text: string }[]> {
+  const times = urls.map(() => [] as number[]);
+  const texts = urls.map(() => '');
+  for (let i = 0; i < warmup + rounds; i++) {
+    for (const [k, url] of urls.entries()) {
+      const r = await timedScrape(url);
+      if (i < warmup) continue;
+      times[k]?.push(r.ms);
+      texts[k] = r.text;
+    }
+  }
+  return urls.map((_, k) => ({ ms: median(times[k] ?? []), text: texts[k] ?? '' }));
+}
+
 /** Sample lines whose name starts with `prefix` (all samples with ''). */
 export const seriesCount = (text: string, prefix = ''): number =>
   text.split('\n').filter((l) => l && !l.startsWith('#') && l.startsWith(prefix)).length;

@@ -3,6 +3,7 @@
 // number of databases and of pg_stat_statements entries. Writes the `## PostgreSQL` section
 // of docs/BENCHMARKS.md. Run with `npx tsx bench/postgres.ts` after `npm run build`, as root.
 import {
+  alternate,
   createStatementTables,
   ensureDatabases,
   fillStatements,
@@ -19,6 +20,8 @@ import { startStackwatch, type StackwatchHandle } from '../tests/support/stackwa
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
 
 const seriesCount = (text: string, prefix = 'pg_'): number => countSeries(text, prefix);
+
+type Scrape = { ms: number; text: string };
 
 /** stackwatch with one PostgreSQL target `main`, over the databases matching `include` (default all). */
 async function startOurs(
@@ -69,22 +72,8 @@ async function main(): Promise<void> {
     await ensureDatabases(server, 5, 1);
 
     // Alternating scrapes on the same server: 5 databases, ~300 statements.
-    await timedScrape(exporter.url);
-    await timedScrape(ours.url);
-    const theirs: number[] = [];
-    const mine: number[] = [];
-    let theirText = '';
-    let myText = '';
-    for (let i = 0; i < ROUNDS; i++) {
-      const a = await timedScrape(exporter.url);
-      const b = await timedScrape(ours.url);
-      theirs.push(a.ms);
-      mine.push(b.ms);
-      theirText = a.text;
-      myText = b.text;
-    }
-    const mt = median(theirs);
-    const mm = median(mine);
+    const [theirs, mine] = (await alternate([exporter.url, ours.url], ROUNDS)) as [Scrape, Scrape];
+    const [mt, mm, theirText, myText] = [theirs.ms, mine.ms, theirs.text, mine.text];
     const rss = Number(
       /^process_resident_memory_bytes (\S+)$/m.exec(
         await (await fetch(`${ours.sw.url}/metrics`)).text(),

@@ -4,6 +4,7 @@
 // `npm run build`; writes the `## Redis` section of docs/BENCHMARKS.md.
 import { Redis } from 'ioredis';
 import {
+  alternate,
   machineNote,
   median,
   peakRssMb,
@@ -59,24 +60,8 @@ async function main(): Promise<void> {
   const out: string[] = [];
   try {
     await client.mset('llm_response:1', 'v', 'tool_result:1', 'v', 'config', 'v');
-    for (let i = 0; i < 3; i++) {
-      await timed(probe('cache'));
-      await timed(exporter.url);
-    }
-    const ours: number[] = [];
-    const theirs: number[] = [];
-    let oursText = '';
-    let theirsText = '';
-    for (let i = 0; i < ROUNDS; i++) {
-      const a = await timed(probe('cache'));
-      const b = await timed(exporter.url);
-      ours.push(a.ms);
-      theirs.push(b.ms);
-      oursText = a.text;
-      theirsText = b.text;
-    }
-    const mo = median(ours);
-    const mt = median(theirs);
+    const [ours, theirs] = await alternate([probe('cache'), exporter.url], ROUNDS, 3);
+    const [mo, mt, oursText, theirsText] = [ours!.ms, theirs!.ms, ours!.text, theirs!.text];
     out.push(
       `Measured on ${machineNote()} with \`npx tsx bench/redis.ts\` (Redis 7.0, idle, a handful of keys; ${ROUNDS} scrapes each,`,
       'alternating, after 3 warm-up scrapes; wall time of the HTTP request on loopback, medians).',

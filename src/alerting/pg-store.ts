@@ -7,7 +7,7 @@
 // reached its reader: at least once, as Alertmanager itself delivers.
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { CHANNELS, type ChannelName } from '../config/receiver.js';
+import type { ChannelName } from '../config/receiver.js';
 import type { Silence } from './silences.js';
 import {
   toJob,
@@ -302,8 +302,7 @@ export class PgStore implements AlertStore {
   async nextDue(): Promise<number | undefined> {
     const r = await this.pool.query<{ t: number | null }>(
       `SELECT MIN(GREATEST(next_attempt_at, COALESCE(claimed_until, 0))) AS t FROM ${this.t('jobs')}
-       WHERE status = 'pending' AND channel = ANY($1::text[])`,
-      [[...CHANNELS]],
+       WHERE status = 'pending'`,
     );
     return r.rows[0]?.t ?? undefined;
   }

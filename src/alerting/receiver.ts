@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import type { ChannelName, ReceiverConfig } from '../config/receiver.js';
+import { urlPassword } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { errorText, type Logger } from '../logger.js';
 import type { Channel } from './channels/channel.js';
@@ -46,12 +47,7 @@ interface Setup {
 
 /** Error text with the DSN's password taken out, should a driver quote it. */
 function withoutPassword(text: string, dsn: string | undefined): string {
-  let password = '';
-  try {
-    password = dsn ? decodeURIComponent(new URL(dsn).password) : '';
-  } catch {
-    // Not a URL: nothing to take out.
-  }
+  const password = dsn ? urlPassword(dsn) : undefined;
   return password ? text.split(password).join('***') : text;
 }
 

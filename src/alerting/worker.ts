@@ -1,6 +1,7 @@
 import type { ChannelName } from '../config/receiver.js';
 import { CHANNELS } from '../config/receiver.js';
 import { errorText, type Logger } from '../logger.js';
+import { settleWithin } from '../wait.js';
 import type { Channel } from './channels/channel.js';
 import type { ReceiverMetrics } from './metrics.js';
 import { decide, type RetryPolicyConfig } from './retry.js';
@@ -178,11 +179,6 @@ export class DeliveryWorker {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (this.inflight.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.inflight.values()]),
-      new Promise<void>((r) => (timer = setTimeout(r, graceMs))),
-    ]);
-    clearTimeout(timer);
+    await settleWithin(Promise.allSettled([...this.inflight.values()]), graceMs);
   }
 }

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import type { dockerSection } from '../config/host.js';
 import { errorText, type Logger } from '../logger.js';
 import type { MetricFamily } from '../metrics/exposition.js';
+import { settleWithin } from '../wait.js';
 import { remainingMs, type Collector, type ScrapeContext } from './collector.js';
 import {
   dockerDownFamilies,
@@ -156,7 +157,7 @@ export class DockerCollector implements Collector {
     let list: ListedContainer[];
     if (this.cacheIsLive()) {
       // An event just arrived: its re-list and re-inspect take milliseconds; let them land.
-      if (this.refreshing) await this.settleWithin(this.refreshing, Math.min(1000, remainingMs(ctx) / 2));
+      if (this.refreshing) await settleWithin(this.refreshing, Math.min(1000, remainingMs(ctx) / 2));
       list = [...this.rows.values()];
     } else {
       const requestedAt = Date.now();
@@ -182,13 +183,6 @@ export class DockerCollector implements Collector {
       dropped,
       deviceName: (mm) => this.device(mm),
     });
-  }
-
-  /** Waits for `p`, but no longer than `ms`: a slow engine must not cost the scrape its deadline. */
-  private async settleWithin(p: Promise<void>, ms: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-    clearTimeout(timer);
   }
 
   failureFamilies(): MetricFamily[] {

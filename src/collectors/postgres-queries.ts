@@ -347,26 +347,25 @@ export function indexFamilies(
   limit: number,
   base: Labels,
 ): MetricFamily[] {
-  const sampled = SAMPLED;
   const scans = counter(
     'pg_stat_user_indexes_idx_scan_total',
-    'Number of index scans initiated on this index.' + sampled,
+    'Number of index scans initiated on this index.' + SAMPLED,
   );
   const read = counter(
     'pg_stat_user_indexes_idx_tup_read_total',
-    'Number of index entries returned by scans on this index.' + sampled,
+    'Number of index entries returned by scans on this index.' + SAMPLED,
   );
   const fetch = counter(
     'pg_stat_user_indexes_idx_tup_fetch_total',
-    'Number of live table rows fetched by simple index scans using this index.' + sampled,
+    'Number of live table rows fetched by simple index scans using this index.' + SAMPLED,
   );
   const unused = gauge(
     'pg_unused_indexes',
-    'Indexes never scanned since statistics were reset (unique and primary-key indexes excluded).' + sampled,
+    'Indexes never scanned since statistics were reset (unique and primary-key indexes excluded).' + SAMPLED,
   );
   const unusedBytes = gauge(
     'pg_unused_indexes_size_bytes',
-    'Disk space used by the unused indexes.' + sampled,
+    'Disk space used by the unused indexes.' + SAMPLED,
   );
   const all: { datname: string; row: Row }[] = [];
   for (const db of perDatabase) {

@@ -1,9 +1,10 @@
 import pg from 'pg';
 import type { z } from 'zod';
 import type { postgresSection, postgresTarget } from '../config/databases.js';
-import { redactUrl } from '../config/load.js';
+import { redactUrl, urlPassword } from '../config/load.js';
 import { errorText, type Logger } from '../logger.js';
 import type { MetricFamily } from '../metrics/exposition.js';
+import { settleWithin } from '../wait.js';
 import { remainingMs, type Collector, type ScrapeContext } from './collector.js';
 import {
   activityFamilies,
@@ -41,17 +42,6 @@ class Aborted extends Error {
 }
 
 /** The password in a DSN (URL userinfo or `?password=`), so error text can be scrubbed of it. */
-function dsnPassword(dsn: string): string | undefined {
-  try {
-    const u = new URL(dsn);
-    return (
-      (u.password ? decodeURIComponent(u.password) : undefined) ?? u.searchParams.get('password') ?? undefined
-    );
-  } catch {
-    return /password=([^\s&]+)/.exec(dsn)?.[1];
-  }
-}
-
 /** The DSN pointed at another database on the same server, with the same credentials. */
 function dsnForDatabase(dsn: string, datname: string): string {
   const u = new URL(dsn);
@@ -204,11 +194,8 @@ export class TargetPool {
   /** Closes the idle connections and waits (at most `waitMs`) until the server has seen them go. */
   async drain(waitMs: number): Promise<void> {
     for (const c of [...this.idle]) this.destroy(c);
-    let timer: NodeJS.Timeout | undefined;
     // A hung server never acknowledges the goodbye; the sample must not wait for it.
-    const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
-    await Promise.race([Promise.all([...this.ending]), limit]);
-    clearTimeout(timer);
+    await settleWithin(Promise.all([...this.ending]), waitMs);
   }
 
   async close(): Promise<void> {
@@ -243,7 +230,7 @@ export class PostgresCollector implements Collector {
   ) {
     this.name = `postgres/${target.name}`;
     this.target = target.name;
-    this.password = dsnPassword(target.dsn);
+    this.password = urlPassword(target.dsn);
     this.mainDb = databaseOf(target.dsn);
     this.redacted = redactUrl(target.dsn);
     const dsn = target.dsn;
@@ -357,14 +344,7 @@ export class PostgresCollector implements Collector {
     if (stale && !this.sampling) {
       this.sampling = this.takeSample(databases, ctx.logger).finally(() => (this.sampling = undefined));
     }
-    if (this.sampling) {
-      let timer: NodeJS.Timeout | undefined;
-      const budget = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, Math.max(0, remainingMs(ctx) - 100));
-      });
-      await Promise.race([this.sampling, budget]);
-      clearTimeout(timer);
-    }
+    if (this.sampling) await settleWithin(this.sampling, remainingMs(ctx) - 100);
     if (!this.sample) return [];
     const base = { target: this.target };
     return [

@@ -3,7 +3,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { z } from 'zod';
 import type { redisSection, redisTarget } from '../config/databases.js';
-import { redactUrl } from '../config/load.js';
+import { redactUrl, urlPassword } from '../config/load.js';
 import { errorText } from '../logger.js';
 import { gauge, type MetricFamily } from '../metrics/exposition.js';
 import { remainingMs, type Collector, type ScrapeContext } from './collector.js';
@@ -208,7 +208,7 @@ export class RedisCollector implements Collector {
   }
 
   private redact(text: string): string {
-    const secrets = [this.cfg.password, passwordOf(this.cfg.url)].filter(
+    const secrets = [this.cfg.password, urlPassword(this.cfg.url)].filter(
       (s): s is string => !!s && s.length > 0,
     );
     let out = text;
@@ -239,15 +239,6 @@ function dbIndex(url: string): number {
     return Number.isInteger(n) && n >= 0 ? n : 0;
   } catch {
     return 0;
-  }
-}
-
-function passwordOf(url: string): string | undefined {
-  try {
-    const p = new URL(url).password;
-    return p ? decodeURIComponent(p) : undefined;
-  } catch {
-    return undefined;
   }
 }
 

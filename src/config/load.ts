@@ -196,6 +196,18 @@ export function loadConfig(file: string | undefined, env: Env = process.env): Co
   return parseConfigText(text, env, file);
 }
 
+/** The password in a connection URL (userinfo or `?password=`), so error text can be scrubbed of it. */
+export function urlPassword(url: string): string | undefined {
+  try {
+    const u = new URL(url);
+    return (
+      (u.password ? decodeURIComponent(u.password) : undefined) ?? u.searchParams.get('password') ?? undefined
+    );
+  } catch {
+    return /password=([^\s&]+)/.exec(url)?.[1];
+  }
+}
+
 /** Removes the password from a connection URL so it can be logged or shown. */
 export function redactUrl(url: string): string {
   try {
