@@ -44,6 +44,27 @@ export function parseMounts(text: string): MountEntry[] {
   return out;
 }
 
+/**
+ * A mount point as the host sees it, as node_exporter's `--path.rootfs` does: the host root's
+ * prefix is stripped where present (a container's own mount table lists `/host`, `/host/boot`),
+ * and a mount point without it is already the host's (the host's table, read through
+ * `/host/proc/1/mounts` or with the host's PID namespace, lists `/`, `/boot`). Unlike
+ * node_exporter, only whole path components are stripped, so `/hostdata` stays itself.
+ */
+export function hostMountPoint(mountpoint: string, rootPrefix: string): string {
+  const prefix = rootPrefix.replace(/\/+$/, '');
+  if (!prefix) return mountpoint;
+  if (mountpoint === prefix) return '/';
+  if (mountpoint.startsWith(prefix + '/')) return mountpoint.slice(prefix.length);
+  return mountpoint;
+}
+
+/** Where the collector reads a host mount point's statistics: under the host root's prefix. */
+export function statPath(mountpoint: string, rootPrefix: string): string {
+  const prefix = rootPrefix.replace(/\/+$/, '');
+  return prefix + (mountpoint === '/' && prefix ? '' : mountpoint);
+}
+
 /** Mounts node_exporter would report, after its mount-point and fs-type excludes. */
 export function selectMounts(
   mounts: MountEntry[],
@@ -52,11 +73,7 @@ export function selectMounts(
   const seen = new Set<string>();
   const out: MountEntry[] = [];
   for (const m of mounts) {
-    let mp = m.mountpoint;
-    if (cfg.root_prefix) {
-      if (!mp.startsWith(cfg.root_prefix)) continue;
-      mp = mp.slice(cfg.root_prefix.length) || '/';
-    }
+    const mp = hostMountPoint(m.mountpoint, cfg.root_prefix);
     if (cfg.mount_points_exclude.test(mp) || cfg.fs_types_exclude.test(m.fstype)) continue;
     // A mount point listed twice (over-mounted) is reported once, as the kernel resolves it.
     const key = `${m.device}\0${mp}`;
@@ -105,7 +122,7 @@ export class FilesystemCollector implements Collector {
       mounts.map(async (m) => {
         const labels = { device: m.device, fstype: m.fstype, mountpoint: m.mountpoint };
         readonly.add(labels, m.options.includes('ro') ? 1 : 0);
-        const st = await this.statWithTimeout(this.cfg.root_prefix + m.mountpoint, timeout, ctx);
+        const st = await this.statWithTimeout(statPath(m.mountpoint, this.cfg.root_prefix), timeout, ctx);
         if (!st) {
           deviceError.add(labels, 1);
           return;

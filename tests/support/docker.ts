@@ -94,17 +94,31 @@ function mountsUnder(dir: string): string[] {
     .sort((a, b) => b.length - a.length);
 }
 
+export interface DockerEngineOptions {
+  /**
+   * Runs the engine in a mount namespace of its own whose `/` is a shared mount, as on a
+   * systemd host, so `-v /:/host:ro,rslave` is accepted even where the machine's `/` is private
+   * (the engine refuses rslave there). Nothing the engine mounts is then visible outside it.
+   */
+  sharedRoot?: boolean;
+}
+
 /**
  * A real Docker engine (dockerd 20.10 from docker.io) with its own socket, data-root and a
  * short exec-root under a temp dir, no bridge and no iptables, and a busybox image imported
  * from the static /bin/busybox (no registry). One per test file.
  */
-export async function startDockerEngine(): Promise<DockerEngine> {
+export async function startDockerEngine(opts: DockerEngineOptions = {}): Promise<DockerEngine> {
   // Short path: containerd's sockets live under the exec-root and must stay under ~100 characters.
   const dir = mkdtempSync('/tmp/swd-');
   const socket = join(dir, 'docker.sock');
   const host = `unix://${socket}`;
-  const proc = startProcess('dockerd', [
+  // unshare execs dockerd in place, so the process handle is dockerd's either way.
+  const [cmd, prefix] = opts.sharedRoot
+    ? ['unshare', ['--mount', '--propagation', 'shared', 'dockerd']]
+    : ['dockerd', []];
+  const proc = startProcess(cmd, [
+    ...prefix,
     `--host=${host}`,
     `--data-root=${join(dir, 'data')}`,
     `--exec-root=${join(dir, 'x')}`,
