@@ -111,9 +111,11 @@ export class Stackwatch {
     });
 
     app.get('/-/healthy', (_req, res) => void res.type('text/plain').send('Healthy.\n'));
-    app.get('/-/ready', (_req, res) => {
-      if (this.ready) res.type('text/plain').send('Ready.\n');
-      else res.status(503).type('text/plain').send('Not ready.\n');
+    // About taking traffic (webhooks need the outbox), where /-/healthy is about the process.
+    app.get('/-/ready', async (_req, res) => {
+      const reason = this.ready ? await this.receiver?.notReadyReason() : 'starting or stopping';
+      if (!reason) res.type('text/plain').send('Ready.\n');
+      else res.status(503).type('text/plain').send(`Not ready: ${reason}\n`);
     });
     app.post('/-/reload', async (_req, res) => {
       const r = await this.reload();

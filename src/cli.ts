@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { routeTestCommand, sendTestCommand } from './alerting/cli.js';
 import { Stackwatch } from './app.js';
 import { ConfigError, loadConfig } from './config/load.js';
+import { healthcheckCommand, SERVICE_FLAGS } from './healthcheck.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
 import { VERSION } from './version.js';
 
@@ -15,6 +16,8 @@ const USAGE = `usage: stackwatch [flags]                 run the exporter and al
                                          who would be told about these labels (nothing is sent)
        stackwatch send-test [--config.file=F]
                                          send one test notification through each channel
+       stackwatch healthcheck [flags]    exit 0 when the service here is healthy and ready (the
+                                         image's HEALTHCHECK); without flags, the running service's
 
 flags:
   --config.file=FILE          configuration file (YAML); without it, defaults plus environment
@@ -45,21 +48,11 @@ export const commands: Record<string, (args: string[]) => Promise<number>> = {
   },
   'route-test': routeTestCommand,
   'send-test': sendTestCommand,
+  healthcheck: (args) => healthcheckCommand(args, process.argv[1] as string),
 };
 
 async function runServer(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      'config.file': { type: 'string' },
-      'web.listen-address': { type: 'string', default: ':9879' },
-      'web.config.file': { type: 'string' },
-      'log.level': { type: 'string' },
-      version: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  });
+  const { values } = parseArgs({ args: argv, options: SERVICE_FLAGS, strict: true });
   if (values.help) {
     process.stdout.write(USAGE);
     return 0;

@@ -130,6 +130,8 @@ export class AlertReceiver {
   private readonly now: () => number;
   private stopped = false;
   private opening?: Promise<boolean>;
+  /** Why the outbox last failed to open, password-free; cleared when it opens. */
+  private openError?: string;
 
   constructor(private readonly opts: ReceiverOptions) {
     this.logger = opts.logger.child({ component: 'receiver' });
@@ -175,15 +177,27 @@ export class AlertReceiver {
         st.type === 'postgres'
           ? await PgStore.open({ dsn: st.dsn as string, schema: st.schema, claimTimeoutMs: st.claim_timeout })
           : new SqliteStore(this.dataDir);
+      this.openError = undefined;
       this.logger.info(where, 'outbox opened');
       return true;
     } catch (err) {
+      this.openError = withoutPassword(errorText(err), st.dsn);
       this.logger.error(
-        { ...where, err: withoutPassword(errorText(err), st.dsn) },
+        { ...where, err: this.openError },
         'cannot open the outbox; webhooks are answered 503 until it opens',
       );
       return false;
     }
+  }
+
+  /**
+   * Why webhooks cannot be accepted now (for `/-/ready`), or undefined when they can. Tries to
+   * open a closed outbox first, so readiness returns as soon as the cause is fixed.
+   */
+  async notReadyReason(): Promise<string | undefined> {
+    if (this.stopped) return 'the receiver is shutting down';
+    if (await this.openStore()) return undefined;
+    return `the outbox cannot be opened: ${this.openError ?? 'unknown error'}`;
   }
 
   async start(): Promise<void> {
