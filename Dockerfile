@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # Build stage: compiles TypeScript and the native SQLite binding.
 FROM node:20-bookworm AS build
 WORKDIR /src
@@ -23,8 +22,11 @@ RUN mkdir -p /var/lib/stackwatch && chown node:node /var/lib/stackwatch
 USER node
 VOLUME ["/var/lib/stackwatch"]
 EXPOSE 9879
+# Asks /-/healthy, then /-/ready (the outbox open), where the service listens: the address and
+# TLS of its own flags (read from its command line), so a changed port or a web config with
+# TLS in `command:` needs no change here. The reason of a failure shows in `docker inspect`.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:9879/-/healthy').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "/app/dist/cli.js", "healthcheck"]
 ENTRYPOINT ["node", "/app/dist/cli.js"]
 # Mount a configuration and pass --config.file=/etc/stackwatch/stackwatch.yml to use one.
 CMD []

@@ -172,12 +172,12 @@ describe('deploy/kubernetes', () => {
 describe('Dockerfile', () => {
   const text = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
 
-  it('is multi-stage, runs as a non-root user and checks /-/healthy', () => {
+  it('is multi-stage, runs as a non-root user and checks its health (stackwatch healthcheck: /-/healthy, /-/ready)', () => {
     expect(text.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
     const user = [...text.matchAll(/^USER (\S+)/gm)].at(-1)?.[1];
     expect(user).toBeDefined();
     expect(['root', '0']).not.toContain(user);
-    expect(text).toMatch(/^HEALTHCHECK [\s\S]*\/-\/healthy/m);
+    expect(text).toMatch(/^HEALTHCHECK [^\n]*\\\n\s+CMD \["node", "\/app\/dist\/cli\.js", "healthcheck"\]$/m);
   });
 
   it('copies only files that exist and are not excluded by .dockerignore', () => {
