@@ -197,7 +197,9 @@ export class AlertReceiver {
   async notReadyReason(): Promise<string | undefined> {
     if (this.stopped) return 'the receiver is shutting down';
     if (await this.openStore()) return undefined;
-    return `the outbox cannot be opened: ${this.openError ?? 'unknown error'}`;
+    const st = this.setup.cfg.store;
+    const where = st.type === 'postgres' ? `postgres schema ${st.schema}` : `data_dir ${this.dataDir}`;
+    return `the outbox cannot be opened (${where}): ${this.openError ?? 'unknown error'}`;
   }
 
   async start(): Promise<void> {

@@ -35,8 +35,8 @@ describe('readiness while the outbox cannot be opened', () => {
     const ready = await fetch(`${sw.url}/-/ready`);
     expect(ready.status).toBe(503);
     const body = await ready.text();
-    expect(body).toMatch(/^Not ready: the outbox cannot be opened: .*ENOTDIR/);
-    expect(body).toContain(dataDir);
+    expect(body).toMatch(/^Not ready: the outbox cannot be opened \(data_dir .*\): .*ENOTDIR/);
+    expect(body).toContain(`(data_dir ${dataDir})`);
     expect((await fetch(`${sw.url}/-/healthy`)).status).toBe(200);
     expect((await postWebhook(sw.url, webhook({ alertname: 'DiskSpaceLow' }))).status).toBe(503);
   });
