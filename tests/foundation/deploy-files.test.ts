@@ -7,6 +7,7 @@ import { DaemonSet, StatefulSet } from 'kubernetes-models/apps/v1';
 import { ConfigMap, Namespace, Secret, Service } from 'kubernetes-models/v1';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import { parseAptSource } from '../support/standins.js';
 import { REPO_ROOT } from '../support/stackwatch.js';
 import { run, tempDir } from '../support/util.js';
 
@@ -189,5 +190,25 @@ describe('Dockerfile and .dockerignore', () => {
 
   it('keeps the compose secrets and local data out of the build context', () => {
     for (const p of ['deploy/secrets', '**/.env', 'data']) expect(ignored).toContain(p);
+  });
+});
+
+describe("the image test's Debian mirror", () => {
+  it('is read from deb822 and one-line apt sources, security suites skipped', () => {
+    const deb822 = [
+      'Types: deb',
+      'URIs: http://deb.debian.org/debian-security',
+      'Suites: bookworm-security',
+      'Components: main',
+      '',
+      'Types: deb',
+      'URIs: http://deb.debian.org/debian',
+      'Suites: bookworm bookworm-updates',
+      'Components: main',
+    ].join('\n');
+    expect(parseAptSource(deb822)).toEqual({ uri: 'http://deb.debian.org/debian', suite: 'bookworm' });
+    const oneLine =
+      'deb http://security.debian.org/ bookworm-security main\ndeb [arch=amd64] http://mirror.example/debian bookworm main contrib\n';
+    expect(parseAptSource(oneLine)).toEqual({ uri: 'http://mirror.example/debian', suite: 'bookworm' });
   });
 });
