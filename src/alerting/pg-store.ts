@@ -8,9 +8,13 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { ChannelName } from '../config/receiver.js';
+import type { BacklogEntry } from './dispatch.js';
 import type { Silence } from './silences.js';
 import {
+  toBacklogEntry,
   toJob,
+  type BacklogRow,
+  type BacklogStat,
   type AlertStore,
   type AttemptOutcome,
   type EscalationCandidate,
@@ -54,7 +58,9 @@ CREATE TABLE IF NOT EXISTS ${s}.jobs (
   last_error TEXT,
   sent_at BIGINT,
   claimed_by TEXT,
-  claimed_until BIGINT
+  claimed_until BIGINT,
+  lane TEXT NOT NULL DEFAULT '',
+  digest TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_due ON ${s}.jobs (status, channel, next_attempt_at);
 CREATE INDEX IF NOT EXISTS jobs_updated ON ${s}.jobs (status, updated_at);
@@ -67,7 +73,17 @@ CREATE TABLE IF NOT EXISTS ${s}.groups (
   updated_at BIGINT NOT NULL, escalated_at BIGINT);
 CREATE TABLE IF NOT EXISTS ${s}.silences (
   id TEXT PRIMARY KEY, matchers TEXT NOT NULL, starts_at BIGINT NOT NULL, ends_at BIGINT NOT NULL,
-  comment TEXT NOT NULL, created_by TEXT NOT NULL);`;
+  comment TEXT NOT NULL, created_by TEXT NOT NULL);
+${laneSql(s)}`;
+}
+
+/** Outboxes made before lanes and digests get their two columns and indexes. */
+function laneSql(s: string): string {
+  return `
+ALTER TABLE ${s}.jobs ADD COLUMN IF NOT EXISTS lane TEXT NOT NULL DEFAULT '';
+ALTER TABLE ${s}.jobs ADD COLUMN IF NOT EXISTS digest TEXT;
+CREATE INDEX IF NOT EXISTS jobs_lane ON ${s}.jobs (status, channel, lane, id);
+CREATE INDEX IF NOT EXISTS jobs_digest ON ${s}.jobs (digest);`;
 }
 
 type Querier = Pick<pg.PoolClient, 'query'>;
@@ -106,8 +122,10 @@ export class PgStore implements AlertStore {
     try {
       // A schema made beforehand by a DBA needs no CREATE privilege: only a missing table is created.
       const present = await pool.query<{ ok: boolean }>(
-        `SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AS ok`,
-        [`${opts.schema}.jobs`, `${opts.schema}.silences`],
+        `SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL
+           AND EXISTS (SELECT 1 FROM information_schema.columns
+                       WHERE table_schema = $3 AND table_name = 'jobs' AND column_name = 'digest') AS ok`,
+        [`${opts.schema}.jobs`, `${opts.schema}.silences`, opts.schema],
       );
       if (!present.rows[0]?.ok)
         await store.tx(async (c) => {
@@ -183,11 +201,11 @@ export class PgStore implements AlertStore {
       await c.query(
         `INSERT INTO ${this.t('jobs')} (created_at, updated_at, age_from, dedup_key, kind, group_key, receiver,
            channel, recipients, status, alert_status, content, message_id, in_reply_to, attempts,
-           next_attempt_at, last_error)
-         SELECT $1, $1, $1, d, k, g, r, ch, rc, st, ast, ct, mid, irt, 0, $1, le
+           next_attempt_at, last_error, lane)
+         SELECT $1, $1, $1, d, k, g, r, ch, rc, st, ast, ct, mid, irt, 0, $1, le, ln
          FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-           $9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
-           WITH ORDINALITY AS u(d, k, g, r, ch, rc, st, ast, ct, mid, irt, le, n)
+           $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
+           WITH ORDINALITY AS u(d, k, g, r, ch, rc, st, ast, ct, mid, irt, le, ln, n)
          ORDER BY n`,
         [
           now,
@@ -203,6 +221,7 @@ export class PgStore implements AlertStore {
           col((j) => j.messageId ?? null),
           col((_j, i) => inReplyTo[i] ?? null),
           col((j) => (j.mutedBy?.length ? `muted by maintenance window ${j.mutedBy.join(', ')}` : null)),
+          col((j) => j.lane ?? ''),
         ],
       );
     }
@@ -299,6 +318,52 @@ export class PgStore implements AlertStore {
     return r.rows.sort((a, b) => a.next_attempt_at - b.next_attempt_at || a.id - b.id).map(toJob);
   }
 
+  async backlog(
+    channel: ChannelName,
+    lanes: readonly string[],
+    now: number,
+    limit: number,
+  ): Promise<BacklogEntry[]> {
+    // Lane by lane (a lane a reload removed comes last), leaving out what another replica holds.
+    const r = await this.pool.query<BacklogRow>(
+      `SELECT id, created_at, next_attempt_at, group_key, recipients, lane FROM ${this.t('jobs')}
+       WHERE status = 'pending' AND channel = $1 AND (claimed_until IS NULL OR claimed_until <= $3
+         OR claimed_by = $4)
+       ORDER BY COALESCE(array_position($2::text[], lane), 2147483647), id LIMIT $5`,
+      [channel, lanes, now, this.owner, limit],
+    );
+    return r.rows.map(toBacklogEntry);
+  }
+
+  async claim(ids: readonly number[], now: number): Promise<Job[]> {
+    if (!ids.length) return [];
+    const r = await this.pool.query<JobRow>(
+      `UPDATE ${this.t('jobs')} SET claimed_by = $2, claimed_until = $3
+       WHERE id = ANY($1::bigint[]) AND status = 'pending'
+         AND (claimed_until IS NULL OR claimed_until <= $4 OR claimed_by = $2)
+       RETURNING *`,
+      [[...ids], this.owner, now + this.opts.claimTimeoutMs, now],
+    );
+    const byId = new Map(r.rows.map((row) => [row.id, row]));
+    return ids.flatMap((id) => {
+      const row = byId.get(id);
+      return row ? [toJob(row)] : [];
+    });
+  }
+
+  async backlogStats(): Promise<BacklogStat[]> {
+    const r = await this.pool.query<{ channel: ChannelName; lane: string; n: number; oldest: number }>(
+      `SELECT channel, lane, COUNT(*)::int AS n, MIN(created_at) AS oldest FROM ${this.t('jobs')}
+       WHERE status = 'pending' GROUP BY channel, lane`,
+    );
+    return r.rows.map((row) => ({
+      channel: row.channel,
+      lane: row.lane,
+      pending: row.n,
+      oldestCreatedAt: row.oldest,
+    }));
+  }
+
   async nextDue(): Promise<number | undefined> {
     const r = await this.pool.query<{ t: number | null }>(
       `SELECT MIN(GREATEST(next_attempt_at, COALESCE(claimed_until, 0))) AS t FROM ${this.t('jobs')}
@@ -310,13 +375,25 @@ export class PgStore implements AlertStore {
   async complete(outcomes: readonly AttemptOutcome[], now: number): Promise<void> {
     await this.tx(async (c) => {
       for (const o of outcomes) {
-        if (o.kind === 'sent')
+        if (o.kind === 'sent') {
           await c.query(
             `UPDATE ${this.t('jobs')} SET status = 'sent', attempts = $1, sent_at = $2, updated_at = $2,
-               last_error = NULL, claimed_by = NULL, claimed_until = NULL WHERE id = $3`,
-            [o.attempts, now, o.id],
+               last_error = NULL, claimed_by = NULL, claimed_until = NULL, digest = $4 WHERE id = $3`,
+            [o.attempts, now, o.id, o.digest?.id ?? null],
           );
-        else if (o.kind === 'retry')
+          if (o.digest?.messageId) {
+            // A firing carried by a digest mail: its thread (and replies already recorded) continue from the digest.
+            const mid = `(SELECT message_id FROM ${this.t('jobs')} WHERE id = $2)`;
+            await c.query(
+              `UPDATE ${this.t('threads')} SET root_message_id = $1 WHERE root_message_id = ${mid}`,
+              [o.digest.messageId, o.id],
+            );
+            await c.query(
+              `UPDATE ${this.t('jobs')} SET in_reply_to = $1 WHERE status = 'pending' AND in_reply_to = ${mid}`,
+              [o.digest.messageId, o.id],
+            );
+          }
+        } else if (o.kind === 'retry')
           // Only while this replica still holds the claim: after the lease, the job is another's.
           await c.query(
             `UPDATE ${this.t('jobs')} SET attempts = $1, next_attempt_at = $2, last_error = $3, updated_at = $4,
@@ -350,7 +427,14 @@ export class PgStore implements AlertStore {
     return r.rows[0] && toJob(r.rows[0]);
   }
 
-  async list(opts: { status?: JobStatus; limit: number }): Promise<Job[]> {
+  async list(opts: { status?: JobStatus; limit: number; digest?: string }): Promise<Job[]> {
+    if (opts.digest !== undefined)
+      return (
+        await this.pool.query<JobRow>(
+          `SELECT * FROM ${this.t('jobs')} WHERE digest = $1 ORDER BY id DESC LIMIT $2`,
+          [opts.digest, opts.limit],
+        )
+      ).rows.map(toJob);
     const r = opts.status
       ? await this.pool.query<JobRow>(
           `SELECT * FROM ${this.t('jobs')} WHERE status = $1 ORDER BY id DESC LIMIT $2`,

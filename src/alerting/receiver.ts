@@ -9,6 +9,8 @@ import { ConsoleChannel } from './channels/console.js';
 import { EmailChannel } from './channels/email.js';
 import { SlackChannel } from './channels/slack.js';
 import { ContactBook } from './contacts.js';
+import type { DigestPolicy, PaceKey } from './dispatch.js';
+import { Lanes, laneOrderFromRoutes } from './lanes.js';
 import type { Labels } from './matchers.js';
 import { ReceiverMetrics } from './metrics.js';
 import { planEscalation, planWebhook } from './plan.js';
@@ -26,6 +28,7 @@ import type {
   NotificationContent,
   RecordOutcome,
 } from './types.js';
+import { SLACK_DIGEST_MAX_LINES } from './digest.js';
 import { DeliveryWorker } from './worker.js';
 
 export class StoreUnavailableError extends Error {
@@ -43,6 +46,8 @@ interface Setup {
   slack?: SlackChannel;
   slackConsole: Channel;
   mailDomain: string;
+  lanes: Lanes;
+  digest: DigestPolicy;
 }
 
 /** Error text with the DSN's password taken out, should a driver quote it. */
@@ -92,7 +97,35 @@ function buildSetup(cfg: ReceiverConfig, logger: Logger): Setup {
     slack,
     slackConsole: new ConsoleChannel('slack', logger),
     mailDomain: mailDomainOf(cfg.email.from),
+    lanes: new Lanes({
+      enabled: cfg.lanes.enabled,
+      label: cfg.lanes.label,
+      order: cfg.lanes.order ?? laneOrderFromRoutes(cfg.route, cfg.lanes.label),
+      selfMatchers: cfg.lanes.self_matchers,
+    }),
+    digest: {
+      enabled: cfg.digest.enabled,
+      backlog: cfg.digest.backlog,
+      arrivals: cfg.digest.arrivals,
+      windowMs: cfg.digest.window,
+      intervalMs: cfg.digest.interval,
+      maxItems: cfg.digest.max_items,
+      maxUrgentItems: SLACK_DIGEST_MAX_LINES,
+    },
   };
+}
+
+/** The rate-limit key and budget of a destination: the SMTP server, or a Slack webhook URL. */
+function paceOf(s: Setup, channel: ChannelName, recipientsKey: string): PaceKey {
+  const unpaced = { rate: 0, burst: 1 };
+  if (channel === 'email')
+    return s.email.console
+      ? { key: 'email:console', budget: unpaced }
+      : { key: 'email:smtp', budget: { rate: s.cfg.email.rate, burst: s.cfg.email.burst } };
+  const url = s.slack?.urlFor({ recipients: JSON.parse(recipientsKey) as string[] });
+  return url
+    ? { key: `slack:${url}`, budget: { rate: s.cfg.slack.rate, burst: s.cfg.slack.burst } }
+    : { key: 'slack:console', budget: unpaced };
 }
 
 interface Pending {
@@ -138,7 +171,11 @@ export class AlertReceiver {
     this.now = opts.now ?? Date.now;
     this.setup = buildSetup(opts.config.receiver, this.logger);
     this.store = opts.store;
-    this.metrics = new ReceiverMetrics(opts.registry, async () => this.store?.counts());
+    this.metrics = new ReceiverMetrics(opts.registry, async () => this.store?.counts(), {
+      stats: async () => this.store?.backlogStats(),
+      lanes: () => this.setup.lanes.names,
+      now: this.now,
+    });
     this.worker = new DeliveryWorker({
       store: () => this.store,
       channelFor: (job) => this.channelFor(job),
@@ -147,6 +184,18 @@ export class AlertReceiver {
         email: this.setup.cfg.email.concurrency,
         slack: this.setup.cfg.slack.concurrency,
       }),
+      lanes: () => this.setup.lanes,
+      digest: () => this.setup.digest,
+      paceOf: (channel, key) => paceOf(this.setup, channel, key),
+      digestLink: (id) => {
+        const base = this.setup.cfg.external_url;
+        return base
+          ? `${base.replace(/\/+$/, '')}/api/v1/notifications?digest=${encodeURIComponent(id)}`
+          : undefined;
+      },
+      mailDomain: () => this.setup.mailDomain,
+      // Other replicas record into a shared outbox without waking this one.
+      idleMs: () => (this.setup.cfg.store.type === 'postgres' ? 1000 : 30_000),
       metrics: this.metrics,
       logger: this.logger,
       now: this.now,
@@ -283,6 +332,7 @@ export class AlertReceiver {
       now: this.now(),
       mailDomain: s.mailDomain,
     });
+    for (const j of rec.jobs) j.lane = s.lanes.laneOf(j.content);
     const outcome = await new Promise<RecordOutcome>((resolve, reject) => {
       this.queue.push({ rec, resolve, reject });
       if (!this.flushScheduled) {
@@ -335,6 +385,7 @@ export class AlertReceiver {
         afterMs: s.cfg.escalation.after,
         mailDomain: s.mailDomain,
       });
+      for (const j of jobs) j.lane = s.lanes.laneOf(j.content);
       const out = await store.recordEscalation(g.groupKey, jobs, now, s.cfg.dedup_window);
       n += out.recorded;
       if (out.recorded)
@@ -358,9 +409,9 @@ export class AlertReceiver {
     return this.setup.book.contacts;
   }
 
-  async listNotifications(status: JobStatus | undefined, limit: number): Promise<Job[]> {
+  async listNotifications(status: JobStatus | undefined, limit: number, digest?: string): Promise<Job[]> {
     if (!this.store) throw new StoreUnavailableError('the outbox is not available');
-    return this.store.list({ status, limit });
+    return this.store.list({ status, limit, digest });
   }
 
   async getNotification(id: number): Promise<Job | undefined> {

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { CHANNELS, type ChannelName } from '../config/receiver.js';
+import type { BacklogEntry } from './dispatch.js';
 import type { Silence } from './silences.js';
 import type { IngestRecord, Job, JobSpec, JobStatus, NotificationContent, RecordOutcome } from './types.js';
 
@@ -14,7 +15,13 @@ export interface EscalationCandidate {
 
 /** The recorded result of one delivery attempt. */
 export type AttemptOutcome =
-  | { id: number; attempts: number; kind: 'sent' }
+  | {
+      id: number;
+      attempts: number;
+      kind: 'sent';
+      /** Carried by this digest; with email, later replies thread to the digest's Message-ID. */
+      digest?: { id: string; messageId?: string };
+    }
   | { id: number; attempts: number; kind: 'retry'; nextAttemptAt: number; error: string }
   | { id: number; attempts: number; kind: 'dead'; error: string };
 
@@ -25,6 +32,17 @@ export interface StoreCounts {
   muted: number;
 }
 
+/** Pending notifications of one channel and lane: how many, and since when the oldest waits. */
+export interface BacklogStat {
+  channel: ChannelName;
+  lane: string;
+  pending: number;
+  oldestCreatedAt: number;
+}
+
+/** Pending notifications read for the dispatcher at most, per channel and tick. */
+export const BACKLOG_READ_LIMIT = 5000;
+
 /**
  * The durable outbox, dedup table, thread index, escalation state and maintenance windows.
  * The SQLite store below serves a single replica from local disk; PgStore (pg-store.ts) is
@@ -34,6 +52,19 @@ export interface AlertStore {
   /** Records many webhooks in ONE transaction (group commit). Throws when it cannot commit. */
   record(batch: readonly IngestRecord[], now: number, dedupWindowMs: number): Promise<RecordOutcome[]>;
   due(channel: ChannelName, now: number, limit: number, exclude: ReadonlySet<number>): Promise<Job[]>;
+  /**
+   * Pending notifications of a channel (due or not, without content), lane by lane in the
+   * given order and by id within a lane, at most `limit`.
+   */
+  backlog(
+    channel: ChannelName,
+    lanes: readonly string[],
+    now: number,
+    limit: number,
+  ): Promise<BacklogEntry[]>;
+  /** Takes these pending notifications for delivery (with PostgreSQL: claims them for this replica). */
+  claim(ids: readonly number[], now: number): Promise<Job[]>;
+  backlogStats(): Promise<BacklogStat[]>;
   /** Earliest next_attempt_at of pending jobs (to sleep until then). */
   nextDue(now: number): Promise<number | undefined>;
   /** Records the results of many delivery attempts in one transaction. */
@@ -41,7 +72,7 @@ export interface AlertStore {
   /** Makes a dead letter due again with a fresh attempt/age budget. */
   redrive(id: number, now: number): Promise<Job | undefined>;
   get(id: number): Promise<Job | undefined>;
-  list(opts: { status?: JobStatus; limit: number }): Promise<Job[]>;
+  list(opts: { status?: JobStatus; limit: number; digest?: string }): Promise<Job[]>;
   counts(): Promise<StoreCounts>;
   escalationCandidates(now: number, afterMs: number): Promise<EscalationCandidate[]>;
   /** Records escalation jobs and marks the group escalated, in one transaction. */
@@ -78,7 +109,9 @@ CREATE TABLE IF NOT EXISTS jobs (
   attempts INTEGER NOT NULL DEFAULT 0,
   next_attempt_at INTEGER NOT NULL,
   last_error TEXT,
-  sent_at INTEGER
+  sent_at INTEGER,
+  lane TEXT NOT NULL DEFAULT '',
+  digest TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs (status, channel, next_attempt_at);
 CREATE INDEX IF NOT EXISTS jobs_updated ON jobs (status, updated_at);
@@ -130,6 +163,8 @@ export interface JobRow {
   next_attempt_at: number;
   last_error: string | null;
   sent_at: number | null;
+  lane: string | null;
+  digest: string | null;
 }
 
 export function toJob(r: JobRow): Job {
@@ -153,6 +188,29 @@ export function toJob(r: JobRow): Job {
     nextAttemptAt: r.next_attempt_at,
     lastError: r.last_error,
     sentAt: r.sent_at,
+    lane: r.lane ?? '',
+    digest: r.digest ?? null,
+  };
+}
+
+/** The dispatcher's view of a row (lane, group and destination; no content). */
+export interface BacklogRow {
+  id: number;
+  created_at: number;
+  next_attempt_at: number;
+  group_key: string;
+  recipients: string;
+  lane: string;
+}
+
+export function toBacklogEntry(r: BacklogRow): BacklogEntry {
+  return {
+    id: r.id,
+    createdAt: r.created_at,
+    nextAttemptAt: r.next_attempt_at,
+    groupKey: r.group_key,
+    recipientsKey: r.recipients,
+    lane: r.lane,
   };
 }
 
@@ -176,6 +234,12 @@ export class SqliteStore implements AlertStore {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    const columns = new Set((this.db.pragma('table_info(jobs)') as { name: string }[]).map((c) => c.name));
+    // Outboxes written before lanes and digests get the two columns.
+    if (!columns.has('lane')) this.db.exec(`ALTER TABLE jobs ADD COLUMN lane TEXT NOT NULL DEFAULT ''`);
+    if (!columns.has('digest')) this.db.exec('ALTER TABLE jobs ADD COLUMN digest TEXT');
+    this.db.exec('CREATE INDEX IF NOT EXISTS jobs_lane ON jobs (status, channel, lane, id)');
+    this.db.exec('CREATE INDEX IF NOT EXISTS jobs_digest ON jobs (digest)');
     const db = this.db;
     this.st = {
       dedup: db.prepare(
@@ -185,9 +249,9 @@ export class SqliteStore implements AlertStore {
       ),
       insertJob: db.prepare(
         `INSERT INTO jobs (created_at, updated_at, age_from, dedup_key, kind, group_key, receiver, channel,
-           recipients, status, alert_status, content, message_id, in_reply_to, attempts, next_attempt_at, last_error)
+           recipients, status, alert_status, content, message_id, in_reply_to, attempts, next_attempt_at, last_error, lane)
          VALUES (@now, @now, @now, @dedup_key, @kind, @group_key, @receiver, @channel, @recipients, @status,
-           @alert_status, @content, @message_id, @in_reply_to, 0, @now, @last_error)`,
+           @alert_status, @content, @message_id, @in_reply_to, 0, @now, @last_error, @lane)`,
       ),
       threadGet: db.prepare('SELECT root_message_id FROM threads WHERE key = ?'),
       threadPut: db.prepare('INSERT INTO threads (key, root_message_id, created_at) VALUES (?, ?, ?)'),
@@ -210,8 +274,30 @@ export class SqliteStore implements AlertStore {
         `SELECT MIN(next_attempt_at) AS t FROM jobs WHERE status = 'pending' AND channel = ?`,
       ),
       sent: db.prepare(
-        `UPDATE jobs SET status = 'sent', attempts = ?, sent_at = ?, updated_at = ?, last_error = NULL WHERE id = ?`,
+        `UPDATE jobs SET status = 'sent', attempts = ?, sent_at = ?, updated_at = ?, last_error = NULL, digest = ?
+         WHERE id = ?`,
       ),
+      // A firing carried by a digest mail: its thread (and replies already recorded) continue from the digest.
+      threadToDigest: db.prepare(
+        `UPDATE threads SET root_message_id = @digest WHERE root_message_id = (SELECT message_id FROM jobs WHERE id = @id)`,
+      ),
+      repliesToDigest: db.prepare(
+        `UPDATE jobs SET in_reply_to = @digest WHERE status = 'pending'
+           AND in_reply_to = (SELECT message_id FROM jobs WHERE id = @id)`,
+      ),
+      backlog: db.prepare(
+        `SELECT id, created_at, next_attempt_at, group_key, recipients, lane FROM jobs
+         WHERE status = 'pending' AND channel = ? AND lane = ? ORDER BY id LIMIT ?`,
+      ),
+      backlogAll: db.prepare(
+        `SELECT id, created_at, next_attempt_at, group_key, recipients, lane FROM jobs
+         WHERE status = 'pending' AND channel = ? ORDER BY id LIMIT ?`,
+      ),
+      backlogStats: db.prepare(
+        `SELECT channel, lane, COUNT(*) AS n, MIN(created_at) AS oldest FROM jobs WHERE status = 'pending'
+         GROUP BY channel, lane`,
+      ),
+      listDigest: db.prepare('SELECT * FROM jobs WHERE digest = ? ORDER BY id DESC LIMIT ?'),
       retry: db.prepare(
         `UPDATE jobs SET attempts = ?, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND status = 'pending'`,
       ),
@@ -252,8 +338,13 @@ export class SqliteStore implements AlertStore {
     );
     this.completeTx = db.transaction((outcomes: readonly AttemptOutcome[], now: number) => {
       for (const o of outcomes) {
-        if (o.kind === 'sent') this.st.sent!.run(o.attempts, now, now, o.id);
-        else if (o.kind === 'retry') this.st.retry!.run(o.attempts, o.nextAttemptAt, o.error, now, o.id);
+        if (o.kind === 'sent') {
+          this.st.sent!.run(o.attempts, now, now, o.digest?.id ?? null, o.id);
+          if (o.digest?.messageId) {
+            this.st.threadToDigest!.run({ digest: o.digest.messageId, id: o.id });
+            this.st.repliesToDigest!.run({ digest: o.digest.messageId, id: o.id });
+          }
+        } else if (o.kind === 'retry') this.st.retry!.run(o.attempts, o.nextAttemptAt, o.error, now, o.id);
         else this.st.dead!.run(o.attempts, o.error, now, o.id);
       }
     });
@@ -299,6 +390,7 @@ export class SqliteStore implements AlertStore {
         message_id: j.messageId ?? null,
         in_reply_to: inReplyTo,
         last_error: j.mutedBy?.length ? `muted by maintenance window ${j.mutedBy.join(', ')}` : null,
+        lane: j.lane ?? '',
       });
       out.recorded++;
       if (j.status === 'muted') out.muted++;
@@ -319,6 +411,46 @@ export class SqliteStore implements AlertStore {
       if (out.length >= limit) break;
     }
     return out;
+  }
+
+  async backlog(
+    channel: ChannelName,
+    lanes: readonly string[],
+    _now: number,
+    limit: number,
+  ): Promise<BacklogEntry[]> {
+    const out: BacklogEntry[] = [];
+    const seen = new Set<number>();
+    // Lane by lane, so a critical recorded behind thousands of others is still read. A lane
+    // a reload removed is read last, with the rest.
+    for (const lane of lanes) {
+      if (out.length >= limit) break;
+      for (const r of this.st.backlog!.all(channel, lane, limit - out.length) as BacklogRow[]) {
+        seen.add(r.id);
+        out.push(toBacklogEntry(r));
+      }
+    }
+    if (out.length < limit)
+      for (const r of this.st.backlogAll!.all(channel, limit) as BacklogRow[]) {
+        if (out.length >= limit) break;
+        if (!seen.has(r.id)) out.push(toBacklogEntry(r));
+      }
+    return out;
+  }
+
+  async claim(ids: readonly number[]): Promise<Job[]> {
+    const out: Job[] = [];
+    for (const id of ids) {
+      const r = this.st.get!.get(id) as JobRow | undefined;
+      if (r && r.status === 'pending') out.push(toJob(r));
+    }
+    return out;
+  }
+
+  async backlogStats(): Promise<BacklogStat[]> {
+    return (
+      this.st.backlogStats!.all() as { channel: ChannelName; lane: string; n: number; oldest: number }[]
+    ).map((r) => ({ channel: r.channel, lane: r.lane, pending: r.n, oldestCreatedAt: r.oldest }));
   }
 
   private withAge(r: JobRow): Job {
@@ -361,9 +493,13 @@ export class SqliteStore implements AlertStore {
     return r && this.withAge(r);
   }
 
-  async list(opts: { status?: JobStatus; limit: number }): Promise<Job[]> {
+  async list(opts: { status?: JobStatus; limit: number; digest?: string }): Promise<Job[]> {
     const rows = (
-      opts.status ? this.st.listStatus!.all(opts.status, opts.limit) : this.st.listAll!.all(opts.limit)
+      opts.digest !== undefined
+        ? this.st.listDigest!.all(opts.digest, opts.limit)
+        : opts.status
+          ? this.st.listStatus!.all(opts.status, opts.limit)
+          : this.st.listAll!.all(opts.limit)
     ) as JobRow[];
     return rows.map((r) => this.withAge(r));
   }

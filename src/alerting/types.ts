@@ -40,6 +40,8 @@ export interface JobSpec {
   messageId?: string;
   /** Why it is muted (maintenance window ids). */
   mutedBy?: string[];
+  /** Severity lane (lanes.ts), set before it is recorded. */
+  lane?: string;
 }
 
 /** A job as stored in the outbox. */
@@ -64,6 +66,10 @@ export interface Job {
   nextAttemptAt: number;
   lastError: string | null;
   sentAt: number | null;
+  /** Severity lane it is delivered in. */
+  lane: string;
+  /** The digest that delivered it; null when sent on its own. */
+  digest: string | null;
 }
 
 /** Escalation state of one Alertmanager group, updated with each webhook. */
@@ -86,8 +92,12 @@ export interface RecordOutcome {
   muted: number;
 }
 
+/** Why an attempt failed, named like Alertmanager 0.34's failure reasons; `other` for network errors. */
+export const FAILURE_CAUSES = ['rateLimited', 'authError', 'clientError', 'serverError', 'other'] as const;
+export type FailureCause = (typeof FAILURE_CAUSES)[number];
+
 /** Delivery result of one attempt: a tagged union the retry policy acts on. */
 export type DeliveryResult =
   | { kind: 'success' }
-  | { kind: 'retryable'; retryAfterMs?: number; reason: string }
-  | { kind: 'failure'; reason: string };
+  | { kind: 'retryable'; retryAfterMs?: number; reason: string; cause?: FailureCause }
+  | { kind: 'failure'; reason: string; cause?: FailureCause };

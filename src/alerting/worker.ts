@@ -4,32 +4,57 @@ import { errorText, type Logger } from '../logger.js';
 import { settleWithin } from '../wait.js';
 import type { Channel } from './channels/channel.js';
 import type { ReceiverMetrics } from './metrics.js';
+import { renderDigest } from './digest.js';
+import { Dispatcher, type DigestPolicy, type PaceKey, type Send } from './dispatch.js';
+import type { Lanes } from './lanes.js';
+import { Pacer } from './pacing.js';
+import { messageIdFor } from './plan.js';
 import { decide, type RetryPolicyConfig } from './retry.js';
-import type { AlertStore, AttemptOutcome } from './store.js';
+import { BACKLOG_READ_LIMIT, type AlertStore, type AttemptOutcome } from './store.js';
 import type { DeliveryResult, Job } from './types.js';
+
+interface Pace extends PaceKey {
+  channel: ChannelName;
+  /** Pending notifications of the channel when it was dispatched (for the log). */
+  queued: number;
+}
+
+/** A webhook URL's secret path stays out of the log: scheme, host and the first path segment only. */
+function redactDestination(key: string): string {
+  return key.replace(/(https?:\/\/[^/]+\/[^/]*\/).*/, '$1…');
+}
 
 export interface WorkerDeps {
   store: () => AlertStore | undefined;
   channelFor: (job: Job) => Channel;
   policy: () => RetryPolicyConfig;
   concurrency: () => Record<ChannelName, number>;
+  lanes: () => Lanes;
+  digest: () => DigestPolicy;
+  /** The rate-limit key and budget of a destination (stored recipients of a channel). */
+  paceOf: (channel: ChannelName, recipientsKey: string) => PaceKey;
+  /** Where a digest's full list can be read (the notifications API), if known. */
+  digestLink: (digestId: string) => string | undefined;
+  mailDomain: () => string;
+  /** Longest sleep with nothing due: short when other replicas may record work (a shared outbox). */
+  idleMs: () => number;
   metrics: ReceiverMetrics;
   logger: Logger;
   now?: () => number;
 }
 
-const MAX_IDLE_MS = 1000;
-
 /**
- * Deliver stage: pulls due jobs from the outbox, with bounded concurrency per channel, so a
- * slow SMTP server never blocks ingest. Jobs stay `pending` in the store while in flight, so
- * after a crash they are due again.
+ * Deliver stage: reads the pending notifications of each channel, lets the dispatcher
+ * (dispatch.ts) choose what goes now (lanes, pacing, digests), and delivers with bounded
+ * concurrency per channel, so a slow SMTP server never blocks ingest. Jobs stay `pending` in
+ * the store while in flight, so after a crash they are due again. The worker sleeps until the
+ * next token, pause end, retry or digest is due, or until new work wakes it.
  */
 export class DeliveryWorker {
   private readonly inflight = new Map<number, Promise<void>>();
   private readonly busy: Record<ChannelName, number> = { email: 0, slack: 0 };
-  /** A channel told to slow down (Slack 429) starts nothing new before this time. */
-  private readonly pausedUntil: Record<ChannelName, number> = { email: 0, slack: 0 };
+  private readonly pacer: Pacer;
+  private readonly dispatchers: Record<ChannelName, Dispatcher>;
   private outcomes: { outcome: AttemptOutcome; resolve: () => void }[] = [];
   private timer?: NodeJS.Timeout;
   private ticking = false;
@@ -39,6 +64,15 @@ export class DeliveryWorker {
 
   constructor(private readonly deps: WorkerDeps) {
     this.now = deps.now ?? Date.now;
+    this.pacer = new Pacer(this.now);
+    const dispatcher = (channel: ChannelName) =>
+      new Dispatcher(() => ({
+        lanes: deps.lanes(),
+        digest: deps.digest(),
+        pacer: this.pacer,
+        paceOf: (key) => deps.paceOf(channel, key),
+      }));
+    this.dispatchers = { email: dispatcher('email'), slack: dispatcher('slack') };
   }
 
   start(): void {
@@ -65,25 +99,27 @@ export class DeliveryWorker {
     this.timer = undefined;
     if (this.stopped) return;
     this.ticking = true;
-    let sleep = MAX_IDLE_MS;
+    let sleep = this.deps.idleMs();
     try {
       const store = this.deps.store();
       if (store) {
-        const now = this.now();
         const conc = this.deps.concurrency();
-        const ids = new Set(this.inflight.keys());
+        const lanes = this.deps.lanes();
         for (const channel of CHANNELS) {
           const free = conc[channel] - this.busy[channel];
           if (free <= 0) continue;
-          if (this.pausedUntil[channel] > now) {
-            sleep = Math.min(sleep, this.pausedUntil[channel] - now);
-            continue;
-          }
-          const jobs = await store.due(channel, now, free, ids);
-          for (const job of jobs) this.run(store, job);
+          const now = this.now();
+          const entries = await store.backlog(channel, lanes.names, now, BACKLOG_READ_LIMIT);
+          if (!entries.length) continue;
+          const plan = this.dispatchers[channel].plan({
+            entries,
+            inFlight: new Set(this.inflight.keys()),
+            now,
+            free,
+          });
+          if (plan.wakeAt !== undefined) sleep = Math.min(sleep, Math.max(1, plan.wakeAt - now));
+          if (plan.sends.length) await this.dispatch(store, channel, plan.sends, entries.length);
         }
-        const next = await store.nextDue(now);
-        if (next !== undefined) sleep = Math.min(sleep, Math.max(next - this.now(), 5));
       }
     } catch (err) {
       this.deps.logger.error({ err: errorText(err) }, 'outbox read failed');
@@ -98,49 +134,165 @@ export class DeliveryWorker {
     this.timer = setTimeout(() => void this.tick(), sleep);
   }
 
-  private run(store: AlertStore, job: Job): void {
-    const channel = this.deps.channelFor(job);
-    this.busy[job.channel]++;
-    const p = this.attempt(store, job, channel).finally(() => {
-      this.busy[job.channel]--;
-      this.inflight.delete(job.id);
-      this.wake();
-    });
-    this.inflight.set(job.id, p);
+  private async dispatch(store: AlertStore, channel: ChannelName, sends: readonly Send[], queued: number) {
+    const ids = sends.flatMap((s) => (s.kind === 'single' ? [s.entry.id] : s.entries.map((e) => e.id)));
+    const jobs = new Map((await store.claim(ids, this.now())).map((j) => [j.id, j]));
+    for (const send of sends) {
+      const pace: Pace = { ...send.pace, channel, queued };
+      if (send.kind === 'single') {
+        const job = jobs.get(send.entry.id);
+        if (job) this.track([job], this.attempt(store, job, pace));
+        continue;
+      }
+      const carried = send.entries.flatMap((e) => jobs.get(e.id) ?? []);
+      if (carried.length === 1) this.track(carried, this.attempt(store, carried[0] as Job, pace));
+      else if (carried.length > 1) this.track(carried, this.attemptDigest(store, carried, send.urgent, pace));
+    }
   }
 
-  private async attempt(store: AlertStore, job: Job, channel: Channel): Promise<void> {
-    const { metrics, logger } = this.deps;
-    const integration = job.channel;
+  /** Counts the jobs as in flight until their results are recorded. */
+  private track(jobs: readonly Job[], work: Promise<void>): void {
+    const channel = (jobs[0] as Job).channel;
+    this.busy[channel]++;
+    const p = work.finally(() => {
+      this.busy[channel]--;
+      for (const j of jobs) this.inflight.delete(j.id);
+      this.wake();
+    });
+    for (const j of jobs) this.inflight.set(j.id, p);
+  }
+
+  private async deliver(
+    fn: () => Promise<DeliveryResult>,
+    integration: ChannelName,
+  ): Promise<DeliveryResult> {
     const started = process.hrtime.bigint();
     let result: DeliveryResult;
     try {
-      result = await channel.deliver(job);
+      result = await fn();
     } catch (err) {
-      result = { kind: 'retryable', reason: errorText(err) };
+      result = { kind: 'retryable', reason: errorText(err), cause: 'other' };
     }
+    const { metrics } = this.deps;
     metrics.latency.observe({ integration }, Number(process.hrtime.bigint() - started) / 1e9);
     metrics.notifications.inc({ integration });
+    if (result.kind !== 'success') metrics.errors.inc({ integration, reason: result.cause ?? 'other' });
+    return result;
+  }
+
+  /** Pacing feedback: a rate-limit answer pauses that destination only; a delivery ends its limiting. */
+  private paceFeedback(result: DeliveryResult, pace: Pace): void {
+    const { metrics, logger } = this.deps;
+    if (result.kind === 'success') {
+      const t = this.pacer.delivered(pace.key);
+      if (t?.kind === 'stopped')
+        logger.info(
+          { destination: redactDestination(pace.key), limited_ms: t.limitedMs, refusals: t.refusals },
+          'destination stopped rate-limiting',
+        );
+      return;
+    }
+    if (result.kind !== 'retryable' || result.cause !== 'rateLimited') return;
+    const waitMs = result.retryAfterMs ?? 1000;
+    metrics.rateLimitWaits.inc({ integration: pace.channel });
+    metrics.rateLimitWaitSeconds.inc({ integration: pace.channel }, waitMs / 1000);
+    const t = this.pacer.rateLimited(pace.key, pace.budget, waitMs);
+    if (t?.kind === 'started')
+      logger.warn(
+        { destination: redactDestination(pace.key), retry_after_ms: waitMs, queued: pace.queued },
+        'destination is rate-limiting; pausing it',
+      );
+  }
+
+  private async attempt(store: AlertStore, job: Job, pace: Pace): Promise<void> {
+    const channel = this.deps.channelFor(job);
+    const result = await this.deliver(() => channel.deliver(job), job.channel);
+    this.paceFeedback(result, pace);
+    const outcome = this.decideFor(job, result, channel.console);
+    await this.record(store, outcome);
+  }
+
+  /** One digest for many notifications: each is recorded as delivered by it, or retried with it. */
+  private async attemptDigest(
+    store: AlertStore,
+    jobs: readonly Job[],
+    urgent: boolean,
+    pace: Pace,
+  ): Promise<void> {
+    const first = jobs[0] as Job;
+    const lanes = this.deps.lanes();
+    const now = this.now();
+    const id = `d${Math.min(...jobs.map((j) => j.id))}-${jobs.length}`;
+    const rendered = renderDigest({
+      id,
+      items: jobs.map((j) => ({
+        id: j.id,
+        content: j.content,
+        lane: j.lane || 'other',
+        rank: lanes.rank(j.lane),
+      })),
+      urgent,
+      listUrl: this.deps.digestLink(id),
+      now,
+    });
+    const messageId = first.channel === 'email' ? messageIdFor(id, now, this.deps.mailDomain()) : undefined;
+    const channel = this.deps.channelFor(first);
+    const result = await this.deliver(
+      () =>
+        channel.deliverDigest({
+          recipients: first.recipients,
+          receiver: first.receiver,
+          rendered,
+          messageId,
+        }),
+      first.channel,
+    );
+    this.paceFeedback(result, pace);
+    const { metrics, logger } = this.deps;
+    if (result.kind === 'success') {
+      metrics.digests.inc({ integration: first.channel });
+      metrics.digested.inc({ integration: first.channel }, jobs.length);
+      logger.info(
+        {
+          digest: id,
+          channel: first.channel,
+          recipients: first.recipients,
+          notifications: jobs.length,
+          urgent,
+        },
+        'digest delivered',
+      );
+    }
+    await Promise.all(
+      jobs.map((job) => {
+        const outcome = this.decideFor(job, result, channel.console);
+        if (outcome.kind === 'sent') outcome.digest = { id, messageId };
+        return this.record(store, outcome);
+      }),
+    );
+  }
+
+  private decideFor(job: Job, result: DeliveryResult, console: boolean): AttemptOutcome {
+    const { metrics, logger } = this.deps;
+    const integration = job.channel;
     const now = this.now();
     const attempts = job.attempts + 1;
     const d = decide(this.deps.policy(), result, attempts, job.ageFrom, now);
     const log = { id: job.id, channel: job.channel, recipients: job.recipients, attempts };
-    let outcome: AttemptOutcome;
     if (d.kind === 'done') {
-      outcome = { id: job.id, attempts, kind: 'sent' };
-      logger.debug({ ...log, console: channel.console }, 'notification delivered');
-    } else if (d.kind === 'retry') {
-      metrics.failed.inc({ integration, reason: 'retryable' });
-      if (result.kind === 'retryable' && result.retryAfterMs !== undefined)
-        this.pausedUntil[job.channel] = Math.max(this.pausedUntil[job.channel], now + result.retryAfterMs);
-      outcome = { id: job.id, attempts, kind: 'retry', nextAttemptAt: now + d.delayMs, error: d.reason };
-      logger.warn({ ...log, retry_in_ms: d.delayMs, reason: d.reason }, 'notification failed; will retry');
-    } else {
-      metrics.failed.inc({ integration, reason: result.kind === 'failure' ? 'permanent' : 'dead_letter' });
-      outcome = { id: job.id, attempts, kind: 'dead', error: d.reason };
-      logger.error({ ...log, reason: d.reason }, 'notification failed; moved to the dead letters');
+      logger.debug({ ...log, console }, 'notification delivered');
+      return { id: job.id, attempts, kind: 'sent' };
     }
-    await this.record(store, outcome);
+    if (d.kind === 'retry') {
+      metrics.failed.inc({ integration, reason: 'retryable' });
+      // A rate limit is logged once per destination (when it starts and stops), not per refusal.
+      const level = result.kind === 'retryable' && result.cause === 'rateLimited' ? 'debug' : 'warn';
+      logger[level]({ ...log, retry_in_ms: d.delayMs, reason: d.reason }, 'notification failed; will retry');
+      return { id: job.id, attempts, kind: 'retry', nextAttemptAt: now + d.delayMs, error: d.reason };
+    }
+    metrics.failed.inc({ integration, reason: result.kind === 'failure' ? 'permanent' : 'dead_letter' });
+    logger.error({ ...log, reason: d.reason }, 'notification failed; moved to the dead letters');
+    return { id: job.id, attempts, kind: 'dead', error: d.reason };
   }
 
   /**

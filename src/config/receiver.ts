@@ -215,7 +215,11 @@ export const receiverSection = z
           .refine((u) => /^smtps?:\/\//i.test(u), { message: 'must start with smtp:// or smtps://' })
           .optional(),
         from: z.string().default('stackwatch <stackwatch@localhost>'),
+        /** SMTP connections (the pool) and messages started at once. */
         concurrency: concurrency.default(4),
+        /** Messages per second to the SMTP server (0: unpaced), with bursts of `burst`. */
+        rate: z.number().min(0).default(10),
+        burst: z.number().int().min(1).default(10),
         timeout: duration.default('30s'),
         /** Accept self-signed certificates on STARTTLS/SMTPS. */
         tls_insecure_skip_verify: z.boolean().default(false),
@@ -227,6 +231,13 @@ export const receiverSection = z
         /** Incoming-webhook URL; unset: messages are printed to the log (console channel). */
         webhook_url: z.string().url().optional(),
         concurrency: concurrency.default(2),
+        /**
+         * Messages per second per webhook URL (0: unpaced), with bursts of `burst`. Slack
+         * documents about 1 a second with short bursts; a burst of 2 leaves a margin so that
+         * network delay cannot land three messages in one second at Slack's end.
+         */
+        rate: z.number().min(0).default(1),
+        burst: z.number().int().min(1).default(2),
         timeout: duration.default('10s'),
       })
       .strict()
@@ -283,6 +294,38 @@ export const receiverSection = z
         path: ['dsn'],
       })
       .default({}),
+    /**
+     * Severity lanes: due notifications are taken from the most important lane first, per
+     * channel and destination. `order` defaults to the severities the routing table matches
+     * (`severity="critical"`, then `severity="warning"`).
+     */
+    lanes: z
+      .object({
+        enabled: z.boolean().default(true),
+        label: labelName.default('severity'),
+        order: z.array(z.string().min(1)).optional(),
+        /** stackwatch's own alerts: a lane above every severity, so they are not stuck behind a storm. */
+        self_matchers: z.array(matcherInput).default(['service="stackwatch"']),
+      })
+      .strict()
+      .default({}),
+    /** In a storm, the non-urgent notifications waiting for a destination go out as one digest. */
+    digest: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** More than this many waiting for one destination… */
+        backlog: z.number().int().min(1).default(5),
+        /** …or more than this many recorded for it within `window`. */
+        arrivals: z.number().int().min(1).default(10),
+        window: duration.default('1m'),
+        /** Shortest time between two digests to one destination. */
+        interval: duration.default('10s'),
+        max_items: z.number().int().min(2).max(5000).default(500),
+      })
+      .strict()
+      .default({}),
+    /** stackwatch's own URL as people reach it; digests link to their full list under it. */
+    external_url: z.string().url().optional(),
     /** Labels/annotations whose NAME matches this (case-insensitive, unanchored) have their value redacted. */
     redact: regexSource.default(DEFAULT_REDACT),
     /** A second identical notification within this window is a duplicate (HA replicas, retries). */

@@ -38,6 +38,8 @@ export function jobSummary(j: Job) {
     sent_at: iso(j.sentAt),
     message_id: j.messageId,
     in_reply_to: j.inReplyTo,
+    lane: j.lane || null,
+    digest: j.digest,
   };
 }
 
@@ -111,7 +113,14 @@ export function apiRouter(deps: ApiDeps): Router {
       const limit = Number(limitText);
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
         return void res.status(400).json({ error: 'limit: expected an integer from 1 to 1000' });
-      const jobs = await R().listNotifications(status as JobStatus | undefined, limit);
+      const digest = typeof req.query.digest === 'string' && req.query.digest ? req.query.digest : undefined;
+      if (digest !== undefined && !/^d\d+-\d+$/.test(digest))
+        return void res
+          .status(400)
+          .json({
+            error: `digest: expected a digest id like d42-17, got ${JSON.stringify(digest.slice(0, 40))}`,
+          });
+      const jobs = await R().listNotifications(status as JobStatus | undefined, limit, digest);
       res.json({ notifications: jobs.map(jobSummary) });
     }),
   );

@@ -249,11 +249,26 @@ describe('retry policy', () => {
       kind: 'retryable',
       retryAfterMs: 2000,
       reason: 'HTTP 429',
+      cause: 'rateLimited',
     });
-    expect(classifySlackError(http(500))).toMatchObject({ kind: 'retryable' });
+    expect(classifySlackError(http(500))).toMatchObject({ kind: 'retryable', cause: 'serverError' });
     expect(classifySlackError(http(404, {}, 'no_service'))).toEqual({
       kind: 'failure',
       reason: 'HTTP 404 no_service',
+      cause: 'clientError',
+    });
+    expect(classifySlackError(http(403, {}, 'invalid_token'))).toMatchObject({
+      kind: 'failure',
+      cause: 'authError',
+    });
+    expect(
+      classifySmtpError(
+        Object.assign(new Error('x'), { responseCode: 451, response: '451 4.7.1 Too many messages, slow down' }),
+      ),
+    ).toMatchObject({ kind: 'retryable', cause: 'rateLimited' });
+    expect(classifySmtpError(Object.assign(new Error('x'), { responseCode: 535 }))).toMatchObject({
+      kind: 'failure',
+      cause: 'authError',
     });
     expect(
       classifySlackError(

@@ -1,5 +1,15 @@
 import type { ChannelName } from '../../config/receiver.js';
+import type { RenderedDigest } from '../digest.js';
 import type { DeliveryResult, Job } from '../types.js';
+
+/** A digest ready to send: where to, and as which message. */
+export interface DigestDelivery {
+  recipients: string[];
+  receiver: string;
+  rendered: RenderedDigest;
+  /** Email: the digest's own Message-ID. */
+  messageId?: string;
+}
 
 /** A delivery integration. `deliver` never throws: every outcome is a DeliveryResult. */
 export interface Channel {
@@ -9,5 +19,7 @@ export interface Channel {
   deliver(
     job: Pick<Job, 'content' | 'recipients' | 'messageId' | 'inReplyTo' | 'receiver'>,
   ): Promise<DeliveryResult>;
+  /** Sends one digest carrying many notifications. */
+  deliverDigest(digest: DigestDelivery): Promise<DeliveryResult>;
   close(): Promise<void>;
 }

@@ -2,7 +2,7 @@ import type { ChannelName } from '../../config/receiver.js';
 import type { Logger } from '../../logger.js';
 import { renderConsole, subjectOf } from '../render.js';
 import type { DeliveryResult, Job } from '../types.js';
-import type { Channel } from './channel.js';
+import type { Channel, DigestDelivery } from './channel.js';
 
 /** An unconfigured channel: the notification is printed to the log, so a bare install shows what it would send. */
 export class ConsoleChannel implements Channel {
@@ -22,6 +22,19 @@ export class ConsoleChannel implements Channel {
         text: renderConsole(job.content),
       },
       'notification (console channel: not configured)',
+    );
+    return { kind: 'success' };
+  }
+
+  async deliverDigest(d: DigestDelivery): Promise<DeliveryResult> {
+    this.logger.info(
+      {
+        channel: `${this.name} (console)`,
+        recipients: d.recipients,
+        subject: d.rendered.subject,
+        text: d.rendered.text,
+      },
+      'digest (console channel: not configured)',
     );
     return { kind: 'success' };
   }

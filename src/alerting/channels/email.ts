@@ -2,7 +2,7 @@ import { connect, type Socket } from 'node:net';
 import nodemailer, { type Transporter } from 'nodemailer';
 import { renderEmail } from '../render.js';
 import type { DeliveryResult, Job } from '../types.js';
-import type { Channel } from './channel.js';
+import type { Channel, DigestDelivery } from './channel.js';
 
 export interface EmailOptions {
   smtpUrl: string;
@@ -18,15 +18,25 @@ interface SmtpError extends Error {
   response?: string;
 }
 
-/** SMTP reply classes: 4xx transient (retry), 5xx permanent (dead letter); no reply (network) retries. */
+/** A 4xx reply that says the sender goes too fast (421/450/451 "rate", "too many", "throttled"). */
+const SMTP_RATE_LIMIT = /rate|too many|throttl|slow down/i;
+
+/**
+ * SMTP reply classes: 4xx transient (retry), 5xx permanent (dead letter); no reply (network)
+ * retries. The cause: rate limits, 530/535 authentication, other 5xx the client's, 4xx the server's.
+ */
 export function classifySmtpError(err: SmtpError): DeliveryResult {
   const code = err.responseCode;
   const reply = (err.response ?? err.message ?? '').replace(/\s+/g, ' ').slice(0, 200);
-  if (typeof code === 'number' && code >= 500) return { kind: 'failure', reason: `SMTP ${code}: ${reply}` };
-  if (typeof code === 'number' && code >= 400) return { kind: 'retryable', reason: `SMTP ${code}: ${reply}` };
+  const reason = `SMTP ${code}: ${reply}`;
+  if (typeof code === 'number' && code >= 500)
+    return { kind: 'failure', reason, cause: code === 530 || code === 535 ? 'authError' : 'clientError' };
+  if (typeof code === 'number' && code >= 400)
+    return { kind: 'retryable', reason, cause: SMTP_RATE_LIMIT.test(reply) ? 'rateLimited' : 'serverError' };
   if (err.code === 'EENVELOPE' || err.code === 'EMESSAGE')
-    return { kind: 'failure', reason: `${err.code}: ${reply}` };
-  return { kind: 'retryable', reason: `${err.code ?? 'error'}: ${reply}` };
+    return { kind: 'failure', reason: `${err.code}: ${reply}`, cause: 'clientError' };
+  if (err.code === 'EAUTH') return { kind: 'retryable', reason: `EAUTH: ${reply}`, cause: 'authError' };
+  return { kind: 'retryable', reason: `${err.code ?? 'error'}: ${reply}`, cause: 'other' };
 }
 
 /** `smtp://user:pass@host:port` (STARTTLS when offered, port 587 by default) or `smtps://…` (TLS, 465). */
@@ -111,6 +121,24 @@ export class EmailChannel implements Channel {
         inReplyTo: job.inReplyTo ?? undefined,
         references: job.inReplyTo ?? undefined,
         headers: { 'X-Stackwatch-Kind': job.content.kind },
+      });
+      return { kind: 'success' };
+    } catch (err) {
+      return classifySmtpError(err as SmtpError);
+    }
+  }
+
+  /** A digest is a multipart (text and HTML) message of its own, with its own Message-ID. */
+  async deliverDigest(d: DigestDelivery): Promise<DeliveryResult> {
+    try {
+      await this.transport.sendMail({
+        from: this.opts.from,
+        to: d.recipients,
+        subject: d.rendered.subject,
+        text: d.rendered.text,
+        html: d.rendered.html,
+        messageId: d.messageId,
+        headers: { 'X-Stackwatch-Kind': 'digest' },
       });
       return { kind: 'success' };
     } catch (err) {

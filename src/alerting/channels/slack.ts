@@ -1,7 +1,8 @@
 import { IncomingWebhook } from '@slack/webhook';
 import { renderSlack } from '../render.js';
 import type { DeliveryResult, Job } from '../types.js';
-import type { Channel } from './channel.js';
+import type { SlackMessage } from '../render.js';
+import type { Channel, DigestDelivery } from './channel.js';
 
 interface SlackError extends Error {
   code?: string;
@@ -21,21 +22,37 @@ export function parseRetryAfter(v: unknown, now = Date.now()): number | undefine
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-/** 429 honours Retry-After; 5xx and network errors retry; other 4xx (404 no_service, 400 invalid_blocks) fail. */
+/**
+ * 429 honours Retry-After; 5xx and network errors retry; other 4xx (404 no_service, 400
+ * invalid_blocks) fail. The cause as Alertmanager names it: 401/403 authError, other 4xx clientError.
+ */
 export function classifySlackError(err: SlackError): DeliveryResult {
   const res = err.original?.response;
   if (res) {
-    const body = typeof res.data === 'string' ? res.data.slice(0, 100) : '';
+    const body =
+      typeof res.data === 'string'
+        ? res.data.slice(0, 100)
+        : res.data
+          ? JSON.stringify(res.data).slice(0, 100)
+          : '';
     const reason = `HTTP ${res.status}${body ? ` ${body}` : ''}`;
     if (res.status === 429) {
       const retryAfterMs = parseRetryAfter(res.headers?.['retry-after']) ?? 1000;
-      return { kind: 'retryable', retryAfterMs, reason };
+      return { kind: 'retryable', retryAfterMs, reason, cause: 'rateLimited' };
     }
-    if (res.status >= 500) return { kind: 'retryable', reason };
-    return { kind: 'failure', reason };
+    if (res.status >= 500) return { kind: 'retryable', reason, cause: 'serverError' };
+    return {
+      kind: 'failure',
+      reason,
+      cause: res.status === 401 || res.status === 403 ? 'authError' : 'clientError',
+    };
   }
   const code = err.original?.code ?? err.code ?? 'error';
-  return { kind: 'retryable', reason: `${code}: ${(err.original?.message ?? err.message).slice(0, 160)}` };
+  return {
+    kind: 'retryable',
+    reason: `${code}: ${(err.original?.message ?? err.message).slice(0, 160)}`,
+    cause: 'other',
+  };
 }
 
 /** Slack incoming webhooks (@slack/webhook), one client per webhook URL. */
@@ -57,7 +74,7 @@ export class SlackChannel implements Channel {
     return h;
   }
 
-  urlFor(job: Pick<Job, 'recipients' | 'receiver'>): string | undefined {
+  urlFor(job: Pick<Job, 'recipients'>): string | undefined {
     const r = job.recipients[0] ?? 'slack';
     if (r.startsWith('slack:')) return this.receiverUrls.get(r.slice(6)) ?? this.defaultUrl;
     return this.defaultUrl;
@@ -66,8 +83,17 @@ export class SlackChannel implements Channel {
   async deliver(job: Pick<Job, 'content' | 'recipients' | 'receiver'>): Promise<DeliveryResult> {
     const url = this.urlFor(job);
     if (!url) return { kind: 'failure', reason: 'no Slack webhook URL configured for this receiver' };
+    return this.post(url, renderSlack(job.content));
+  }
+
+  async deliverDigest(d: DigestDelivery): Promise<DeliveryResult> {
+    const url = this.urlFor(d);
+    if (!url) return { kind: 'failure', reason: 'no Slack webhook URL configured for this receiver' };
+    return this.post(url, d.rendered.slack);
+  }
+
+  private async post(url: string, msg: SlackMessage): Promise<DeliveryResult> {
     try {
-      const msg = renderSlack(job.content);
       await this.hook(url).send(msg as unknown as Parameters<IncomingWebhook['send']>[0]);
       return { kind: 'success' };
     } catch (err) {
