@@ -25,6 +25,17 @@ export const slackRateLimited = (retryAfterSeconds: number): SlackReply => ({
 export const SLACK_SERVER_ERROR: SlackReply = { status: 500, body: 'internal_error' };
 export const SLACK_NO_SERVICE: SlackReply = { status: 404, body: 'no_service' };
 
+/** Slack's documented limit for an incoming webhook: about 1 message per second, short bursts. */
+export interface SlackRateLimit {
+  perSecond: number;
+  burst: number;
+  /** Retry-After (seconds) answered with a 429 past the limit. */
+  retryAfterSeconds: number;
+}
+
+/** Slack's 429 body for a webhook over its rate. */
+export const SLACK_RATE_LIMITED_BODY = '{"ok":false,"error":"rate_limited"}';
+
 export interface SlackHandle {
   /** Incoming-webhook URL (any path is accepted; each path is recorded). */
   url: string;
@@ -33,6 +44,13 @@ export interface SlackHandle {
   replyNext: (...replies: SlackReply[]) => void;
   /** Reply used when no queued reply is left (default `200 ok`). */
   replyAlways: (reply: SlackReply) => void;
+  /**
+   * Behaves like Slack: each webhook URL (path) accepts `perSecond` with bursts of `burst`,
+   * then answers 429 with Retry-After until the bucket refills; undefined turns it off.
+   */
+  rateLimit: (limit: SlackRateLimit | undefined) => void;
+  /** Requests refused because they were over the rate limit (not queued replies). */
+  overLimit: () => SlackRequest[];
   /** Requests answered 200. */
   delivered: () => SlackRequest[];
   clear: () => void;
@@ -44,6 +62,20 @@ export async function startSlack(): Promise<SlackHandle> {
   const requests: SlackRequest[] = [];
   let queue: SlackReply[] = [];
   let fallback: SlackReply = SLACK_OK;
+  let limit: SlackRateLimit | undefined;
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  const over = new Set<SlackRequest>();
+  /** Takes a token of this path's bucket; false when the path is over its rate. */
+  const withinLimit = (path: string, now: number): boolean => {
+    if (!limit) return true;
+    const b = buckets.get(path) ?? { tokens: limit.burst, at: now };
+    b.tokens = Math.min(limit.burst, b.tokens + ((now - b.at) / 1000) * limit.perSecond);
+    b.at = now;
+    buckets.set(path, b);
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -55,8 +87,19 @@ export async function startSlack(): Promise<SlackHandle> {
       } catch {
         // recorded as text
       }
-      const reply = queue.shift() ?? fallback;
-      requests.push({ path: req.url ?? '/', body, raw, at: Date.now(), status: reply.status });
+      const path = req.url ?? '/';
+      const at = Date.now();
+      let reply = queue.shift() ?? fallback;
+      const overRate = reply.status === 200 && !withinLimit(path, at);
+      if (overRate && limit)
+        reply = {
+          status: 429,
+          body: SLACK_RATE_LIMITED_BODY,
+          headers: { 'Retry-After': String(limit.retryAfterSeconds), 'content-type': 'application/json' },
+        };
+      const request: SlackRequest = { path, body, raw, at, status: reply.status };
+      requests.push(request);
+      if (overRate) over.add(request);
       res.writeHead(reply.status, { 'content-type': 'text/html', ...reply.headers });
       res.end(reply.body);
     });
@@ -72,9 +115,15 @@ export async function startSlack(): Promise<SlackHandle> {
     replyAlways: (reply) => {
       fallback = reply;
     },
+    rateLimit: (l) => {
+      limit = l;
+      buckets.clear();
+    },
+    overLimit: () => requests.filter((r) => over.has(r)),
     delivered: () => requests.filter((r) => r.status === 200),
     clear: () => {
       requests.length = 0;
+      over.clear();
     },
     close: async () => {
       server.closeAllConnections();

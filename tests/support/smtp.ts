@@ -33,6 +33,13 @@ export interface SmtpHandle {
   failAlways: (code: number | undefined, message?: string) => void;
   /** Delays each answer by `ms` (a slow server); 0 also answers the held messages at once. */
   setDelay: (ms: number) => void;
+  /**
+   * Accepts at most `perSecond` messages a second with bursts of `burst` (a provider's sending
+   * limit); past it answers `451 4.7.1 Too many messages, slow down`. Undefined turns it off.
+   */
+  rateLimit: (limit: { perSecond: number; burst: number } | undefined) => void;
+  /** Messages refused for being over the rate limit. */
+  overLimit: () => number;
   /** Messages that were refused so far (each attempt). */
   refused: () => number;
   /** Messages whose DATA arrived but that are not answered yet (a slow server). */
@@ -134,6 +141,17 @@ export async function startSmtp(): Promise<SmtpHandle> {
   let always: SmtpFault | undefined;
   let delay = 0;
   let refusedCount = 0;
+  let limit: { perSecond: number; burst: number } | undefined;
+  let bucket = { tokens: 0, at: 0 };
+  let overCount = 0;
+  const withinLimit = (now: number): boolean => {
+    if (!limit) return true;
+    bucket.tokens = Math.min(limit.burst, bucket.tokens + ((now - bucket.at) / 1000) * limit.perSecond);
+    bucket.at = now;
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  };
   let pending = 0;
   const delayed = new Map<NodeJS.Timeout, () => void>();
   let server: SMTPServer | undefined;
@@ -152,7 +170,12 @@ export async function startSmtp(): Promise<SmtpHandle> {
           pending++;
           const answer = () => {
             pending--;
-            const fault = faults.shift() ?? always;
+            const fault =
+              faults.shift() ??
+              always ??
+              (withinLimit(Date.now())
+                ? undefined
+                : (overCount++, { code: 451, message: '4.7.1 Too many messages, slow down' }));
             if (fault) {
               refusedCount++;
               const err = new Error(fault.message ?? `fault ${fault.code}`) as Error & {
@@ -233,6 +256,11 @@ export async function startSmtp(): Promise<SmtpHandle> {
         delayed.clear();
       }
     },
+    rateLimit: (l) => {
+      limit = l;
+      bucket = { tokens: l?.burst ?? 0, at: Date.now() };
+    },
+    overLimit: () => overCount,
     refused: () => refusedCount,
     inProgress: () => pending,
     stop,
