@@ -106,6 +106,13 @@ export const exporterMetricNames = {
     'stackwatch_notification_latency_seconds',
     'stackwatch_outbox_depth',
     'stackwatch_dead_letters',
+    'stackwatch_outbox_backlog',
+    'stackwatch_outbox_oldest_age_seconds',
+    'stackwatch_notification_errors_total',
+    'stackwatch_digests_total',
+    'stackwatch_digest_notifications_total',
+    'stackwatch_rate_limit_waits_total',
+    'stackwatch_rate_limit_wait_seconds_total',
     'stackwatch_webhook_requests_total',
   ],
 } as const;
