@@ -8,10 +8,13 @@ import { startSlack } from '../tests/support/slack.js';
 import { startSmtp } from '../tests/support/smtp.js';
 import { samples, startStackwatch } from '../tests/support/stackwatch.js';
 import {
+  CRITICAL_MAIL,
   messages,
-  ONCALL,
+  OPS,
   postStorm,
   received,
+  STORM_CRITICALS as CRITICALS,
+  STORM_GROUPS as GROUPS,
   STORM_TOKEN,
   timeToCritical,
   type Received,
@@ -19,11 +22,8 @@ import {
 import { sleep } from '../tests/support/util.js';
 import { machineNote, median, writeSection } from './_lib.js';
 
-const GROUPS = 300;
-const CRITICALS = 10;
 /** The old behaviour takes minutes to reach the criticals; stop watching after this. */
 const WATCH_MS = Number(process.env.BENCH_STORM_WATCH_MS ?? 90_000);
-const CRITICAL_MAIL = [ONCALL, 'ops@your-company.com'].sort().join(',');
 
 interface Run {
   mode: string;
@@ -75,7 +75,7 @@ ${off}`,
       slack: pick((r) => r.channel === 'slack'),
       mail: pick((r) => r.destination === CRITICAL_MAIL),
       slackMessages: msgs.filter((m) => m.channel === 'slack').length,
-      opsMails: msgs.filter((m) => m.channel === 'email' && m.destination === 'ops@your-company.com').length,
+      opsMails: msgs.filter((m) => m.channel === 'email' && m.destination === OPS).length,
       criticalMails: msgs.filter((m) => m.channel === 'email' && m.destination === CRITICAL_MAIL).length,
       rateLimited: slack.overLimit().length + smtp.overLimit(),
       drainedS,

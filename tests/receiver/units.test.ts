@@ -263,7 +263,10 @@ describe('retry policy', () => {
     });
     expect(
       classifySmtpError(
-        Object.assign(new Error('x'), { responseCode: 451, response: '451 4.7.1 Too many messages, slow down' }),
+        Object.assign(new Error('x'), {
+          responseCode: 451,
+          response: '451 4.7.1 Too many messages, slow down',
+        }),
       ),
     ).toMatchObject({ kind: 'retryable', cause: 'rateLimited' });
     expect(classifySmtpError(Object.assign(new Error('x'), { responseCode: 535 }))).toMatchObject({

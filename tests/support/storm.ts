@@ -5,9 +5,44 @@
 import { pool, postWebhook, webhook } from '../receiver/webhooks.js';
 import type { SlackHandle } from './slack.js';
 import type { SmtpHandle } from './smtp.js';
+import { samples } from './stackwatch.js';
+import { waitFor } from './util.js';
 
 export const STORM_TOKEN = 'storm-token';
+export const STORM_GROUPS = 300;
+export const STORM_CRITICALS = 10;
 export const ONCALL = 'oncall@your-company.com';
+export const OPS = 'ops@your-company.com';
+/** The critical receiver's recipient set, as a destination. */
+export const CRITICAL_MAIL = [ONCALL, OPS].sort().join(',');
+/** The Slack fake's default webhook path. */
+export const TEAM_WEBHOOK = '/services/T000/B000/XXXX';
+
+/** The defaults, with an SMTP server that takes 1 message a second and test-speed retries. */
+export const stormConfig = (retryMaxDelay: string, extra = '') => `receiver:
+  webhook_token: ${STORM_TOKEN}
+  escalation: { enabled: false }
+  email: { rate: 1, burst: 2 }
+  retry: { base: 200ms, max_delay: ${retryMaxDelay}, max_attempts: 1000 }
+${extra}`;
+
+/** Resolves when stackwatch's outbox has nothing pending. */
+export async function outboxDrained(url: string, timeoutMs = 90_000): Promise<void> {
+  await waitFor(
+    async () => {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      return samples(text, 'stackwatch_outbox_depth')[0]?.value === 0;
+    },
+    timeoutMs,
+    'the outbox to drain',
+    250,
+  );
+}
+
+/** The keys of `keys` not delivered exactly once, with their count. */
+export function notOnce(counts: ReadonlyMap<string, number>, keys: readonly string[]): string[] {
+  return keys.filter((k) => counts.get(k) !== 1).map((k) => `${k}: ${counts.get(k)}`);
+}
 
 export const stormName = (i: number) => `Storm${String(i).padStart(4, '0')}`;
 export const criticalName = (i: number) => `Crit${String(i).padStart(2, '0')}`;
