@@ -217,8 +217,8 @@ export const receiverSection = z
         from: z.string().default('stackwatch <stackwatch@localhost>'),
         /** SMTP connections (the pool) and messages started at once. */
         concurrency: concurrency.default(4),
-        /** Messages per second to the SMTP server (0: unpaced), with bursts of `burst`. */
-        rate: z.number().min(0).default(10),
+        /** Messages per second to the SMTP server (0: unpaced, the default: set the provider's limit), with bursts of `burst`. */
+        rate: z.number().min(0).default(0),
         burst: z.number().int().min(1).default(10),
         timeout: duration.default('30s'),
         /** Accept self-signed certificates on STARTTLS/SMTPS. */
