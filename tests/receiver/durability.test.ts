@@ -8,6 +8,8 @@ const GROUPS = 300;
 const name = (i: number) => `Durable${String(i).padStart(4, '0')}`;
 // Fast retries so the restarted process drains quickly; enough attempts that nothing dies.
 const CONFIG = `receiver:
+  # One mail per group: this checks each group's own message, not storm digests.
+  digest: { enabled: false }
   escalation:
     enabled: false
   email:
