@@ -338,10 +338,13 @@ export class PgStore implements AlertStore {
   async claim(ids: readonly number[], now: number): Promise<Job[]> {
     if (!ids.length) return [];
     const r = await this.pool.query<JobRow>(
-      `UPDATE ${this.t('jobs')} SET claimed_by = $2, claimed_until = $3
-       WHERE id = ANY($1::bigint[]) AND status = 'pending'
-         AND (claimed_until IS NULL OR claimed_until <= $4 OR claimed_by = $2)
-       RETURNING *`,
+      // SKIP LOCKED: a row another replica is recording is left to it, never waited for.
+      `UPDATE ${this.t('jobs')} j SET claimed_by = $2, claimed_until = $3
+       FROM (SELECT id FROM ${this.t('jobs')}
+             WHERE id = ANY($1::bigint[]) AND status = 'pending'
+               AND (claimed_until IS NULL OR claimed_until <= $4 OR claimed_by = $2)
+             ORDER BY id FOR UPDATE SKIP LOCKED) d
+       WHERE j.id = d.id RETURNING j.*`,
       [[...ids], this.owner, now + this.opts.claimTimeoutMs, now],
     );
     const byId = new Map(r.rows.map((row) => [row.id, row]));
