@@ -11,14 +11,17 @@ import {
   activityFamilies,
   DATABASE_SIZE_SQL,
   databaseSizeFamilies,
-  INDEXES_SQL,
   indexFamilies,
   lockFamilies,
   replicationFamilies,
   selectDatabases,
-  SERVER_VIEWS_SQL,
-  SETTINGS,
+  serverViewsSql,
   settingsFamilies,
+  postmasterFamilies,
+  bgwriterFamilies,
+  replicationSlotFamilies,
+  DATABASE_OBJECTS_SQL,
+  tableFamilies,
   STAT_DATABASE_SQL,
   statDatabaseFamilies,
   STATEMENTS_MISSING_CODES,
@@ -41,6 +44,20 @@ function dsnForDatabase(dsn: string, datname: string): string {
   const u = new URL(dsn);
   u.pathname = '/' + encodeURIComponent(datname);
   return u.toString();
+}
+
+/**
+ * postgres_exporter's `server` label: the DSN's host and port, so that its dashboards'
+ * `by (server)` and `group_left(server)` work.
+ */
+export function serverLabel(dsn: string): string {
+  try {
+    const u = new URL(dsn);
+    const host = u.hostname || u.searchParams.get('host') || 'localhost';
+    return `${host}:${u.port || u.searchParams.get('port') || '5432'}`;
+  } catch {
+    return '';
+  }
 }
 
 function databaseOf(dsn: string): string {
@@ -67,7 +84,15 @@ export class PostgresCollector implements Collector {
   private statementsMissingUntil = 0;
   private lastDropped = '';
   private lastDatabases?: string[];
-  private sample?: { at: number; sizes: Row[]; indexes: { datname: string; rows: Row[] }[] };
+  private readonly server: string;
+  /** server_version_num from the previous scrape: PostgreSQL 17 has pg_stat_checkpointer. */
+  private serverVersion = 0;
+  private sample?: {
+    at: number;
+    sizes: Row[];
+    indexes: { datname: string; rows: Row[] }[];
+    tables: { datname: string; rows: Row[] }[];
+  };
   private sampling?: Promise<void>;
   private refreshController?: AbortController;
 
@@ -81,6 +106,7 @@ export class PostgresCollector implements Collector {
     this.password = urlPassword(target.dsn);
     this.mainDb = databaseOf(target.dsn);
     this.redacted = redactUrl(target.dsn);
+    this.server = serverLabel(target.dsn);
     const dsn = target.dsn;
     const connect = (db: string, timeoutMs: number) =>
       new pg.Client({
@@ -99,7 +125,7 @@ export class PostgresCollector implements Collector {
   }
 
   async collect(ctx: ScrapeContext): Promise<MetricFamily[]> {
-    const base = { target: this.target };
+    const base = { target: this.target, server: this.server };
     let databases: string[] = [];
     /** Runs `fn` with a query function on a pooled connection to the DSN's own database. */
     const onMain = <T>(fn: (q: Query) => Promise<T>): Promise<T> =>
@@ -118,7 +144,12 @@ export class PostgresCollector implements Collector {
       const guess = this.lastDatabases;
       const early = guess ? statsFor(guess) : undefined;
       early?.catch(() => undefined);
-      const views = (await onMain((q) => q(SERVER_VIEWS_SQL, [SETTINGS])))[0] as Record<string, Row[]>;
+      const viewsSql = serverViewsSql({ checkpointer: this.serverVersion >= 170000 });
+      const views = (await onMain((q) => q(viewsSql, [this.cfg.max_replication_slots])))[0] as Record<
+        string,
+        Row[]
+      >;
+      this.serverVersion = Number(views.postmaster?.[0]?.server_version_num ?? 0);
       databases = this.selectDatabases(views.databases ?? [], ctx);
       this.lastDatabases = databases;
       let stats: MetricFamily[];
@@ -131,10 +162,14 @@ export class PostgresCollector implements Collector {
       out = [
         ...settingsFamilies(views.settings ?? [], base),
         ...replicationFamilies(views.replication?.[0], base),
+        ...replicationSlotFamilies(views.slots ?? [], base),
+        ...postmasterFamilies(views.postmaster?.[0], base),
+        ...bgwriterFamilies({ bgwriter: views.bgwriter?.[0], checkpointer: views.checkpointer?.[0] }, base),
         ...activityFamilies(views.activity ?? [], databases, base),
         ...lockFamilies(views.locks ?? [], databases, base),
         ...stats,
-        upFamily(1, base),
+        // pg_up carries no `server`, as with postgres_exporter.
+        upFamily(1, { target: this.target }),
       ];
     } catch (err) {
       throw new Error(this.scrub(`${this.redacted}: ${errorText(err)}`));
@@ -194,10 +229,11 @@ export class PostgresCollector implements Collector {
     }
     if (this.sampling) await settleWithin(this.sampling, remainingMs(ctx) - 100);
     if (!this.sample) return [];
-    const base = { target: this.target };
+    const base = { target: this.target, server: this.server };
     return [
       ...databaseSizeFamilies(this.sample.sizes, base),
       ...(this.cfg.indexes.enabled ? indexFamilies(this.sample.indexes, this.cfg.indexes.limit, base) : []),
+      ...(this.cfg.tables.enabled ? tableFamilies(this.sample.tables, this.cfg.tables, base) : []),
     ];
   }
 
@@ -209,21 +245,23 @@ export class PostgresCollector implements Collector {
     const timer = setTimeout(() => controller.abort(), timeoutMs);
     const ctx: ScrapeContext = { signal: controller.signal, deadline: Date.now() + timeoutMs, logger };
     const indexes: { datname: string; rows: Row[] }[] = [];
+    const tables: { datname: string; rows: Row[] }[] = [];
     const run = <T>(db: string, fn: (c: pg.Client) => Promise<T>) => this.samplePool.use(db, ctx, fn);
     try {
       const sizes = run(this.mainDb, async (c) => (await c.query<Row>(DATABASE_SIZE_SQL, [databases])).rows);
-      const queue = this.cfg.indexes.enabled ? [...databases] : [];
+      const queue = this.cfg.indexes.enabled || this.cfg.tables.enabled ? [...databases] : [];
       const workers = Math.max(1, this.cfg.pool_size - 1);
       const perDatabase = Promise.all(
         Array.from({ length: workers }, async () => {
           for (let db = queue.shift(); db !== undefined; db = queue.shift()) {
             const datname = db;
             try {
-              const rows = await run(
+              const objects = await run(
                 datname,
-                async (c) => (await c.query<Row>(INDEXES_SQL, [this.cfg.indexes.limit])).rows,
+                async (c) => (await c.query<Row>(DATABASE_OBJECTS_SQL, [this.cfg.indexes.limit])).rows[0],
               );
-              indexes.push({ datname, rows });
+              indexes.push({ datname, rows: (objects?.indexes ?? []) as Row[] });
+              tables.push({ datname, rows: (objects?.tables ?? []) as Row[] });
             } catch (err) {
               if (controller.signal.aborted) return;
               logger.warn({ datname, err: this.scrub(errorText(err)) }, 'index statistics failed');
@@ -234,7 +272,8 @@ export class PostgresCollector implements Collector {
       const [sizeRows] = await Promise.all([sizes, perDatabase]);
       if (controller.signal.aborted) throw new Aborted();
       indexes.sort((a, b) => a.datname.localeCompare(b.datname));
-      this.sample = { at: Date.now(), sizes: sizeRows, indexes };
+      tables.sort((a, b) => a.datname.localeCompare(b.datname));
+      this.sample = { at: Date.now(), sizes: sizeRows, indexes, tables };
     } catch (err) {
       logger.warn(
         { err: controller.signal.aborted ? `timed out after ${timeoutMs} ms` : this.scrub(errorText(err)) },
