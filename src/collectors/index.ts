@@ -8,12 +8,14 @@ import { postgresCollectors } from './postgres.js';
 import { buildRedisCollectors } from './redis.js';
 import { allProbes, HttpProbeCollector } from './http-probe.js';
 import { LogLinesCollector } from './log-lines.js';
+import { UnameCollector } from './node-info.js';
 
 /** The enabled collectors for a configuration: this list is stackwatch's feature list. */
 export function buildCollectors(config: Config, logger: Logger): Collector[] {
   const out: Collector[] = [];
   const c = config.collectors;
   if (c.filesystem.enabled) out.push(new FilesystemCollector(c.filesystem));
+  if (c.uname.enabled) out.push(new UnameCollector());
   out.push(...postgresCollectors(c.postgres, logger));
   out.push(...buildRedisCollectors(c.redis));
   if (dockerEnabled(c.docker)) out.push(new DockerCollector(c.docker, logger));

@@ -40,6 +40,11 @@ export const configSchema = z
     collectors: z
       .object({
         filesystem: filesystemSection.default({}),
+        /** node_exporter's uname collector: node_uname_info. */
+        uname: z
+          .object({ enabled: z.boolean().default(true) })
+          .strict()
+          .default({}),
         docker: dockerSection.default({}),
         postgres: postgresSection.default({}),
         redis: redisSection.default({}),

@@ -32,8 +32,20 @@ export function metricsRouter(deps: MetricsDeps): Router {
   };
 
   router.get('/metrics', async (req, res) => {
+    const requested = collectParameter(req.query);
+    let collectors = deps.collectors();
+    if (requested) {
+      const chosen = selectCollectors(collectors, requested);
+      if ('unknown' in chosen) {
+        res.status(400).json({
+          error: `unknown collector ${JSON.stringify(chosen.unknown.slice(0, 100))} in collect[]: give a collector (${[...new Set(collectors.map(collectorGroup))].sort().join(', ')}) or a collector/name`,
+        });
+        return;
+      }
+      collectors = chosen.selected;
+    }
     try {
-      const body = await scrape(deps.collectors(), req.header('X-Prometheus-Scrape-Timeout-Seconds'), true);
+      const body = await scrape(collectors, req.header('X-Prometheus-Scrape-Timeout-Seconds'), true);
       res.type(CONTENT_TYPE).send(body);
     } catch (err) {
       deps.logger.error({ err: errorText(err) }, 'scrape failed');
@@ -66,6 +78,39 @@ export function metricsRouter(deps: MetricsDeps): Router {
   });
 
   return router;
+}
+
+/** At most this many collect[] values are read, each at most this long: a request cannot cost more. */
+const MAX_COLLECT_VALUES = 64;
+const MAX_COLLECT_LENGTH = 200;
+
+/** node_exporter's `collect[]` URL parameter (repeated), or undefined when absent. */
+export function collectParameter(query: Record<string, unknown>): string[] | undefined {
+  const raw = query.collect ?? query['collect[]'];
+  if (raw === undefined) return undefined;
+  const values = (Array.isArray(raw) ? raw : [raw]).slice(0, MAX_COLLECT_VALUES);
+  return values.filter((v): v is string => typeof v === 'string').map((v) => v.slice(0, MAX_COLLECT_LENGTH));
+}
+
+/** `postgres` for `postgres/main`: the kind of collector, which collect[] may name instead of one collector. */
+export function collectorGroup(c: Collector): string {
+  const slash = c.name.indexOf('/');
+  return slash < 0 ? c.name : c.name.slice(0, slash);
+}
+
+/**
+ * The collectors a collect[] list names, by kind (`postgres`) or by name (`postgres/main`).
+ * A value that names nothing is an error, as with node_exporter, so a typo in a scrape
+ * config shows as a failing target rather than as an empty job.
+ */
+export function selectCollectors(
+  collectors: readonly Collector[],
+  requested: readonly string[],
+): { selected: Collector[] } | { unknown: string } {
+  const wanted = new Set(requested);
+  for (const name of wanted)
+    if (!collectors.some((c) => c.name === name || collectorGroup(c) === name)) return { unknown: name };
+  return { selected: collectors.filter((c) => wanted.has(c.name) || wanted.has(collectorGroup(c))) };
 }
 
 function withoutTargetLabel(f: MetricFamily): MetricFamily {

@@ -208,7 +208,8 @@ describe('probe', () => {
 
 describe('reload', () => {
   let sw: StackwatchHandle;
-  const good = 'global:\n  scrape_timeout: 5s\ncollectors:\n  filesystem:\n    enabled: true\n';
+  const good =
+    'global:\n  scrape_timeout: 5s\ncollectors:\n  filesystem:\n    enabled: true\n  uname:\n    enabled: true\n';
   beforeAll(async () => {
     sw = await startStackwatch({ config: good });
   });
@@ -232,7 +233,7 @@ describe('reload', () => {
   });
 
   it('applies a good file on SIGHUP and reports success again', async () => {
-    writeFileSync(sw.configFile as string, good.replace('enabled: true', 'enabled: false'));
+    writeFileSync(sw.configFile as string, good.replaceAll('enabled: true', 'enabled: false'));
     sw.proc.child.kill('SIGHUP');
     await waitFor(async () => (await reloadGauge()) === 1, 10_000, 'reload after SIGHUP');
     const text = await (await fetch(`${sw.url}/metrics`)).text();
