@@ -10,6 +10,21 @@ import { allProbes, HttpProbeCollector } from './http-probe.js';
 import { LogLinesCollector } from './log-lines.js';
 import { UnameCollector } from './node-info.js';
 
+/**
+ * The kinds of collector, the part of a collector's name before `/` (`postgres/main`): what
+ * `collect[]` selects by, whether or not the configuration has one of the kind.
+ */
+export const COLLECTOR_KINDS = [
+  'filesystem',
+  'uname',
+  'docker',
+  'postgres',
+  'redis',
+  'probe',
+  'backup',
+  'log',
+] as const;
+
 /** The enabled collectors for a configuration: this list is stackwatch's feature list. */
 export function buildCollectors(config: Config, logger: Logger): Collector[] {
   const out: Collector[] = [];

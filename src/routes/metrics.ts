@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import type { Collector } from '../collectors/collector.js';
+import { COLLECTOR_KINDS } from '../collectors/index.js';
 import { errorText, type Logger } from '../logger.js';
 import { renderFamilies, type MetricFamily } from '../metrics/exposition.js';
 import { runCollectors, scrapeTimeoutMs } from '../scrape.js';
@@ -38,7 +39,7 @@ export function metricsRouter(deps: MetricsDeps): Router {
       const chosen = selectCollectors(collectors, requested);
       if ('unknown' in chosen) {
         res.status(400).json({
-          error: `unknown collector ${JSON.stringify(chosen.unknown.slice(0, 100))} in collect[]: give a collector (${[...new Set(collectors.map(collectorGroup))].sort().join(', ')}) or a collector/name`,
+          error: `unknown collector ${JSON.stringify(chosen.unknown.slice(0, 100))} in collect[]: give a kind (${COLLECTOR_KINDS.join(', ')}) or a configured collector's name`,
         });
         return;
       }
@@ -100,8 +101,9 @@ export function collectorGroup(c: Collector): string {
 
 /**
  * The collectors a collect[] list names, by kind (`postgres`) or by name (`postgres/main`).
- * A value that names nothing is an error, as with node_exporter, so a typo in a scrape
- * config shows as a failing target rather than as an empty job.
+ * A kind with nothing configured selects nothing (one shipped scrape configuration fits every
+ * installation); any other value is an error, as with node_exporter, so that a typo in a
+ * scrape configuration shows as a failing target rather than as an empty job.
  */
 export function selectCollectors(
   collectors: readonly Collector[],
@@ -109,7 +111,8 @@ export function selectCollectors(
 ): { selected: Collector[] } | { unknown: string } {
   const wanted = new Set(requested);
   for (const name of wanted)
-    if (!collectors.some((c) => c.name === name || collectorGroup(c) === name)) return { unknown: name };
+    if (!(COLLECTOR_KINDS as readonly string[]).includes(name) && !collectors.some((c) => c.name === name))
+      return { unknown: name };
   return { selected: collectors.filter((c) => wanted.has(c.name) || wanted.has(collectorGroup(c))) };
 }
 

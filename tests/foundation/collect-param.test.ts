@@ -78,12 +78,21 @@ scrape_configs:
     expect(samples(all, 'node_uname_info')).toHaveLength(1);
   });
 
-  it('refuses a collector it does not have, naming it and the ones it has', async () => {
+  it('refuses a collector it does not know, naming it and the kinds it has', async () => {
     const res = await get('collect[]=filesystem&collect[]=postgress');
     expect(res.status).toBe(400);
     const body = (await res.json()) as { error: string };
     expect(body.error).toContain('"postgress"');
-    expect(body.error).toContain('filesystem, redis, uname');
+    expect(body.error).toContain('filesystem, uname, docker, postgres, redis, probe, backup, log');
+    expect((await get('collect[]=redis/other')).status).toBe(400);
+  });
+
+  it('answers a kind with nothing configured with no series, so one scrape configuration fits every installation', async () => {
+    const res = await get('collect[]=postgres');
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).not.toMatch(/^pg_/m);
+    expect(samples(text, 'stackwatch_scrape_collector_success')).toEqual([]);
   });
 
   it('has node_uname_info with node_exporter’s labels and values on the same host', async () => {
