@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { stat, statfs } from 'node:fs/promises';
 import type Docker from 'dockerode';
 import { errorText, type Logger } from '../logger.js';
 import { settleWithin } from '../wait.js';
@@ -7,6 +8,7 @@ import {
   type ContainerSnapshot,
   type ContainerStatsJson,
   type InspectedContainer,
+  type LayerFilesystem,
   type ListedContainer,
 } from './docker-parse.js';
 
@@ -18,6 +20,8 @@ const IGNORED_EVENT = /^(exec_|attach|resize|top|export|copy|archive-path|commit
 
 interface CacheEntry {
   inspect?: InspectedContainer;
+  sizeRw?: number;
+  layer?: LayerFilesystem;
   /** Set by an engine event: the next update inspects again. */
   stale: boolean;
   stats?: ContainerStatsJson;
@@ -42,6 +46,28 @@ export interface Snapshot {
 interface UpdateKind {
   inspectAll: boolean;
   stats: boolean;
+}
+
+/** `major:minor` of a Linux dev_t as stat() returns it. */
+function majorMinor(dev: bigint): string {
+  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
+  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
+  return `${major}:${minor}`;
+}
+
+/**
+ * The filesystem holding a container's writable layer, read from this host: the overlay
+ * upper directory, else the engine's root directory. Undefined when stackwatch cannot see it
+ * (a remote engine, or stackwatch in a container without the engine's data mounted).
+ */
+async function layerFilesystem(path: string | undefined): Promise<LayerFilesystem | undefined> {
+  if (!path) return undefined;
+  try {
+    const [st, fs] = await Promise.all([stat(path, { bigint: true }), statfs(path)]);
+    return { device: majorMinor(st.dev), inodesTotal: fs.files, inodesFree: fs.ffree };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Runs `fn` over `items` with at most `limit` calls in flight. */
@@ -85,6 +111,8 @@ export class ContainerCache {
   private eventsRetry?: NodeJS.Timeout;
   private eventsDone?: Promise<void>;
   private unreachable = false;
+  /** The engine's DockerRootDir, asked once. */
+  private rootDir?: Promise<string | undefined>;
   private lastError = '';
   private rounds = 0;
 
@@ -127,7 +155,7 @@ export class ContainerCache {
       this.kick();
     const containers = selected.map((row) => {
       const e = this.entries.get(row.Id);
-      return { row, inspect: e?.inspect, stats: e?.stats };
+      return { row, inspect: e?.inspect, stats: e?.stats, sizeRw: e?.sizeRw, layer: e?.layer };
     });
     return { containers, dropped };
   }
@@ -153,7 +181,8 @@ export class ContainerCache {
         });
     const live = kind.stats ? selected.filter((c) => c.State === 'running' || c.State === 'paused') : [];
     await Promise.all([
-      mapLimit(toInspect, 8, (c) => this.inspect(c.Id, signal)),
+      // The writable layer's size costs the engine a walk of it: only in the rounds that inspect everything.
+      mapLimit(toInspect, 8, (c) => this.inspect(c.Id, signal, kind.inspectAll)),
       // The engine answers stats once per second tick however many ask, so they go out in parallel.
       mapLimit(live, this.opts.statsConcurrency, (c) => this.stats(c.Id, signal)),
     ]);
@@ -198,18 +227,35 @@ export class ContainerCache {
     return e;
   }
 
-  private async inspect(id: string, signal: AbortSignal): Promise<void> {
+  private async inspect(id: string, signal: AbortSignal, size: boolean): Promise<void> {
     try {
-      const info = (await this.opts.docker
-        .getContainer(id)
-        .inspect({ abortSignal: signal })) as InspectedContainer;
+      // `size` goes into the query string (size=1); dockerode's type declarations do not list it.
+      const opts = { abortSignal: signal, size } as Docker.ContainerInspectOptions;
+      const info = (await this.opts.docker.getContainer(id).inspect(opts)) as InspectedContainer;
       const e = this.entry(id);
       e.inspect = info;
       e.stale = false;
+      if (info.SizeRw !== undefined) e.sizeRw = info.SizeRw;
+      e.layer = await layerFilesystem(info.GraphDriver?.Data?.UpperDir ?? (await this.engineRootDir(signal)));
     } catch (err) {
       // Usually a container removed between the list and the inspect.
       this.opts.logger.debug({ container: id.slice(0, 12), err: errorText(err) }, 'docker inspect failed');
     }
+  }
+
+  private engineRootDir(signal: AbortSignal): Promise<string | undefined> {
+    // dockerode's info() takes request options like every call; its type declarations omit them.
+    const info = this.opts.docker.info as (opts: {
+      abortSignal: AbortSignal;
+    }) => Promise<{ DockerRootDir?: string }>;
+    this.rootDir ??= info
+      .call(this.opts.docker, { abortSignal: signal })
+      .then((i) => i.DockerRootDir)
+      .catch(() => {
+        this.rootDir = undefined; // asked again next time
+        return undefined;
+      });
+    return this.rootDir;
   }
 
   private async stats(id: string, signal: AbortSignal): Promise<void> {

@@ -1,7 +1,14 @@
 // Pure mapping from Docker Engine API JSON (container list, inspect, one-shot stats) to
 // cAdvisor-named families. No I/O here: the collector fetches, these functions translate,
 // and the tests feed them answers captured from a real engine.
-import { counter, gauge, type FamilyBuilder, type Labels, type MetricFamily } from '../metrics/exposition.js';
+import {
+  counter,
+  gauge,
+  untyped,
+  type FamilyBuilder,
+  type Labels,
+  type MetricFamily,
+} from '../metrics/exposition.js';
 
 /** One row of `GET /containers/json?all=1`. */
 export interface ListedContainer {
@@ -25,7 +32,10 @@ export interface InspectedContainer {
     StartedAt?: string;
     Health?: { Status?: string } | null;
   };
-  HostConfig?: { Memory?: number } | null;
+  HostConfig?: { Memory?: number; MemoryReservation?: number } | null;
+  /** Bytes in the writable layer; only in an inspect with `size=1`. */
+  SizeRw?: number;
+  GraphDriver?: { Data?: Record<string, string> | null } | null;
 }
 
 interface BlkioEntry {
@@ -46,7 +56,11 @@ export interface ContainerStatsJson {
     string,
     { rx_bytes?: number; tx_bytes?: number; rx_packets?: number; tx_packets?: number }
   >;
-  blkio_stats?: { io_service_bytes_recursive?: BlkioEntry[] | null };
+  blkio_stats?: {
+    io_service_bytes_recursive?: BlkioEntry[] | null;
+    /** Operations per device (cgroup v1; Docker leaves it empty on v2). */
+    io_serviced_recursive?: BlkioEntry[] | null;
+  };
 }
 
 /** Docker's container states, in the order of its documentation. */
@@ -130,12 +144,16 @@ export function workingSetBytes(mem: NonNullable<ContainerStatsJson['memory_stat
   return Math.max(0, mem.usage - inactive);
 }
 
-/** Bytes read and written per block device (major:minor) from blkio stats; v1 says `Read`, v2 `read`. */
+/**
+ * Reads and writes per block device (major:minor) from blkio stats, in bytes
+ * (`io_service_bytes_recursive`) or operations (`io_serviced_recursive`); v1 says `Read`, v2 `read`.
+ */
 export function blkioBytes(
   stats: ContainerStatsJson['blkio_stats'],
+  kind: 'io_service_bytes_recursive' | 'io_serviced_recursive' = 'io_service_bytes_recursive',
 ): { device: string; read: number; write: number }[] {
   const byDevice = new Map<string, { device: string; read: number; write: number }>();
-  for (const e of stats?.io_service_bytes_recursive ?? []) {
+  for (const e of stats?.[kind] ?? []) {
     const op = e.op.toLowerCase();
     if (op !== 'read' && op !== 'write') continue;
     const device = `${e.major}:${e.minor}`;
@@ -146,10 +164,28 @@ export function blkioBytes(
   return [...byDevice.values()];
 }
 
+/** The filesystem of a container's writable layer, when stackwatch can see it. */
+export interface LayerFilesystem {
+  /** major:minor of the filesystem holding the layer. */
+  device: string;
+  inodesTotal: number;
+  inodesFree: number;
+}
+
 export interface ContainerSnapshot {
   row: ListedContainer;
   inspect?: InspectedContainer;
   stats?: ContainerStatsJson;
+  /** SizeRw of the latest inspect that asked for sizes. */
+  sizeRw?: number;
+  layer?: LayerFilesystem;
+}
+
+/** cAdvisor's machine facts: logical CPUs and memory, labelled with the machine's identities. */
+export interface MachineFacts {
+  cpuCores: number;
+  memoryBytes: number;
+  labels: { boot_id: string; machine_id: string; system_uuid: string };
 }
 
 export interface FamilyOptions {
@@ -160,6 +196,7 @@ export interface FamilyOptions {
   deviceName?: (majorMinor: string) => string;
   /** Containers left out by the cap. */
   dropped?: number;
+  machine?: MachineFacts;
 }
 
 const SAMPLED = ' Sampled in the background every collectors.docker.sample_interval.';
@@ -198,6 +235,22 @@ export function dockerFamilies(snapshots: readonly ContainerSnapshot[], opts: Fa
       'container_spec_memory_limit_bytes',
       'Memory limit of the container in bytes (0 for none).',
     ),
+    memReservation: gauge(
+      'container_spec_memory_reservation_limit_bytes',
+      'Memory reservation (soft limit) of the container in bytes (0 for none).',
+    ),
+    fsUsage: gauge(
+      'container_fs_usage_bytes',
+      'Number of bytes that are consumed by the container on this filesystem (its writable layer).' +
+        ' Measured by the engine every sixth sample.',
+    ),
+    // cAdvisor's gauge with a `_total` name: untyped keeps its name and promtool quiet.
+    fsInodes: untyped('container_fs_inodes_total', 'Number of Inodes (gauge; cAdvisor name).' + SAMPLED),
+    fsInodesFree: gauge('container_fs_inodes_free', 'Number of available Inodes.' + SAMPLED),
+    fsReadOps: counter('container_fs_reads_total', 'Cumulative count of reads completed.' + SAMPLED),
+    fsWriteOps: counter('container_fs_writes_total', 'Cumulative count of writes completed.' + SAMPLED),
+    machineCores: gauge('machine_cpu_cores', 'Number of logical CPU cores.'),
+    machineMemory: gauge('machine_memory_bytes', 'Amount of memory installed on the machine.'),
     cpu: counter('container_cpu_usage_seconds_total', 'Cumulative CPU time consumed in seconds.' + SAMPLED),
     cpuUser: counter(
       'container_cpu_user_seconds_total',
@@ -233,8 +286,13 @@ export function dockerFamilies(snapshots: readonly ContainerSnapshot[], opts: Fa
   };
   f.up.add({}, 1);
   f.notExported.add({}, opts.dropped ?? 0);
+  if (opts.machine) {
+    f.machineCores.add(opts.machine.labels, opts.machine.cpuCores);
+    f.machineMemory.add(opts.machine.labels, opts.machine.memoryBytes);
+  }
 
-  for (const { row, inspect, stats } of snapshots) {
+  const device = (majorMinor: string) => opts.deviceName?.(majorMinor) ?? majorMinor;
+  for (const { row, inspect, stats, sizeRw, layer } of snapshots) {
     const base = containerLabels(row, opts.labelAllowlist);
     // The list is read on every scrape, so its state is the freshest; inspect may lag by a sample.
     const state = row.State ?? inspect?.State?.Status ?? '';
@@ -246,12 +304,20 @@ export function dockerFamilies(snapshots: readonly ContainerSnapshot[], opts: Fa
       f.exitCode.add(base, inspect.State?.ExitCode ?? 0);
       f.oom.add(base, inspect.State?.OOMKilled ? 1 : 0);
       f.memLimit.add(base, inspect.HostConfig?.Memory ?? 0);
+      f.memReservation.add(base, inspect.HostConfig?.MemoryReservation ?? 0);
       const health = inspect.State?.Health?.Status;
       if (health && health !== 'none') {
         for (const h of HEALTH_STATUSES) f.health.add({ ...base, status: h }, h === health ? 1 : 0);
       }
       const started = apiTime(inspect.State?.StartedAt);
       if (started !== undefined && LIVE_STATES.has(state)) f.start.add(base, started);
+    }
+
+    if (layer) {
+      const labels = { ...base, device: device(layer.device) };
+      if (sizeRw !== undefined) f.fsUsage.add(labels, sizeRw);
+      f.fsInodes.add(labels, layer.inodesTotal);
+      f.fsInodesFree.add(labels, layer.inodesFree);
     }
 
     // Stats of a stopped container are zeros, and its last sample describes a run that ended.
@@ -278,9 +344,14 @@ export function dockerFamilies(snapshots: readonly ContainerSnapshot[], opts: Fa
       addIfDefined(f.txPackets, labels, n.tx_packets);
     }
     for (const d of blkioBytes(stats.blkio_stats)) {
-      const labels = { ...base, device: opts.deviceName?.(d.device) ?? d.device };
+      const labels = { ...base, device: device(d.device) };
       f.fsReads.add(labels, d.read);
       f.fsWrites.add(labels, d.write);
+    }
+    for (const d of blkioBytes(stats.blkio_stats, 'io_serviced_recursive')) {
+      const labels = { ...base, device: device(d.device) };
+      f.fsReadOps.add(labels, d.read);
+      f.fsWriteOps.add(labels, d.write);
     }
   }
   return Object.values(f);

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
+import { cpus, totalmem } from 'node:os';
 import { inspect as utilInspect } from 'node:util';
 import Docker from 'dockerode';
 import type { z } from 'zod';
@@ -8,7 +9,7 @@ import type { Logger } from '../logger.js';
 import type { MetricFamily } from '../metrics/exposition.js';
 import { remainingMs, type Collector, type ScrapeContext } from './collector.js';
 import { ContainerCache } from './docker-cache.js';
-import { dockerDownFamilies, dockerFamilies, selectContainers } from './docker-parse.js';
+import { dockerDownFamilies, dockerFamilies, selectContainers, type MachineFacts } from './docker-parse.js';
 
 export type DockerConfig = z.infer<typeof dockerSection>;
 
@@ -57,6 +58,30 @@ function sysfsDeviceName(majorMinor: string): string {
   return majorMinor;
 }
 
+function firstLine(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').split('\n')[0]?.trim() ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * cAdvisor's machine_* facts from /proc (logical CPUs, MemTotal) and its identity labels; an
+ * identity this process may not read (product_uuid is root-only) is left empty, as cAdvisor does.
+ */
+export function readMachineFacts(): MachineFacts {
+  return {
+    cpuCores: cpus().length,
+    memoryBytes: totalmem(),
+    labels: {
+      boot_id: firstLine('/proc/sys/kernel/random/boot_id'),
+      machine_id: firstLine('/etc/machine-id') || firstLine('/var/lib/dbus/machine-id'),
+      system_uuid: firstLine('/sys/class/dmi/id/product_uuid'),
+    },
+  };
+}
+
 /**
  * Docker containers with cAdvisor's names, read from a ContainerCache that samples the engine
  * in the background (see there): a scrape joins the latest list, inspect and stats.
@@ -66,6 +91,7 @@ export class DockerCollector implements Collector {
   private readonly agent: Agent;
   private readonly cache: ContainerCache;
   private readonly devices = new Map<string, string>();
+  private readonly machine = readMachineFacts();
 
   constructor(
     private readonly cfg: DockerConfig,
@@ -101,6 +127,7 @@ export class DockerCollector implements Collector {
       labelAllowlist: this.cfg.label_allowlist,
       now: Date.now() / 1000,
       dropped,
+      machine: this.machine,
       deviceName: (mm) => this.device(mm),
     });
   }
