@@ -54,7 +54,16 @@ export interface ContainerStatsJson {
   memory_stats?: { usage?: number; limit?: number; stats?: Record<string, number> };
   networks?: Record<
     string,
-    { rx_bytes?: number; tx_bytes?: number; rx_packets?: number; tx_packets?: number }
+    {
+      rx_bytes?: number;
+      tx_bytes?: number;
+      rx_packets?: number;
+      tx_packets?: number;
+      rx_errors?: number;
+      tx_errors?: number;
+      rx_dropped?: number;
+      tx_dropped?: number;
+    }
   >;
   blkio_stats?: {
     io_service_bytes_recursive?: BlkioEntry[] | null;
@@ -277,6 +286,22 @@ export function dockerFamilies(snapshots: readonly ContainerSnapshot[], opts: Fa
       'container_network_transmit_packets_total',
       'Cumulative count of packets transmitted.' + SAMPLED,
     ),
+    rxErrors: counter(
+      'container_network_receive_errors_total',
+      'Cumulative count of errors encountered while receiving.' + SAMPLED,
+    ),
+    txErrors: counter(
+      'container_network_transmit_errors_total',
+      'Cumulative count of errors encountered while transmitting.' + SAMPLED,
+    ),
+    rxDropped: counter(
+      'container_network_receive_packets_dropped_total',
+      'Cumulative count of packets dropped while receiving.' + SAMPLED,
+    ),
+    txDropped: counter(
+      'container_network_transmit_packets_dropped_total',
+      'Cumulative count of packets dropped while transmitting.' + SAMPLED,
+    ),
     fsReads: counter('container_fs_reads_bytes_total', 'Cumulative count of bytes read.' + SAMPLED),
     fsWrites: counter('container_fs_writes_bytes_total', 'Cumulative count of bytes written.' + SAMPLED),
     notExported: gauge(
@@ -342,6 +367,10 @@ export function dockerFamilies(snapshots: readonly ContainerSnapshot[], opts: Fa
       addIfDefined(f.tx, labels, n.tx_bytes);
       addIfDefined(f.rxPackets, labels, n.rx_packets);
       addIfDefined(f.txPackets, labels, n.tx_packets);
+      addIfDefined(f.rxErrors, labels, n.rx_errors);
+      addIfDefined(f.txErrors, labels, n.tx_errors);
+      addIfDefined(f.rxDropped, labels, n.rx_dropped);
+      addIfDefined(f.txDropped, labels, n.tx_dropped);
     }
     for (const d of blkioBytes(stats.blkio_stats)) {
       const labels = { ...base, device: device(d.device) };

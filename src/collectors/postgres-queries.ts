@@ -678,3 +678,11 @@ export function tableFamilies(
   for (const [datname, n] of left) notExported.add({ ...base, datname }, n);
   return [...families.values(), notExported];
 }
+
+/** postgres_exporter's self metric, which its community alerts watch: 1 when the last scrape failed. */
+export function lastScrapeErrorFamily(failed: 0 | 1, base: Labels): MetricFamily {
+  return gauge(
+    'pg_exporter_last_scrape_error',
+    'Whether the last scrape of metrics from PostgreSQL resulted in an error (1 for error, 0 for success).',
+  ).add({ ...base }, failed);
+}

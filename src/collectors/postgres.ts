@@ -28,6 +28,7 @@ import {
   statementFamilies,
   statementsSql,
   upFamily,
+  lastScrapeErrorFamily,
   type Row,
 } from './postgres-queries.js';
 
@@ -121,7 +122,7 @@ export class PostgresCollector implements Collector {
   }
 
   failureFamilies(): MetricFamily[] {
-    return [upFamily(0, { target: this.target })];
+    return [upFamily(0, { target: this.target }), lastScrapeErrorFamily(1, { target: this.target })];
   }
 
   async collect(ctx: ScrapeContext): Promise<MetricFamily[]> {
@@ -170,6 +171,7 @@ export class PostgresCollector implements Collector {
         ...stats,
         // pg_up carries no `server`, as with postgres_exporter.
         upFamily(1, { target: this.target }),
+        lastScrapeErrorFamily(0, { target: this.target }),
       ];
     } catch (err) {
       throw new Error(this.scrub(`${this.redacted}: ${errorText(err)}`));

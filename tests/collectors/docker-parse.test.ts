@@ -128,6 +128,13 @@ describe('Docker families from captured engine answers', () => {
       { labels: expect.objectContaining({ interface: 'eth0' }), value: eth0.rx_bytes },
     ]);
     expect(one('container_network_transmit_bytes_total', 'net')).toBe(eth0.tx_bytes);
+    for (const [family, field] of [
+      ['container_network_receive_errors_total', 'rx_errors'],
+      ['container_network_transmit_errors_total', 'tx_errors'],
+      ['container_network_receive_packets_dropped_total', 'rx_dropped'],
+      ['container_network_transmit_packets_dropped_total', 'tx_dropped'],
+    ] as const)
+      expect({ family, value: one(family, 'net') }).toEqual({ family, value: eth0[field] });
     expect(of('container_network_receive_bytes_total', 'busy')).toEqual([]); // --network none
   });
 
