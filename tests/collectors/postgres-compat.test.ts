@@ -227,6 +227,38 @@ collectors:
       });
   });
 
+  it('bounds the per-table series by include/exclude over schema.table and a cap, counting what the cap leaves out', async () => {
+    await server.psql('create table if not exists small(id int)');
+    const capped = await startStackwatch({
+      config: `
+collectors:
+  filesystem: { enabled: false }
+  postgres:
+    tables: { limit: 1, exclude: 'public\\.t' }
+    targets:
+      - name: main
+        dsn: ${server.dsn('postgres')}
+`,
+    });
+    try {
+      const text = await (await fetch(`${capped.url}/probe?target=main`)).text();
+      const tables = samples(text, 'pg_stat_user_tables_n_live_tup').map(
+        (s) => `${s.labels.datname}/${s.labels.relname}`,
+      );
+      // orders is the largest table left after the exclusion; small is over the cap, t excluded.
+      expect(tables).toEqual(['postgres/orders']);
+      expect(samples(text, 'pg_statio_user_tables_heap_blks_hit').map((s) => s.labels.relname)).toEqual([
+        'orders',
+      ]);
+      const notExported = Object.fromEntries(
+        samples(text, 'pg_stat_user_tables_not_exported').map((s) => [s.labels.datname, s.value]),
+      );
+      expect(notExported).toEqual({ app: 0, postgres: 1 });
+    } finally {
+      await capped.stop();
+    }
+  });
+
   it('reports replication slots under the community alerts’ and postgres_exporter 0.20’s names', async () => {
     const ours = await (await fetch(`${sw.url}/probe?target=main`)).text();
     expect(
