@@ -32,7 +32,15 @@ export interface InspectedContainer {
     StartedAt?: string;
     Health?: { Status?: string } | null;
   };
-  HostConfig?: { Memory?: number; MemoryReservation?: number } | null;
+  HostConfig?: {
+    Memory?: number;
+    MemoryReservation?: number;
+    /** `--cpus`, in billionths of a CPU. */
+    NanoCpus?: number;
+    CpuPeriod?: number;
+    CpuQuota?: number;
+    CpuShares?: number;
+  } | null;
   /** Bytes in the writable layer; only in an inspect with `size=1`. */
   SizeRw?: number;
   GraphDriver?: { Data?: Record<string, string> | null } | null;
@@ -50,6 +58,7 @@ export interface ContainerStatsJson {
   read?: string;
   cpu_stats?: {
     cpu_usage?: { total_usage?: number; usage_in_kernelmode?: number; usage_in_usermode?: number };
+    throttling_data?: { periods?: number; throttled_periods?: number; throttled_time?: number };
   };
   memory_stats?: { usage?: number; limit?: number; stats?: Record<string, number> };
   networks?: Record<
@@ -181,6 +190,15 @@ export interface LayerFilesystem {
   inodesFree: number;
 }
 
+/** The CFS period and quota (microseconds) the engine gave the container, from `--cpus` or `--cpu-quota`. */
+export function cpuQuota(
+  host: InspectedContainer['HostConfig'],
+): { period: number; quota: number } | undefined {
+  if (host?.NanoCpus) return { period: 100_000, quota: Math.round((host.NanoCpus * 100_000) / 1e9) };
+  if (host?.CpuQuota && host.CpuQuota > 0) return { period: host.CpuPeriod || 100_000, quota: host.CpuQuota };
+  return undefined;
+}
+
 export interface ContainerSnapshot {
   row: ListedContainer;
   inspect?: InspectedContainer;
@@ -258,6 +276,21 @@ export function dockerFamilies(snapshots: readonly ContainerSnapshot[], opts: Fa
     fsInodesFree: gauge('container_fs_inodes_free', 'Number of available Inodes.' + SAMPLED),
     fsReadOps: counter('container_fs_reads_total', 'Cumulative count of reads completed.' + SAMPLED),
     fsWriteOps: counter('container_fs_writes_total', 'Cumulative count of writes completed.' + SAMPLED),
+    cpuPeriod: gauge('container_spec_cpu_period', 'CPU period of the container (microseconds).'),
+    cpuQuota: gauge('container_spec_cpu_quota', 'CPU quota of the container (microseconds per period).'),
+    cpuShares: gauge('container_spec_cpu_shares', 'CPU share of the container.'),
+    cfsPeriods: counter(
+      'container_cpu_cfs_periods_total',
+      'Number of elapsed enforcement period intervals.' + SAMPLED,
+    ),
+    cfsThrottledPeriods: counter(
+      'container_cpu_cfs_throttled_periods_total',
+      'Number of throttled period intervals.' + SAMPLED,
+    ),
+    cfsThrottledSeconds: counter(
+      'container_cpu_cfs_throttled_seconds_total',
+      'Total time duration the container has been throttled.' + SAMPLED,
+    ),
     machineCores: gauge('machine_cpu_cores', 'Number of logical CPU cores.'),
     machineMemory: gauge('machine_memory_bytes', 'Amount of memory installed on the machine.'),
     cpu: counter('container_cpu_usage_seconds_total', 'Cumulative CPU time consumed in seconds.' + SAMPLED),
@@ -330,6 +363,13 @@ export function dockerFamilies(snapshots: readonly ContainerSnapshot[], opts: Fa
       f.oom.add(base, inspect.State?.OOMKilled ? 1 : 0);
       f.memLimit.add(base, inspect.HostConfig?.Memory ?? 0);
       f.memReservation.add(base, inspect.HostConfig?.MemoryReservation ?? 0);
+      // The kernel's default weight when the engine was given none, as cAdvisor reads it from the cgroup.
+      f.cpuShares.add(base, inspect.HostConfig?.CpuShares || 1024);
+      const q = cpuQuota(inspect.HostConfig);
+      if (q) {
+        f.cpuPeriod.add(base, q.period);
+        f.cpuQuota.add(base, q.quota);
+      }
       const health = inspect.State?.Health?.Status;
       if (health && health !== 'none') {
         for (const h of HEALTH_STATUSES) f.health.add({ ...base, status: h }, h === health ? 1 : 0);
@@ -351,6 +391,14 @@ export function dockerFamilies(snapshots: readonly ContainerSnapshot[], opts: Fa
     if (cpu?.total_usage !== undefined) f.cpu.add({ ...base, cpu: 'total' }, cpu.total_usage / 1e9);
     if (cpu?.usage_in_usermode !== undefined) f.cpuUser.add(base, cpu.usage_in_usermode / 1e9);
     if (cpu?.usage_in_kernelmode !== undefined) f.cpuSystem.add(base, cpu.usage_in_kernelmode / 1e9);
+    // cAdvisor has CFS families only for containers with a quota.
+    const throttling = stats.cpu_stats?.throttling_data;
+    if (throttling && cpuQuota(inspect?.HostConfig)) {
+      addIfDefined(f.cfsPeriods, base, throttling.periods);
+      addIfDefined(f.cfsThrottledPeriods, base, throttling.throttled_periods);
+      if (throttling.throttled_time !== undefined)
+        f.cfsThrottledSeconds.add(base, throttling.throttled_time / 1e9);
+    }
     const mem = stats.memory_stats;
     if (mem?.usage !== undefined) {
       f.memUsage.add(base, mem.usage);

@@ -197,6 +197,44 @@ describe('Docker collector against a real engine', () => {
     await engine.docker(['rm', '-f', 'writer', 'unreserved']);
   });
 
+  it('shows the CPU quota of --cpus and the CFS throttling the kernel counts under it', async () => {
+    const id = await engine.runContainer('throttled', ['--cpus', '0.2'], ['sh', '-c', 'yes >/dev/null']);
+    await engine.runContainer('unlimited', [], ['sh', '-c', 'yes >/dev/null']);
+    const text = await waitFor(
+      async () => {
+        const t = await scrape();
+        const sampled = value(t, 'container_cpu_usage_seconds_total', 'unlimited') !== undefined;
+        return sampled && (value(t, 'container_cpu_cfs_throttled_periods_total', 'throttled') ?? 0) > 0
+          ? t
+          : undefined;
+      },
+      20_000,
+      'throttling of throttled',
+    );
+    expect(value(text, 'container_spec_cpu_period', 'throttled')).toBe(100_000);
+    expect(value(text, 'container_spec_cpu_quota', 'throttled')).toBe(20_000);
+    expect(value(text, 'container_spec_cpu_shares', 'throttled')).toBe(1024);
+    const periods = value(text, 'container_cpu_cfs_periods_total', 'throttled') as number;
+    expect(periods).toBeGreaterThanOrEqual(
+      value(text, 'container_cpu_cfs_throttled_periods_total', 'throttled') as number,
+    );
+    expect(value(text, 'container_cpu_cfs_throttled_seconds_total', 'throttled')).toBeGreaterThan(0);
+    // The kernel's own count for the cgroup (v1) is at least what the last sample saw.
+    for (const f of [
+      `/sys/fs/cgroup/cpu,cpuacct/docker/${id}/cpu.stat`,
+      `/sys/fs/cgroup/cpu/docker/${id}/cpu.stat`,
+    ])
+      if (existsSync(f))
+        expect(Number(/^nr_periods (\d+)/m.exec(readFileSync(f, 'utf8'))?.[1])).toBeGreaterThanOrEqual(
+          periods,
+        );
+    // No quota, no CFS families, as with cAdvisor.
+    expect(value(text, 'container_cpu_cfs_periods_total', 'unlimited')).toBeUndefined();
+    expect(value(text, 'container_spec_cpu_quota', 'unlimited')).toBeUndefined();
+    expect(value(text, 'container_spec_cpu_shares', 'unlimited')).toBe(1024);
+    await engine.docker(['rm', '-f', 'throttled', 'unlimited']);
+  });
+
   it('has cAdvisor’s machine facts from /proc', async () => {
     const text = await scrape();
     const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8').match(/^processor\s*:/gm)?.length;
