@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import type { ChannelName, ReceiverConfig } from '../config/receiver.js';
-import { urlPassword } from '../config/load.js';
+import { scrubSecrets, urlPassword } from '../secrets.js';
 import type { Config } from '../config/schema.js';
 import { errorText, type Logger } from '../logger.js';
 import type { Channel } from './channels/channel.js';
@@ -43,12 +43,6 @@ interface Setup {
   slack?: SlackChannel;
   slackConsole: Channel;
   mailDomain: string;
-}
-
-/** Error text with the DSN's password taken out, should a driver quote it. */
-function withoutPassword(text: string, dsn: string | undefined): string {
-  const password = dsn ? urlPassword(dsn) : undefined;
-  return password ? text.split(password).join('***') : text;
 }
 
 export function mailDomainOf(from: string): string {
@@ -181,7 +175,7 @@ export class AlertReceiver {
       this.logger.info(where, 'outbox opened');
       return true;
     } catch (err) {
-      this.openError = withoutPassword(errorText(err), st.dsn);
+      this.openError = scrubSecrets(errorText(err), [st.dsn && urlPassword(st.dsn)]);
       this.logger.error(
         { ...where, err: this.openError },
         'cannot open the outbox; webhooks are answered 503 until it opens',

@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { z } from 'zod';
 import type { httpProbe, probesSection } from '../config/host.js';
-import { redactUrl } from '../config/load.js';
+import { redactUrl } from '../secrets.js';
 import { gauge, type MetricFamily } from '../metrics/exposition.js';
 import { VERSION } from '../version.js';
 import { remainingMs, type Collector, type ScrapeContext } from './collector.js';

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { z } from 'zod';
 import type { postgresSection, postgresTarget } from '../config/databases.js';
-import { redactUrl, urlPassword } from '../config/load.js';
+import { redactUrl, urlPassword } from '../secrets.js';
 import { errorText, type Logger } from '../logger.js';
 import type { MetricFamily } from '../metrics/exposition.js';
 import { settleWithin } from '../wait.js';

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
+import { scrubSecrets, scrubUrlPasswords } from '../secrets.js';
 import { configSchema, type Config } from './schema.js';
 
 /** A configuration problem, already phrased as the one line an operator needs. */
@@ -32,9 +33,23 @@ function shortValue(v: unknown): string {
   return text.length > 60 ? text.slice(0, 57) + '...' : text;
 }
 
-/** Values of these keys (the last path segment) never appear in error messages. */
-const SECRET_KEY = /(^|_)(password|secret|token|dsn|url|key|credentials)$/i;
-const isSecretPath = (path: readonly (string | number)[]) => SECRET_KEY.test(String(path.at(-1) ?? ''));
+/**
+ * Values under these keys never appear in error messages: the key's last word (after `_`, `-`
+ * or a case change) names a secret, or the value is an HTTP header, which often carries one.
+ */
+const SECRET_WORD = /^(password|passwd|secret|token|dsn|url|key|apikey|credentials|authorization|cookie)$/i;
+const HEADER_KEYS = new Set(['headers']);
+
+function isSecretPath(path: readonly (string | number)[]): boolean {
+  if (path.slice(0, -1).some((p) => typeof p === 'string' && HEADER_KEYS.has(p))) return true;
+  const last = String(path.at(-1) ?? '');
+  const lastWord =
+    last
+      .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+      .split(/[_-]/)
+      .at(-1) ?? '';
+  return SECRET_WORD.test(lastWord);
+}
 
 /** Replaces `${VAR}` and `${VAR:-default}` in every string value; `$$` is a literal `$`. */
 function interpolate(node: Json, env: Env, path: (string | number)[]): Json {
@@ -126,7 +141,7 @@ export function applyEnvShortcuts(raw: Record<string, Json>, env: Env): void {
   }
 }
 
-function describeIssue(issue: z.ZodIssue, input: unknown): string {
+function describeIssueText(issue: z.ZodIssue, input: unknown): string {
   const path = pathText(issue.path);
   const value = valueAt(input, issue.path);
   const shown = isSecretPath(issue.path) ? '[redacted]' : shortValue(value);
@@ -138,15 +153,20 @@ function describeIssue(issue: z.ZodIssue, input: unknown): string {
     case z.ZodIssueCode.invalid_union: {
       // Report the most specific message among the union's branches.
       const inner = issue.unionErrors.flatMap((e) => e.issues).find((i) => i.code === z.ZodIssueCode.custom);
-      if (inner) return describeIssue(inner, input);
+      if (inner) return describeIssueText(inner, input);
       return `config: ${path}: invalid value ${shown}`;
     }
     case z.ZodIssueCode.custom:
       // Custom checks (durations, regexes) already quote the value they refused.
-      return `config: ${path}: ${issue.message}`;
+      return `config: ${path}: ${isSecretPath(issue.path) && typeof value === 'string' ? scrubSecrets(issue.message, [value, JSON.stringify(value)]) : issue.message}`;
     default:
       return `config: ${path}: ${issue.message} (value: ${shown})`;
   }
+}
+
+/** One issue as an operator reads it, without secret values or URL passwords. */
+function describeIssue(issue: z.ZodIssue, input: unknown): string {
+  return scrubUrlPasswords(describeIssueText(issue, input));
 }
 
 /** Validates an already-parsed object (after interpolation and `_file` resolution). */
@@ -194,27 +214,4 @@ export function loadConfig(file: string | undefined, env: Env = process.env): Co
     );
   }
   return parseConfigText(text, env, file);
-}
-
-/** The password in a connection URL (userinfo or `?password=`), so error text can be scrubbed of it. */
-export function urlPassword(url: string): string | undefined {
-  try {
-    const u = new URL(url);
-    return (
-      (u.password ? decodeURIComponent(u.password) : undefined) ?? u.searchParams.get('password') ?? undefined
-    );
-  } catch {
-    return /password=([^\s&]+)/.exec(url)?.[1];
-  }
-}
-
-/** Removes the password from a connection URL so it can be logged or shown. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
-  }
 }
