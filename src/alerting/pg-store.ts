@@ -18,6 +18,7 @@ import {
   type StoreCounts,
 } from './store.js';
 import type { IngestRecord, Job, JobSpec, JobStatus, NotificationContent, RecordOutcome } from './types.js';
+import { storable, storableText } from './storable.js';
 
 const INT8_OID = 20;
 
@@ -282,7 +283,7 @@ export class PgStore implements AlertStore {
   }
 
   async record(batch: readonly IngestRecord[], now: number, dedupWindowMs: number): Promise<RecordOutcome[]> {
-    return this.tx((c) => this.insertBatch(c, batch, now, dedupWindowMs));
+    return this.tx((c) => this.insertBatch(c, storable(batch), now, dedupWindowMs));
   }
 
   /** Claims up to `limit` due jobs of a channel for this replica (skipping those another holds). */
@@ -309,7 +310,7 @@ export class PgStore implements AlertStore {
 
   async complete(outcomes: readonly AttemptOutcome[], now: number): Promise<void> {
     await this.tx(async (c) => {
-      for (const o of outcomes) {
+      for (const o of storable(outcomes)) {
         if (o.kind === 'sent')
           await c.query(
             `UPDATE ${this.t('jobs')} SET status = 'sent', attempts = $1, sent_at = $2, updated_at = $2,
@@ -392,8 +393,11 @@ export class PgStore implements AlertStore {
   ): Promise<RecordOutcome> {
     // Two replicas may both find the group due: the escalation's dedup key lets one record it.
     return this.tx(async (c) => {
-      const [out] = await this.insertBatch(c, [{ jobs }], now, dedupWindowMs);
-      await c.query(`UPDATE ${this.t('groups')} SET escalated_at = $1 WHERE group_key = $2`, [now, groupKey]);
+      const [out] = await this.insertBatch(c, storable([{ jobs }]), now, dedupWindowMs);
+      await c.query(`UPDATE ${this.t('groups')} SET escalated_at = $1 WHERE group_key = $2`, [
+        now,
+        storableText(groupKey),
+      ]);
       return out as RecordOutcome;
     });
   }
@@ -422,7 +426,7 @@ export class PgStore implements AlertStore {
     await this.pool.query(
       `INSERT INTO ${this.t('silences')} (id, matchers, starts_at, ends_at, comment, created_by)
        VALUES ($1, $2, $3, $4, $5, $6)`,
-      [s.id, JSON.stringify(s.matchers), s.startsAt, s.endsAt, s.comment, s.createdBy],
+      storable([s.id, JSON.stringify(s.matchers), s.startsAt, s.endsAt, s.comment, s.createdBy]),
     );
   }
 

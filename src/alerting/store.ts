@@ -1,9 +1,10 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { CHANNELS, type ChannelName } from '../config/receiver.js';
 import type { Silence } from './silences.js';
 import type { IngestRecord, Job, JobSpec, JobStatus, NotificationContent, RecordOutcome } from './types.js';
+import { storable, storableText } from './storable.js';
 
 /** A group whose critical alerts have fired long enough to be escalated. */
 export interface EscalationCandidate {
@@ -170,7 +171,10 @@ export class SqliteStore implements AlertStore {
   ) => RecordOutcome;
 
   constructor(dataDir: string, file = 'receiver.sqlite') {
-    mkdirSync(dataDir, { recursive: true });
+    // Notifications quote alert contents: readable by stackwatch's user only. SQLite gives its
+    // -wal and -shm files the database file's mode.
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    closeSync(openSync(join(dataDir, file), 'a', 0o600));
     this.db = new Database(join(dataDir, file));
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
@@ -307,7 +311,7 @@ export class SqliteStore implements AlertStore {
   }
 
   async record(batch: readonly IngestRecord[], now: number, dedupWindowMs: number): Promise<RecordOutcome[]> {
-    return this.recordTx(batch, now, dedupWindowMs);
+    return this.recordTx(storable(batch), now, dedupWindowMs);
   }
 
   async due(channel: ChannelName, now: number, limit: number, exclude: ReadonlySet<number>): Promise<Job[]> {
@@ -344,7 +348,7 @@ export class SqliteStore implements AlertStore {
   async complete(outcomes: readonly AttemptOutcome[], now: number): Promise<void> {
     this.db.pragma('synchronous = NORMAL');
     try {
-      this.completeTx(outcomes, now);
+      this.completeTx(storable(outcomes), now);
     } finally {
       this.db.pragma('synchronous = FULL');
     }
@@ -390,7 +394,7 @@ export class SqliteStore implements AlertStore {
     now: number,
     dedupWindowMs: number,
   ): Promise<RecordOutcome> {
-    return this.escalateTx(groupKey, jobs, now, dedupWindowMs);
+    return this.escalateTx(storableText(groupKey), storable(jobs), now, dedupWindowMs);
   }
 
   async listSilences(): Promise<Silence[]> {
@@ -415,7 +419,9 @@ export class SqliteStore implements AlertStore {
   }
 
   async addSilence(s: Silence): Promise<void> {
-    this.st.silenceAdd!.run(s.id, JSON.stringify(s.matchers), s.startsAt, s.endsAt, s.comment, s.createdBy);
+    this.st.silenceAdd!.run(
+      ...storable([s.id, JSON.stringify(s.matchers), s.startsAt, s.endsAt, s.comment, s.createdBy]),
+    );
   }
 
   async deleteSilence(id: string): Promise<boolean> {
