@@ -74,6 +74,9 @@ async function runServer(argv: string[]): Promise<number> {
     listenAddress: values['web.listen-address'] as string,
     logLevel: level as LogLevel | undefined,
   });
+  // Every stderr line of the service is a JSON log line, Node's own warnings included.
+  process.removeAllListeners('warning');
+  process.on('warning', (w) => sw.logger.warn({ warning: w.name, err: w.message }, 'runtime warning'));
   await sw.start();
 
   process.on('SIGHUP', () => void sw.reload());
