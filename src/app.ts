@@ -12,6 +12,7 @@ import { alertsRouter } from './routes/alerts.js';
 import { apiRouter } from './routes/api.js';
 import { metricsRouter } from './routes/metrics.js';
 import { SelfMetrics } from './selfmetrics.js';
+import { PasswordChecker } from './password-check.js';
 import { basicAuth, loadWebConfig, type WebConfig } from './webconfig.js';
 
 export interface StackwatchOptions {
@@ -43,6 +44,7 @@ export class Stackwatch {
   private server?: Server;
   private web?: WebConfig;
   private ready = false;
+  private readonly passwords = new PasswordChecker();
 
   constructor(private readonly opts: StackwatchOptions) {
     // Both throw ConfigError on a bad file; the CLI turns that into exit code 2.
@@ -106,7 +108,10 @@ export class Stackwatch {
       const users = this.web?.users;
       if (!users) return next();
       if (auth.users !== users)
-        auth = { users, check: basicAuth(users, (r) => BASIC_AUTH_EXEMPT.test(r.path)) };
+        auth = {
+          users,
+          check: basicAuth({ users, exempt: (r) => BASIC_AUTH_EXEMPT.test(r.path), checker: this.passwords }),
+        };
       return (auth.check as RequestHandler)(req, res, next);
     });
 
@@ -199,6 +204,7 @@ export class Stackwatch {
     // After the HTTP server: nothing new is accepted, in-flight deliveries finish.
     await this.receiver?.stop(graceMs);
     await closeAll(this.collectors, this.logger);
+    await this.passwords.close();
     this.logger.info('stopped');
   }
 }
