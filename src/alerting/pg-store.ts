@@ -422,11 +422,12 @@ export class PgStore implements AlertStore {
     }));
   }
 
-  async addSilence(s: Silence): Promise<void> {
+  async addSilence(silence: Silence): Promise<void> {
+    const s = storable(silence);
     await this.pool.query(
       `INSERT INTO ${this.t('silences')} (id, matchers, starts_at, ends_at, comment, created_by)
        VALUES ($1, $2, $3, $4, $5, $6)`,
-      storable([s.id, JSON.stringify(s.matchers), s.startsAt, s.endsAt, s.comment, s.createdBy]),
+      [s.id, JSON.stringify(s.matchers), s.startsAt, s.endsAt, s.comment, s.createdBy],
     );
   }
 

@@ -418,10 +418,9 @@ export class SqliteStore implements AlertStore {
     }));
   }
 
-  async addSilence(s: Silence): Promise<void> {
-    this.st.silenceAdd!.run(
-      ...storable([s.id, JSON.stringify(s.matchers), s.startsAt, s.endsAt, s.comment, s.createdBy]),
-    );
+  async addSilence(silence: Silence): Promise<void> {
+    const s = storable(silence);
+    this.st.silenceAdd!.run(s.id, JSON.stringify(s.matchers), s.startsAt, s.endsAt, s.comment, s.createdBy);
   }
 
   async deleteSilence(id: string): Promise<boolean> {
