@@ -58,6 +58,7 @@ function buildSetup(cfg: ReceiverConfig, logger: Logger): Setup {
         concurrency: cfg.email.concurrency,
         timeoutMs: cfg.email.timeout,
         insecureSkipVerify: cfg.email.tls_insecure_skip_verify,
+        requireTls: cfg.email.require_tls,
       })
     : new ConsoleChannel('email', logger);
   const receiverUrls = new Map<string, string>();

@@ -219,6 +219,11 @@ export const receiverSection = z
         timeout: duration.default('30s'),
         /** Accept self-signed certificates on STARTTLS/SMTPS. */
         tls_insecure_skip_verify: z.boolean().default(false),
+        /**
+         * smtp:// only: refuse to send (nor to log in) unless the server upgrades to TLS with
+         * STARTTLS, so a password or a mail never crosses the network in the clear.
+         */
+        require_tls: z.boolean().default(false),
       })
       .strict()
       .default({}),

@@ -10,6 +10,8 @@ export interface EmailOptions {
   concurrency: number;
   timeoutMs: number;
   insecureSkipVerify: boolean;
+  /** Only over STARTTLS: never log in or send in the clear. */
+  requireTls?: boolean;
 }
 
 interface SmtpError extends Error {
@@ -22,6 +24,8 @@ interface SmtpError extends Error {
 export function classifySmtpError(err: SmtpError): DeliveryResult {
   const code = err.responseCode;
   const reply = (err.response ?? err.message ?? '').replace(/\s+/g, ' ').slice(0, 200);
+  // No STARTTLS with require_tls set: nothing was sent, and retrying will not change that.
+  if (err.code === 'ETLS') return { kind: 'failure', reason: `ETLS: ${err.message.slice(0, 200)}` };
   if (typeof code === 'number' && code >= 500) return { kind: 'failure', reason: `SMTP ${code}: ${reply}` };
   if (typeof code === 'number' && code >= 400) return { kind: 'retryable', reason: `SMTP ${code}: ${reply}` };
   if (err.code === 'EENVELOPE' || err.code === 'EMESSAGE')
@@ -88,6 +92,7 @@ export class EmailChannel implements Channel {
       greetingTimeout: opts.timeoutMs,
       socketTimeout: opts.timeoutMs,
       tls: { rejectUnauthorized: !opts.insecureSkipVerify },
+      requireTLS: opts.requireTls,
       // Plain SMTP (STARTTLS when offered): a socket without Nagle's delay. nodemailer writes
       // the message and the final "." separately, and Nagle plus the server's delayed ACK add
       // about 40 ms per write; a pooled connection then manages about 7 messages a second.
