@@ -13,6 +13,7 @@ import { apiRouter } from './routes/api.js';
 import { metricsRouter } from './routes/metrics.js';
 import { SelfMetrics } from './selfmetrics.js';
 import { PasswordChecker } from './password-check.js';
+import { requestOrigin } from './request-origin.js';
 import { basicAuth, loadWebConfig, type WebConfig } from './webconfig.js';
 
 export interface StackwatchOptions {
@@ -48,9 +49,12 @@ export class Stackwatch {
 
   constructor(private readonly opts: StackwatchOptions) {
     // Both throw ConfigError on a bad file; the CLI turns that into exit code 2.
-    this.config = loadConfig(opts.configFile, opts.env ?? process.env);
+    const warnings: string[] = [];
+    const onWarning = (w: string) => warnings.push(w);
+    this.config = loadConfig(opts.configFile, opts.env ?? process.env, { onWarning });
     this.logger = createLogger(opts.logLevel ?? this.config.log_level);
-    this.web = opts.webConfigFile ? loadWebConfig(opts.webConfigFile) : undefined;
+    this.web = opts.webConfigFile ? loadWebConfig(opts.webConfigFile, { onWarning }) : undefined;
+    for (const w of warnings) this.logger.warn(w);
   }
 
   /** Re-reads the config file. A bad file keeps the running config and reports failure. */
@@ -58,10 +62,11 @@ export class Stackwatch {
     let next: Config;
     let web = this.web;
     try {
-      next = loadConfig(this.opts.configFile, this.opts.env ?? process.env);
+      const onWarning = (w: string) => this.logger.warn(w);
+      next = loadConfig(this.opts.configFile, this.opts.env ?? process.env, { onWarning });
       // The web config too, as exporter-toolkit re-reads it: new users, passwords or certificate.
       if (this.opts.webConfigFile) {
-        web = loadWebConfig(this.opts.webConfigFile);
+        web = loadWebConfig(this.opts.webConfigFile, { onWarning });
         if (!!web.tls !== !!this.web?.tls)
           throw new ConfigError(
             `${this.opts.webConfigFile}: turning TLS ${web.tls ? 'on' : 'off'} needs a restart`,
@@ -103,6 +108,7 @@ export class Stackwatch {
       for (const [k, v] of Object.entries(this.web?.headers ?? {})) res.setHeader(k, v);
       next();
     });
+    app.use(requestOrigin({ allowedHosts: () => this.config.global.allowed_hosts }));
     let auth: { users?: Map<string, string>; check?: RequestHandler } = {};
     app.use((req, res, next) => {
       const users = this.web?.users;

@@ -38,7 +38,7 @@ export const commands: Record<string, (args: string[]) => Promise<number>> = {
       return EXIT_BAD_CONFIG;
     }
     try {
-      loadConfig(file);
+      loadConfig(file, process.env, { onWarning: (w) => process.stderr.write(`warning: ${w}\n`) });
       process.stdout.write(`${file}: configuration is valid\n`);
       return 0;
     } catch (err) {

@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './config/load.js';
 import { PasswordChecker } from './password-check.js';
+import { secretFileWarning } from './secrets.js';
 
 // The exporter-toolkit web-config.yml format that Prometheus users already know.
 const webConfigSchema = z
@@ -56,7 +57,12 @@ export interface WebConfig {
 
 const TLS_VERSION = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' } as const;
 
-export function loadWebConfig(file: string): WebConfig {
+export interface LoadWebConfigOptions {
+  /** Told about a TLS key file others can read. */
+  onWarning?: (message: string) => void;
+}
+
+export function loadWebConfig(file: string, opts: LoadWebConfigOptions = {}): WebConfig {
   let raw: unknown;
   try {
     raw = parseYaml(readFileSync(file, 'utf8')) ?? {};
@@ -80,6 +86,9 @@ export function loadWebConfig(file: string): WebConfig {
     }
   };
   const t = parsed.data.tls_server_config;
+  const keyWarning =
+    t && secretFileWarning(`web config: ${file}: tls_server_config.key_file`, resolve(base, t.key_file));
+  if (keyWarning) opts.onWarning?.(keyWarning);
   const tls: TlsOptions | undefined = t && {
     cert: read('cert_file', t.cert_file),
     key: read('key_file', t.key_file),

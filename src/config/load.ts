@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
-import { scrubSecrets, scrubUrlPasswords } from '../secrets.js';
+import { secretFileWarning, scrubSecrets, scrubUrlPasswords } from '../secrets.js';
 import { configSchema, type Config } from './schema.js';
 
 /** A configuration problem, already phrased as the one line an operator needs. */
@@ -75,8 +75,8 @@ function interpolate(node: Json, env: Env, path: (string | number)[]): Json {
 }
 
 /** Any string field `x` may be given as `x_file: /path`; the file's content (trailing newline trimmed) is used. */
-function resolveFiles(node: Json, path: (string | number)[]): Json {
-  if (Array.isArray(node)) return node.map((n, i) => resolveFiles(n, [...path, i]));
+function resolveFiles(node: Json, path: (string | number)[], opts: LoadOptions): Json {
+  if (Array.isArray(node)) return node.map((n, i) => resolveFiles(n, [...path, i], opts));
   if (!node || typeof node !== 'object') return node;
   const out: Record<string, Json> = {};
   for (const [k, v] of Object.entries(node)) {
@@ -86,13 +86,15 @@ function resolveFiles(node: Json, path: (string | number)[]): Json {
         throw new ConfigError(`config: ${pathText([...path, k])}: give either ${key} or ${k}, not both`);
       try {
         out[key] = readFileSync(v, 'utf8').replace(/\r?\n$/, '');
+        const warning = secretFileWarning(`config: ${pathText([...path, k])}`, v);
+        if (warning) opts.onWarning?.(warning);
       } catch (err) {
         throw new ConfigError(
           `config: ${pathText([...path, k])}: cannot read secret file ${JSON.stringify(v)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
         );
       }
     } else {
-      out[k] = resolveFiles(v, [...path, k]);
+      out[k] = resolveFiles(v, [...path, k], opts);
     }
   }
   return out;
@@ -179,7 +181,17 @@ export function validateConfig(raw: unknown): Config {
 }
 
 /** Parses YAML text into a validated Config. `source` names the file in error messages. */
-export function parseConfigText(text: string, env: Env = process.env, source = 'config'): Config {
+export interface LoadOptions {
+  /** Told about problems that do not stop the load, such as a secret file others can read. */
+  onWarning?: (message: string) => void;
+}
+
+export function parseConfigText(
+  text: string,
+  env: Env = process.env,
+  source = 'config',
+  opts: LoadOptions = {},
+): Config {
   let doc: unknown;
   try {
     doc = parseYaml(text, { prettyErrors: true, uniqueKeys: true }) ?? {};
@@ -197,14 +209,14 @@ export function parseConfigText(text: string, env: Env = process.env, source = '
     );
   }
   const interpolated = interpolate(doc as Json, env, []) as Record<string, Json>;
-  const resolved = resolveFiles(interpolated, []) as Record<string, Json>;
+  const resolved = resolveFiles(interpolated, [], opts) as Record<string, Json>;
   applyEnvShortcuts(resolved, env);
   return validateConfig(resolved);
 }
 
 /** Loads the config file, or the defaults plus environment shortcuts when `file` is undefined. */
-export function loadConfig(file: string | undefined, env: Env = process.env): Config {
-  if (file === undefined) return parseConfigText('{}', env, '(defaults)');
+export function loadConfig(file: string | undefined, env: Env = process.env, opts: LoadOptions = {}): Config {
+  if (file === undefined) return parseConfigText('{}', env, '(defaults)', opts);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -213,5 +225,5 @@ export function loadConfig(file: string | undefined, env: Env = process.env): Co
       `config: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
     );
   }
-  return parseConfigText(text, env, file);
+  return parseConfigText(text, env, file, opts);
 }

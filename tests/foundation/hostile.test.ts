@@ -1,11 +1,14 @@
-import { writeFileSync } from 'node:fs';
+import { chmodSync, statSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
 import { CLI, samples, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
-import { run, tempDir } from '../support/util.js';
+import { startSmtp, type SmtpHandle } from '../support/smtp.js';
+import { run, tempDir, waitFor } from '../support/util.js';
 import { postWebhook, webhook } from '../receiver/webhooks.js';
 
 const TOKEN = 'hostile-token';
@@ -280,5 +283,138 @@ describe('configuration errors never show secrets', () => {
     } finally {
       await sw.stop();
     }
+  });
+});
+
+/** A request with headers fetch will not send (Host) or a body it will not withhold. */
+function rawRequest(
+  url: string,
+  opts: { method: string; path: string; headers: Record<string, string> },
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${url}${opts.path}`, { method: opts.method, headers: opts.headers }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Sends only the head of a POST that announces `length` bytes, and reads the answer's status line. */
+function announceBody(port: number, length: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () =>
+      socket.write(
+        `POST /api/v1/alerts HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\n` +
+          `Content-Type: application/json\r\nContent-Length: ${length}\r\n\r\n{`,
+      ),
+    );
+    let head = '';
+    socket.on('data', (d: Buffer) => {
+      head += d.toString();
+      if (head.includes('\r\n')) {
+        resolve(head.slice(0, head.indexOf('\r\n')));
+        socket.destroy();
+      }
+    });
+    socket.on('error', reject);
+  });
+}
+
+describe('browsers, careless deployments and oversized bodies', () => {
+  const tmp = tempDir('swdeploy');
+  let smtp: SmtpHandle;
+  let sw: StackwatchHandle;
+  let tokenFile: string;
+
+  beforeAll(async () => {
+    smtp = await startSmtp();
+    tokenFile = join(tmp.path, 'webhook-token');
+    writeFileSync(tokenFile, `${TOKEN}\n`);
+    chmodSync(tokenFile, 0o644);
+    sw = await startStackwatch({
+      config: `global:
+  allowed_hosts: [127.0.0.1, stackwatch.internal]
+receiver:
+  webhook_token_file: ${tokenFile}
+  escalation:
+    enabled: false
+  email:
+    smtp_url: ${smtp.url}
+    require_tls: true
+  retry:
+    base: 100ms
+    max_delay: 200ms
+`,
+    });
+  });
+  afterAll(async () => {
+    await sw?.stop();
+    await smtp?.stop();
+    tmp.cleanup();
+  });
+
+  it('refuses a reload a page on another site asks for, and accepts one from curl', async () => {
+    const fromPage = await fetch(`${sw.url}/-/reload`, {
+      method: 'POST',
+      headers: { origin: 'http://evil.test', 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(fromPage.status).toBe(403);
+    const fetched = await fetch(`${sw.url}/-/reload`, {
+      method: 'POST',
+      headers: { 'sec-fetch-site': 'cross-site' },
+    });
+    expect(fetched.status).toBe(403);
+    expect((await fetch(`${sw.url}/-/reload`, { method: 'POST' })).status).toBe(200);
+  });
+
+  it('answers only the allowed host names, except for liveness', async () => {
+    const path = '/metrics';
+    expect(
+      (await rawRequest(sw.url, { method: 'GET', path, headers: { host: 'rebound.evil.test' } })).status,
+    ).toBe(421);
+    expect(
+      (await rawRequest(sw.url, { method: 'GET', path, headers: { host: 'stackwatch.internal:9879' } }))
+        .status,
+    ).toBe(200);
+    expect(
+      (await rawRequest(sw.url, { method: 'GET', path: '/-/healthy', headers: { host: '10.1.2.3:9879' } }))
+        .status,
+    ).toBe(200);
+  });
+
+  it('refuses a body over the limit from its Content-Length, without waiting for it', async () => {
+    expect(await announceBody(sw.port, 100 * 1024 * 1024)).toMatch(/^HTTP\/1\.1 413/);
+  });
+
+  it('sends no mail to an SMTP server without STARTTLS when TLS is required', async () => {
+    const posted = await postWebhook(sw.url, webhook({ alertname: 'NeedsTls' }), TOKEN);
+    expect(posted.status).toBe(200);
+    const job = await waitFor(async () => {
+      const res = await fetch(`${sw.url}/api/v1/notifications?limit=10`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      const list = (await res.json()) as { notifications: { channel: string; last_error: string | null }[] };
+      return list.notifications.find((n) => n.channel === 'email' && n.last_error);
+    });
+    expect(job.last_error).toMatch(/STARTTLS|TLS/i);
+    expect(smtp.mails).toEqual([]);
+  });
+
+  it('keeps its outbox readable by its own user only', () => {
+    const data = join(sw.dir, 'data');
+    expect(statSync(data).mode & 0o777).toBe(0o700);
+    expect(statSync(join(data, 'receiver.sqlite')).mode & 0o777).toBe(0o600);
+  });
+
+  it('warns at start and in check-config about a secret file others can read', async () => {
+    expect(sw.logs()).toMatch(/secret file .*webhook-token.* can be read by any user/);
+    const r = await run(process.execPath, [CLI, 'check-config', sw.configFile as string]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(
+      /warning: .*webhook_token_file: secret file .* can be read by any user \(mode 0644\)/,
+    );
   });
 });
