@@ -174,7 +174,11 @@ export class SqliteStore implements AlertStore {
     // Notifications quote alert contents: readable by stackwatch's user only. SQLite gives its
     // -wal and -shm files the database file's mode.
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    closeSync(openSync(join(dataDir, file), 'a', 0o600));
+    try {
+      closeSync(openSync(join(dataDir, file), 'a', 0o600));
+    } catch {
+      // An unwritable directory: SQLite's own error below says so.
+    }
     this.db = new Database(join(dataDir, file));
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
