@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { z } from 'zod';
 import type { postgresSection, postgresTarget } from '../config/databases.js';
-import { redactUrl, urlPassword } from '../secrets.js';
+import { redactUrl, scrubSecrets, urlPassword } from '../secrets.js';
 import { errorText, type Logger } from '../logger.js';
 import type { MetricFamily } from '../metrics/exposition.js';
 import { settleWithin } from '../wait.js';
@@ -174,7 +174,7 @@ export class PostgresCollector implements Collector {
         lastScrapeErrorFamily(0, { target: this.target }),
       ];
     } catch (err) {
-      throw new Error(this.scrub(`${this.redacted}: ${errorText(err)}`));
+      throw new Error(scrubSecrets(`${this.redacted}: ${errorText(err)}`, [this.password]));
     }
     out.push(...(await this.sampled(databases, ctx)));
     return out;
@@ -210,7 +210,7 @@ export class PostgresCollector implements Collector {
       if (!code || !STATEMENTS_MISSING_CODES.has(code) || ctx.signal.aborted) throw err;
       if (!this.statementsMissingUntil)
         ctx.logger.info(
-          { database: this.mainDb, reason: this.scrub(errorText(err)) },
+          { database: this.mainDb, reason: scrubSecrets(errorText(err), [this.password]) },
           'pg_stat_statements is not available; statement metrics are off until it is',
         );
       this.statementsMissingUntil = Date.now() + STATEMENTS_RECHECK_MS;
@@ -266,7 +266,10 @@ export class PostgresCollector implements Collector {
               tables.push({ datname, rows: (objects?.tables ?? []) as Row[] });
             } catch (err) {
               if (controller.signal.aborted) return;
-              logger.warn({ datname, err: this.scrub(errorText(err)) }, 'index statistics failed');
+              logger.warn(
+                { datname, err: scrubSecrets(errorText(err), [this.password]) },
+                'index statistics failed',
+              );
             }
           }
         }),
@@ -278,7 +281,11 @@ export class PostgresCollector implements Collector {
       this.sample = { at: Date.now(), sizes: sizeRows, indexes, tables };
     } catch (err) {
       logger.warn(
-        { err: controller.signal.aborted ? `timed out after ${timeoutMs} ms` : this.scrub(errorText(err)) },
+        {
+          err: controller.signal.aborted
+            ? `timed out after ${timeoutMs} ms`
+            : scrubSecrets(errorText(err), [this.password]),
+        },
         'database size and index sample failed; keeping the previous one',
       );
     } finally {
@@ -286,10 +293,6 @@ export class PostgresCollector implements Collector {
       // Between samples stackwatch holds no connection to the other databases.
       await this.samplePool.drain(2000);
     }
-  }
-
-  private scrub(text: string): string {
-    return this.password ? text.split(this.password).join('***') : text;
   }
 
   /** Open connections, for tests and benchmarks. */
