@@ -82,7 +82,7 @@ export class DeliveryWorker {
           const jobs = await store.due(channel, now, free, ids);
           for (const job of jobs) this.run(store, job);
         }
-        const next = await store.nextDue(now);
+        const next = await store.nextDue();
         if (next !== undefined) sleep = Math.min(sleep, Math.max(next - this.now(), 5));
       }
     } catch (err) {
