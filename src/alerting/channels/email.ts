@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter, TransportOptions } from 'nodemailer';
 import { renderEmail } from '../render.js';
 import type { DeliveryResult, Job } from '../types.js';
 import type { Channel } from './channel.js';
@@ -76,11 +76,13 @@ function noDelaySocket(host: string, port: number, timeoutMs: number) {
 export class EmailChannel implements Channel {
   readonly name = 'email' as const;
   readonly console = false;
-  private readonly transport: Transporter;
+  /** nodemailer is loaded with the first message, so a service without SMTP never holds it. */
+  private transport?: Promise<Transporter>;
+  private readonly transportOptions: TransportOptions;
 
   constructor(private readonly opts: EmailOptions) {
     const server = parseSmtpUrl(opts.smtpUrl);
-    this.transport = nodemailer.createTransport({
+    this.transportOptions = {
       host: server.host,
       port: server.port,
       secure: server.secure,
@@ -98,7 +100,12 @@ export class EmailChannel implements Channel {
       // about 40 ms per write; a pooled connection then manages about 7 messages a second.
       // (smtps:// keeps nodemailer's own TLS socket.)
       ...(server.secure ? {} : { getSocket: noDelaySocket(server.host, server.port, opts.timeoutMs) }),
-    } as nodemailer.TransportOptions);
+    } as TransportOptions;
+  }
+
+  private transporter(): Promise<Transporter> {
+    this.transport ??= import('nodemailer').then((m) => m.default.createTransport(this.transportOptions));
+    return this.transport;
   }
 
   async deliver(
@@ -106,7 +113,9 @@ export class EmailChannel implements Channel {
   ): Promise<DeliveryResult> {
     const mail = renderEmail(job.content, job);
     try {
-      await this.transport.sendMail({
+      await (
+        await this.transporter()
+      ).sendMail({
         from: this.opts.from,
         to: job.recipients,
         subject: mail.subject,
@@ -124,6 +133,6 @@ export class EmailChannel implements Channel {
   }
 
   async close(): Promise<void> {
-    this.transport.close();
+    (await this.transport)?.close();
   }
 }
