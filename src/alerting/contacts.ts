@@ -1,5 +1,5 @@
 import type { ReceiverConfig } from '../config/receiver.js';
-import type { Labels } from './matchers.js';
+import type { Labels } from '../matchers.js';
 
 export interface Contact {
   role: string;

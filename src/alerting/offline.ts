@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../logger.js';
-import type { Labels } from './matchers.js';
+import type { Labels } from '../matchers.js';
 import { sendTestNotifications } from './send-test.js';
 import { buildSetup, routeTestWith } from './setup.js';
 

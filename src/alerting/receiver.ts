@@ -4,7 +4,7 @@ import type { ReceiverConfig } from '../config/receiver.js';
 import type { Config } from '../config/schema.js';
 import { errorText, type Logger } from '../logger.js';
 import { GroupCommit } from './group-commit.js';
-import type { Labels } from './matchers.js';
+import type { Labels } from '../matchers.js';
 import { ReceiverMetrics } from './metrics.js';
 import { openOutbox, StoreUnavailableError } from './outbox.js';
 import type { Webhook } from './payload.js';

@@ -1,4 +1,4 @@
-import type { Labels } from './matchers.js';
+import type { Labels } from '../matchers.js';
 import type { Webhook } from './payload.js';
 
 export const REDACTED = '[REDACTED]';

@@ -5,7 +5,7 @@ import { ConsoleChannel } from './channels/console.js';
 import { EmailChannel } from './channels/email.js';
 import { SlackChannel } from './channels/slack.js';
 import { ContactBook } from './contacts.js';
-import type { Labels } from './matchers.js';
+import type { Labels } from '../matchers.js';
 import { Redactor } from './redact.js';
 import { routeTest, Router, type RouteTestResult } from './routing.js';
 import { compileSilence, mutedBy, normaliseMatchers, type ActiveSilence } from './silences.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseMatcher } from '../alerting/matchers.js';
+import { parseMatcher } from '../matchers.js';
 import { duration } from './common.js';
 
 /** `name` for a label; Prometheus label-name syntax. */

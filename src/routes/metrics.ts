@@ -15,21 +15,35 @@ export interface MetricsDeps {
 
 const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
+/**
+ * What each endpoint answers. In /metrics several targets share one scrape, told apart by
+ * `target`; a /probe answer is one target, and Prometheus's relabelling names it, as with the
+ * anchors' /probe.
+ */
+const ANSWERS = {
+  metrics: { selfMetrics: true, targetLabel: true },
+  probe: { selfMetrics: false, targetLabel: false },
+} as const;
+
 /** `/metrics` (every collector plus self metrics) and `/probe?target=<configured name>`. */
 export function metricsRouter(deps: MetricsDeps): Router {
   const router = Router();
 
-  const scrape = async (collectors: readonly Collector[], header: string | undefined, withSelf: boolean) => {
+  const scrape = async (opts: {
+    collectors: readonly Collector[];
+    /** Prometheus's X-Prometheus-Scrape-Timeout-Seconds. */
+    timeoutHeader: string | undefined;
+    answer: keyof typeof ANSWERS;
+  }) => {
     const { offsetMs, defaultMs } = deps.timeouts();
-    const timeout = scrapeTimeoutMs(header, offsetMs, defaultMs);
-    const result = await runCollectors(collectors, timeout, deps.logger);
-    // In /metrics several targets share one scrape, told apart by `target`; a /probe answer
-    // is one target, and Prometheus's relabelling names it, as with the anchors' /probe.
-    const families = withSelf ? result.families : result.families.map(withoutTargetLabel);
+    const timeout = scrapeTimeoutMs(opts.timeoutHeader, offsetMs, defaultMs);
+    const result = await runCollectors(opts.collectors, timeout, deps.logger);
+    const answer = ANSWERS[opts.answer];
+    const families = answer.targetLabel ? result.families : result.families.map(withoutTargetLabel);
     const { text, conflicts } = renderFamilies(families);
     if (conflicts.length)
       deps.logger.error({ families: conflicts }, 'metric families with conflicting types dropped');
-    return withSelf ? text + (await deps.self.registry.metrics()) : text;
+    return answer.selfMetrics ? text + (await deps.self.registry.metrics()) : text;
   };
 
   router.get('/metrics', async (req, res) => {
@@ -46,7 +60,11 @@ export function metricsRouter(deps: MetricsDeps): Router {
       collectors = chosen.selected;
     }
     try {
-      const body = await scrape(collectors, req.header('X-Prometheus-Scrape-Timeout-Seconds'), true);
+      const body = await scrape({
+        collectors,
+        timeoutHeader: req.header('X-Prometheus-Scrape-Timeout-Seconds'),
+        answer: 'metrics',
+      });
       res.type(CONTENT_TYPE).send(body);
     } catch (err) {
       deps.logger.error({ err: errorText(err) }, 'scrape failed');
@@ -69,9 +87,13 @@ export function metricsRouter(deps: MetricsDeps): Router {
       return;
     }
     try {
-      res
-        .type(CONTENT_TYPE)
-        .send(await scrape(selected, req.header('X-Prometheus-Scrape-Timeout-Seconds'), false));
+      res.type(CONTENT_TYPE).send(
+        await scrape({
+          collectors: selected,
+          timeoutHeader: req.header('X-Prometheus-Scrape-Timeout-Seconds'),
+          answer: 'probe',
+        }),
+      );
     } catch (err) {
       deps.logger.error({ err: errorText(err), target }, 'probe failed');
       res.status(500).type('text/plain').send('probe failed; see the stackwatch log\n');
