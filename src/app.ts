@@ -85,7 +85,7 @@ export class Stackwatch {
       if (web?.tls && this.server instanceof HttpsServer) this.server.setSecureContext(web.tls);
     }
     this.logger.level = this.opts.logLevel ?? next.log_level;
-    this.collectors = this.startCollectors(next);
+    this.collectors = await this.startCollectors(next);
     await closeAll(old, this.logger);
     this.receiver?.reload(next);
     this.self.recordReload(true);
@@ -93,8 +93,8 @@ export class Stackwatch {
     return { ok: true };
   }
 
-  private startCollectors(config: Config): Collector[] {
-    const collectors = buildCollectors(config, this.logger);
+  private async startCollectors(config: Config): Promise<Collector[]> {
+    const collectors = await buildCollectors(config, this.logger);
     for (const c of collectors) c.start?.();
     return collectors;
   }
@@ -158,7 +158,7 @@ export class Stackwatch {
   }
 
   async start(): Promise<AddressInfo> {
-    this.collectors = this.startCollectors(this.config);
+    this.collectors = await this.startCollectors(this.config);
     if (this.config.receiver.enabled) {
       this.receiver = new AlertReceiver({
         config: this.config,
