@@ -96,7 +96,10 @@ ${machineNote()}; \`npm run bench -- idle-rss\`, ${ROUNDS} rounds. Resident set 
 scrape and ${IDLE_MS / 1000} s idle, median of five samples a second apart; the three processes
 are started in turn in each round. Target: at most ${TARGET_MB} MB at the default configuration.
 Client libraries (dockerode, pg, ioredis, nodemailer, @slack/webhook, better-sqlite3) are loaded
-only when a collector, channel or outbox that needs them is configured.
+only when a collector, channel or outbox that needs them is configured. The default
+configuration still loads express, prom-client, pino, zod, yaml, bcryptjs and better-sqlite3 (the
+SQLite outbox of the console receiver): those libraries alone, imported by a bare script, take
+most of the distance from bare node.
 
 | Process | Idle RSS (median) | vs bare node | Rounds |
 |---|---|---|---|
