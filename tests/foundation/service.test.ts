@@ -94,7 +94,12 @@ describe("the README's run command", () => {
     const proc = startProcess(
       'npm',
       ['start', '--silent', '--ignore-scripts', '--', '--web.listen-address=127.0.0.1:0'],
-      { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root' } },
+      {
+        cwd: REPO_ROOT,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root' },
+        // Its own process group, so stopping it stops npm's node child too.
+        detached: true,
+      },
     );
     try {
       const port = await waitFor(
