@@ -21,7 +21,7 @@ const regexSource = z.string().superRefine((v, ctx) => {
 
 /**
  * A label matcher: Alertmanager syntax (`severity="critical"`, `service=~"pg|redis"`) or the
- * structured form `{label, op, value}`. Parsed and checked in src/alerting/matchers.ts.
+ * structured form `{label, op, value}`. Parsed and checked in src/matchers.ts.
  */
 export const matcherInput = z.union([
   z
