@@ -86,7 +86,10 @@ function resolveFiles(node: Json, path: (string | number)[], opts: LoadOptions):
         throw new ConfigError(`config: ${pathText([...path, k])}: give either ${key} or ${k}, not both`);
       try {
         out[key] = readFileSync(v, 'utf8').replace(/\r?\n$/, '');
-        const warning = secretFileWarning(`config: ${pathText([...path, k])}`, v);
+        // Only files that hold a secret: a CA certificate (`ca_file`) may be readable by anyone.
+        const warning = isSecretPath([...path, key])
+          ? secretFileWarning(`config: ${pathText([...path, k])}`, v)
+          : undefined;
         if (warning) opts.onWarning?.(warning);
       } catch (err) {
         throw new ConfigError(
