@@ -13,6 +13,7 @@ export class ReceiverMetrics {
   readonly webhook: Counter<'code'>;
   readonly outboxDepth: Gauge;
   readonly deadLetters: Gauge;
+  readonly escalationChecks: Counter;
 
   constructor(registry: Registry, counts: () => Promise<{ pending: number; dead: number } | undefined>) {
     this.notifications = new Counter({
@@ -50,6 +51,12 @@ export class ReceiverMetrics {
       }
       return last;
     };
+    // Shows that the escalation timer is alive (a stalled one would leave criticals un-escalated).
+    this.escalationChecks = new Counter({
+      name: 'stackwatch_escalation_checks_total',
+      help: 'Escalation checks completed (each looks for critical groups firing longer than escalation.after).',
+      registers: [registry],
+    });
     this.outboxDepth = new Gauge({
       name: 'stackwatch_outbox_depth',
       help: 'Notifications recorded and waiting to be delivered (including retries).',

@@ -235,6 +235,7 @@ export class AlertReceiver {
           'critical alert escalated to the Tech Lead',
         );
     }
+    this.metrics.escalationChecks.inc();
     if (n) this.worker.wake();
     return n;
   }
