@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
+    // Fails the run when a process the suite started outlives it.
+    globalSetup: ['tests/support/leftovers.ts'],
     // Test files start real servers; two cores cannot run many of them at once.
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PKGS=(postgresql postgresql-contrib redis-server docker.io busybox-static prometheus
   prometheus-alertmanager prometheus-postgres-exporter prometheus-redis-exporter
-  prometheus-node-exporter openssl)
+  prometheus-node-exporter prometheus-blackbox-exporter openssl)
 # The packaging tests: `docker-compose config` on deploy/ (Debian's compose v1), and debootstrap
 # for the image-build test's base-image stand-ins (no image registry is reached).
 PKGS+=(docker-compose debootstrap)

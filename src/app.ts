@@ -12,6 +12,8 @@ import { alertsRouter } from './routes/alerts.js';
 import { apiRouter } from './routes/api.js';
 import { metricsRouter } from './routes/metrics.js';
 import { SelfMetrics } from './selfmetrics.js';
+import { PasswordChecker } from './password-check.js';
+import { requestOrigin } from './request-origin.js';
 import { basicAuth, loadWebConfig, type WebConfig } from './webconfig.js';
 
 export interface StackwatchOptions {
@@ -43,12 +45,16 @@ export class Stackwatch {
   private server?: Server;
   private web?: WebConfig;
   private ready = false;
+  private readonly passwords = new PasswordChecker();
 
   constructor(private readonly opts: StackwatchOptions) {
     // Both throw ConfigError on a bad file; the CLI turns that into exit code 2.
-    this.config = loadConfig(opts.configFile, opts.env ?? process.env);
+    const warnings: string[] = [];
+    const onWarning = (w: string) => warnings.push(w);
+    this.config = loadConfig(opts.configFile, opts.env ?? process.env, { onWarning });
     this.logger = createLogger(opts.logLevel ?? this.config.log_level);
-    this.web = opts.webConfigFile ? loadWebConfig(opts.webConfigFile) : undefined;
+    this.web = opts.webConfigFile ? loadWebConfig(opts.webConfigFile, { onWarning }) : undefined;
+    for (const w of warnings) this.logger.warn(w);
   }
 
   /** Re-reads the config file. A bad file keeps the running config and reports failure. */
@@ -56,10 +62,11 @@ export class Stackwatch {
     let next: Config;
     let web = this.web;
     try {
-      next = loadConfig(this.opts.configFile, this.opts.env ?? process.env);
+      const onWarning = (w: string) => this.logger.warn(w);
+      next = loadConfig(this.opts.configFile, this.opts.env ?? process.env, { onWarning });
       // The web config too, as exporter-toolkit re-reads it: new users, passwords or certificate.
       if (this.opts.webConfigFile) {
-        web = loadWebConfig(this.opts.webConfigFile);
+        web = loadWebConfig(this.opts.webConfigFile, { onWarning });
         if (!!web.tls !== !!this.web?.tls)
           throw new ConfigError(
             `${this.opts.webConfigFile}: turning TLS ${web.tls ? 'on' : 'off'} needs a restart`,
@@ -78,7 +85,7 @@ export class Stackwatch {
       if (web?.tls && this.server instanceof HttpsServer) this.server.setSecureContext(web.tls);
     }
     this.logger.level = this.opts.logLevel ?? next.log_level;
-    this.collectors = this.startCollectors(next);
+    this.collectors = await this.startCollectors(next);
     await closeAll(old, this.logger);
     this.receiver?.reload(next);
     this.self.recordReload(true);
@@ -86,8 +93,8 @@ export class Stackwatch {
     return { ok: true };
   }
 
-  private startCollectors(config: Config): Collector[] {
-    const collectors = buildCollectors(config, this.logger);
+  private async startCollectors(config: Config): Promise<Collector[]> {
+    const collectors = await buildCollectors(config, this.logger);
     for (const c of collectors) c.start?.();
     return collectors;
   }
@@ -101,12 +108,16 @@ export class Stackwatch {
       for (const [k, v] of Object.entries(this.web?.headers ?? {})) res.setHeader(k, v);
       next();
     });
+    app.use(requestOrigin({ allowedHosts: () => this.config.global.allowed_hosts }));
     let auth: { users?: Map<string, string>; check?: RequestHandler } = {};
     app.use((req, res, next) => {
       const users = this.web?.users;
       if (!users) return next();
       if (auth.users !== users)
-        auth = { users, check: basicAuth(users, (r) => BASIC_AUTH_EXEMPT.test(r.path)) };
+        auth = {
+          users,
+          check: basicAuth({ users, exempt: (r) => BASIC_AUTH_EXEMPT.test(r.path), checker: this.passwords }),
+        };
       return (auth.check as RequestHandler)(req, res, next);
     });
 
@@ -147,7 +158,7 @@ export class Stackwatch {
   }
 
   async start(): Promise<AddressInfo> {
-    this.collectors = this.startCollectors(this.config);
+    this.collectors = await this.startCollectors(this.config);
     if (this.config.receiver.enabled) {
       this.receiver = new AlertReceiver({
         config: this.config,
@@ -199,6 +210,7 @@ export class Stackwatch {
     // After the HTTP server: nothing new is accepted, in-flight deliveries finish.
     await this.receiver?.stop(graceMs);
     await closeAll(this.collectors, this.logger);
+    await this.passwords.close();
     this.logger.info('stopped');
   }
 }

@@ -38,7 +38,7 @@ export const commands: Record<string, (args: string[]) => Promise<number>> = {
       return EXIT_BAD_CONFIG;
     }
     try {
-      loadConfig(file);
+      loadConfig(file, process.env, { onWarning: (w) => process.stderr.write(`warning: ${w}\n`) });
       process.stdout.write(`${file}: configuration is valid\n`);
       return 0;
     } catch (err) {
@@ -74,6 +74,9 @@ async function runServer(argv: string[]): Promise<number> {
     listenAddress: values['web.listen-address'] as string,
     logLevel: level as LogLevel | undefined,
   });
+  // Every stderr line of the service is a JSON log line, Node's own warnings included.
+  process.removeAllListeners('warning');
+  process.on('warning', (w) => sw.logger.warn({ warning: w.name, err: w.message }, 'runtime warning'));
   await sw.start();
 
   process.on('SIGHUP', () => void sw.reload());

@@ -79,12 +79,16 @@ export async function runCollectors(
   return { families, failed };
 }
 
+/** Longer than any scrape Prometheus makes (its timeout cannot exceed the scrape interval). */
+export const MAX_SCRAPE_TIMEOUT_MS = 10 * 60_000;
+
 /**
  * Scrape timeout: Prometheus's header minus the offset, else the configured default.
- * Never below 100 ms, so a tiny header still leaves time to answer.
+ * Never below 100 ms, so a tiny header still leaves time to answer; never above
+ * MAX_SCRAPE_TIMEOUT_MS, so a huge one cannot overflow the timer (which would fire at once).
  */
 export function scrapeTimeoutMs(header: string | undefined, offsetMs: number, defaultMs: number): number {
   const seconds = header === undefined ? NaN : Number.parseFloat(header);
   if (!Number.isFinite(seconds) || seconds <= 0) return defaultMs;
-  return Math.max(100, seconds * 1000 - offsetMs);
+  return Math.min(MAX_SCRAPE_TIMEOUT_MS, Math.max(100, seconds * 1000 - offsetMs));
 }

@@ -6,6 +6,8 @@ import type { NextFunction, Request, Response } from 'express';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './config/load.js';
+import { PasswordChecker } from './password-check.js';
+import { secretFileWarning } from './secrets.js';
 
 // The exporter-toolkit web-config.yml format that Prometheus users already know.
 const webConfigSchema = z
@@ -55,7 +57,12 @@ export interface WebConfig {
 
 const TLS_VERSION = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' } as const;
 
-export function loadWebConfig(file: string): WebConfig {
+export interface LoadWebConfigOptions {
+  /** Told about a TLS key file others can read. */
+  onWarning?: (message: string) => void;
+}
+
+export function loadWebConfig(file: string, opts: LoadWebConfigOptions = {}): WebConfig {
   let raw: unknown;
   try {
     raw = parseYaml(readFileSync(file, 'utf8')) ?? {};
@@ -79,6 +86,9 @@ export function loadWebConfig(file: string): WebConfig {
     }
   };
   const t = parsed.data.tls_server_config;
+  const keyWarning =
+    t && secretFileWarning(`web config: ${file}: tls_server_config.key_file`, resolve(base, t.key_file));
+  if (keyWarning) opts.onWarning?.(keyWarning);
   const tls: TlsOptions | undefined = t && {
     cert: read('cert_file', t.cert_file),
     key: read('key_file', t.key_file),
@@ -98,33 +108,61 @@ export function loadWebConfig(file: string): WebConfig {
 // A hash compared against when the user is unknown, so unknown users cost the same time.
 const DUMMY_HASH = bcrypt.hashSync('stackwatch-dummy-password', 10);
 
+export interface BasicAuthOptions {
+  users: Map<string, string>;
+  /** Requests that need no basic auth (bearer-token routes, liveness). */
+  exempt: (req: Request) => boolean;
+  checker: PasswordChecker;
+  /** How long a verified user/password pair is accepted without bcrypt. */
+  cacheTtlMs?: number;
+}
+
+const CACHE_SIZE = 1000;
+
+function refuse(res: Response): void {
+  res.setHeader('WWW-Authenticate', 'Basic realm="stackwatch"');
+  res.status(401).json({ error: 'unauthorized' });
+}
+
 /**
- * Basic auth against bcrypt hashes. Successful checks are cached by a digest of the
- * credentials (as exporter-toolkit does), so a scrape every 15 s does not pay bcrypt's cost.
+ * Basic auth against bcrypt hashes. bcrypt runs on the checker's threads, never on the event
+ * loop; a request without credentials is refused before any hashing. Successful checks are
+ * cached for a short while by a digest of the credentials (as exporter-toolkit does), so a
+ * scrape every 15 s does not pay bcrypt's cost.
  */
-export function basicAuth(users: Map<string, string>, exempt: (req: Request) => boolean) {
-  const verified = new Set<string>();
+export function basicAuth(opts: BasicAuthOptions) {
+  const { users, exempt, checker } = opts;
+  const ttl = opts.cacheTtlMs ?? 5 * 60_000;
+  const verified = new Map<string, number>();
   return (req: Request, res: Response, next: NextFunction): void => {
     if (exempt(req)) return next();
-    const header = req.headers.authorization ?? '';
-    const m = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header);
+    const m = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(req.headers.authorization ?? '');
     const decoded = m ? Buffer.from(m[1] as string, 'base64').toString('utf8') : '';
     const sep = decoded.indexOf(':');
-    const user = sep >= 0 ? decoded.slice(0, sep) : '';
-    const pass = sep >= 0 ? decoded.slice(sep + 1) : '';
+    if (sep < 0) return refuse(res);
+    const user = decoded.slice(0, sep);
+    const pass = decoded.slice(sep + 1);
     const hash = users.get(user);
     const digest = createHash('sha256')
       .update(`${user}\0${pass}\0${hash ?? ''}`)
       .digest('hex');
-    const ok = m !== null && hash !== undefined && (verified.has(digest) || bcrypt.compareSync(pass, hash));
-    if (!m || hash === undefined) bcrypt.compareSync(pass, DUMMY_HASH);
-    if (ok) {
-      if (verified.size > 1000) verified.clear();
-      verified.add(digest);
-      return next();
-    }
-    res.setHeader('WWW-Authenticate', 'Basic realm="stackwatch"');
-    res.status(401).json({ error: 'unauthorized' });
+    const until = verified.get(digest);
+    if (hash !== undefined && until !== undefined && until > Date.now()) return next();
+    checker.check(pass, hash ?? DUMMY_HASH).then(
+      (result) => {
+        if (result === 'match' && hash !== undefined) {
+          if (verified.size >= CACHE_SIZE) verified.clear();
+          verified.set(digest, Date.now() + ttl);
+          return next();
+        }
+        if (result === 'busy') {
+          res.setHeader('Retry-After', '1');
+          return void res.status(429).json({ error: 'too many password checks in progress; retry later' });
+        }
+        refuse(res);
+      },
+      () => refuse(res),
+    );
   };
 }
 

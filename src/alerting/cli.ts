@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../logger.js';
-import { offlineReceiver } from './receiver.js';
+import { offlineReceiver } from './offline.js';
 import type { RouteTestResult } from './routing.js';
 
 /** `label=value` arguments (values may be quoted) to a label set. */

@@ -1,5 +1,5 @@
 import type { ReceiverConfig } from '../config/receiver.js';
-import type { Labels } from './matchers.js';
+import type { Labels } from '../matchers.js';
 
 export interface Contact {
   role: string;
@@ -22,14 +22,40 @@ interface Area {
   re: RegExp;
 }
 
-/** Splits a label value into lower-case words: `postgres_exporter` → postgres, exporter; `DiskSpaceLow` → disk, space, low. */
+/** Longer words cannot name an area; they are skipped, so an area regex never sees more than this. */
+export const MAX_WORD_LENGTH = 128;
+
+const isLower = (c: number) => c >= 97 && c <= 122;
+const isUpper = (c: number) => c >= 65 && c <= 90;
+const isDigit = (c: number) => c >= 48 && c <= 57;
+
+/**
+ * Splits a label value into lower-case words: `postgres_exporter` → postgres, exporter;
+ * `DiskSpaceLow` → disk, space, low; `HTTPServer` → http, server. One pass over the value
+ * (label values come from webhooks: no regular expression that could backtrack).
+ */
 export function words(value: string): string[] {
-  return value
-    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
-    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
-    .toLowerCase()
-    .split(/[^a-z0-9]+/)
-    .filter(Boolean);
+  const out: string[] = [];
+  let start = -1;
+  const end = (i: number) => {
+    if (start >= 0 && i - start <= MAX_WORD_LENGTH) out.push(value.slice(start, i).toLowerCase());
+    start = -1;
+  };
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (!isLower(c) && !isUpper(c) && !isDigit(c)) {
+      end(i);
+      continue;
+    }
+    if (start >= 0 && isUpper(c)) {
+      const prev = value.charCodeAt(i - 1);
+      // aB and 1B start a word at B; in ABc the word starts at B (an acronym ends before it).
+      if (isLower(prev) || isDigit(prev) || (isUpper(prev) && isLower(value.charCodeAt(i + 1)))) end(i);
+    }
+    if (start < 0) start = i;
+  }
+  end(value.length);
+  return out;
 }
 
 /** The contact table and the rules that decide who is responsible for an alert. */

@@ -1,5 +1,5 @@
 import type { RouteInput } from '../config/receiver.js';
-import { matchesAll, toMatcher, type Matcher } from './matchers.js';
+import { matchesAll, toMatcher, type Matcher } from '../matchers.js';
 import type { NotificationContent } from './types.js';
 
 /** stackwatch's own alerts: above every severity, so a storm cannot hold up the alert about it. */

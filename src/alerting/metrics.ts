@@ -22,6 +22,7 @@ export class ReceiverMetrics {
   readonly rateLimitWaitSeconds: Counter<'integration'>;
   readonly backlog: Gauge<'channel' | 'lane'>;
   readonly oldestAge: Gauge<'channel' | 'lane'>;
+  readonly escalationChecks: Counter;
 
   constructor(
     registry: Registry,
@@ -67,6 +68,12 @@ export class ReceiverMetrics {
       }
       return last;
     };
+    // Shows that the escalation timer is alive (a stalled one would leave criticals un-escalated).
+    this.escalationChecks = new Counter({
+      name: 'stackwatch_escalation_checks_total',
+      help: 'Escalation checks completed (each looks for critical groups firing longer than escalation.after).',
+      registers: [registry],
+    });
     this.outboxDepth = new Gauge({
       name: 'stackwatch_outbox_depth',
       help: 'Notifications recorded and waiting to be delivered (including retries).',

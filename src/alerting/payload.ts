@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Labels } from './matchers.js';
+import type { Labels } from '../matchers.js';
 
 // Parse stage: the Alertmanager webhook payload, version 4. Unknown extra fields are tolerated
 // (and dropped); known fields must have the right types.

@@ -11,17 +11,29 @@ import type { ChannelName } from '../config/receiver.js';
 import type { BacklogEntry } from './dispatch.js';
 import type { Silence } from './silences.js';
 import {
-  toBacklogEntry,
+  endsGroup,
+  groupUpdateOf,
+  isThreaded,
+  mutedText,
+  pruneHorizons,
+  silenceValues,
+  threadStep,
   toJob,
-  type BacklogRow,
-  type BacklogStat,
+  toSilence,
+  type JobRow,
+  type SilenceRow,
+} from './outbox-policy.js';
+import {
+  toBacklogEntry,
   type AlertStore,
   type AttemptOutcome,
+  type BacklogRow,
+  type BacklogStat,
   type EscalationCandidate,
-  type JobRow,
   type StoreCounts,
 } from './store.js';
 import type { IngestRecord, Job, JobSpec, JobStatus, NotificationContent, RecordOutcome } from './types.js';
+import { storable, storableText } from './storable.js';
 
 const INT8_OID = 20;
 
@@ -220,7 +232,7 @@ export class PgStore implements AlertStore {
           col((j) => JSON.stringify(j.content)),
           col((j) => j.messageId ?? null),
           col((_j, i) => inReplyTo[i] ?? null),
-          col((j) => (j.mutedBy?.length ? `muted by maintenance window ${j.mutedBy.join(', ')}` : null)),
+          col(mutedText),
           col((j) => j.lane ?? ''),
         ],
       );
@@ -231,9 +243,9 @@ export class PgStore implements AlertStore {
 
   /** Email threading for the recorded jobs, in order: the In-Reply-To of each, and the roots kept. */
   private async threadBatch(c: Querier, jobs: readonly JobSpec[], now: number): Promise<(string | null)[]> {
-    const threaded = jobs.filter((j) => j.threadKey && j.messageId && j.status === 'pending');
+    const threaded = jobs.filter(isThreaded);
     if (!threaded.length) return jobs.map(() => null);
-    const threadKeys = [...new Set(threaded.map((j) => j.threadKey as string))].sort();
+    const threadKeys = [...new Set(threaded.map((j) => j.threadKey))].sort();
     const roots = new Map<string, string | undefined>();
     const r = await c.query<{ key: string; root_message_id: string }>(
       `SELECT key, root_message_id FROM ${this.t('threads')} WHERE key = ANY($1::text[]) FOR UPDATE`,
@@ -242,16 +254,10 @@ export class PgStore implements AlertStore {
     for (const row of r.rows) roots.set(row.key, row.root_message_id);
     const before = new Map(roots);
     const out = jobs.map((j) => {
-      if (!j.threadKey || !j.messageId || j.status !== 'pending') return null;
-      const root = roots.get(j.threadKey);
-      if (j.content.status === 'firing') {
-        if (root) return root;
-        roots.set(j.threadKey, j.messageId);
-        return null;
-      }
-      // A resolution ends the conversation: the next firing starts a new one.
-      roots.set(j.threadKey, undefined);
-      return root ?? null;
+      if (!isThreaded(j)) return null;
+      const step = threadStep(j, roots.get(j.threadKey));
+      roots.set(j.threadKey, step.root);
+      return step.inReplyTo;
     });
     const changed = threadKeys.filter((k) => roots.get(k) !== before.get(k));
     const gone = changed.filter((k) => before.get(k) !== undefined);
@@ -275,14 +281,13 @@ export class PgStore implements AlertStore {
   ): Promise<void> {
     const last = new Map<string, NonNullable<IngestRecord['group']>>();
     batch.forEach((rec, i) => {
-      // As in the SQLite store: a webhook that was entirely a duplicate must not reopen a group.
-      const out = outcomes[i] as RecordOutcome;
-      if (rec.group && (out.recorded > 0 || rec.jobs.length === 0)) last.set(rec.group.groupKey, rec.group);
+      const g = groupUpdateOf(rec, outcomes[i] as RecordOutcome);
+      if (g) last.set(g.groupKey, g);
     });
     if (!last.size) return;
     const groups = [...last.values()].sort((x, y) => (x.groupKey < y.groupKey ? -1 : 1));
-    const ended = groups.filter((g) => g.criticalSinceMs === null || !g.content).map((g) => g.groupKey);
-    const firing = groups.filter((g) => g.criticalSinceMs !== null && g.content);
+    const ended = groups.filter(endsGroup).map((g) => g.groupKey);
+    const firing = groups.filter((g) => !endsGroup(g));
     if (ended.length)
       await c.query(`DELETE FROM ${this.t('groups')} WHERE group_key = ANY($1::text[])`, [ended]);
     if (firing.length)
@@ -301,7 +306,7 @@ export class PgStore implements AlertStore {
   }
 
   async record(batch: readonly IngestRecord[], now: number, dedupWindowMs: number): Promise<RecordOutcome[]> {
-    return this.tx((c) => this.insertBatch(c, batch, now, dedupWindowMs));
+    return this.tx((c) => this.insertBatch(c, storable(batch), now, dedupWindowMs));
   }
 
   /** Claims up to `limit` due jobs of a channel for this replica (skipping those another holds). */
@@ -377,7 +382,7 @@ export class PgStore implements AlertStore {
 
   async complete(outcomes: readonly AttemptOutcome[], now: number): Promise<void> {
     await this.tx(async (c) => {
-      for (const o of outcomes) {
+      for (const o of storable(outcomes)) {
         if (o.kind === 'sent') {
           await c.query(
             `UPDATE ${this.t('jobs')} SET status = 'sent', attempts = $1, sent_at = $2, updated_at = $2,
@@ -479,37 +484,26 @@ export class PgStore implements AlertStore {
   ): Promise<RecordOutcome> {
     // Two replicas may both find the group due: the escalation's dedup key lets one record it.
     return this.tx(async (c) => {
-      const [out] = await this.insertBatch(c, [{ jobs }], now, dedupWindowMs);
-      await c.query(`UPDATE ${this.t('groups')} SET escalated_at = $1 WHERE group_key = $2`, [now, groupKey]);
+      const [out] = await this.insertBatch(c, storable([{ jobs }]), now, dedupWindowMs);
+      await c.query(`UPDATE ${this.t('groups')} SET escalated_at = $1 WHERE group_key = $2`, [
+        now,
+        storableText(groupKey),
+      ]);
       return out as RecordOutcome;
     });
   }
 
   async listSilences(): Promise<Silence[]> {
-    const r = await this.pool.query<{
-      id: string;
-      matchers: string;
-      starts_at: number;
-      ends_at: number;
-      comment: string;
-      created_by: string;
-    }>(`SELECT * FROM ${this.t('silences')} ORDER BY starts_at`);
-    return r.rows.map((row) => ({
-      id: row.id,
-      matchers: JSON.parse(row.matchers) as string[],
-      startsAt: row.starts_at,
-      endsAt: row.ends_at,
-      comment: row.comment,
-      createdBy: row.created_by,
-      source: 'api',
-    }));
+    const r = await this.pool.query<SilenceRow>(`SELECT * FROM ${this.t('silences')} ORDER BY starts_at`);
+    return r.rows.map(toSilence);
   }
 
-  async addSilence(s: Silence): Promise<void> {
+  async addSilence(silence: Silence): Promise<void> {
+    const s = storable(silence);
     await this.pool.query(
       `INSERT INTO ${this.t('silences')} (id, matchers, starts_at, ends_at, comment, created_by)
        VALUES ($1, $2, $3, $4, $5, $6)`,
-      [s.id, JSON.stringify(s.matchers), s.startsAt, s.endsAt, s.comment, s.createdBy],
+      silenceValues(s),
     );
   }
 
@@ -520,16 +514,15 @@ export class PgStore implements AlertStore {
   }
 
   async prune(now: number, retentionMs: number, dedupWindowMs: number): Promise<void> {
+    const before = pruneHorizons(now, retentionMs, dedupWindowMs);
     await this.pool.query(
       `DELETE FROM ${this.t('jobs')} WHERE status IN ('sent', 'muted') AND updated_at < $1`,
-      [now - retentionMs],
+      [before.jobs],
     );
-    await this.pool.query(`DELETE FROM ${this.t('dedup')} WHERE created_at < $1`, [now - dedupWindowMs]);
-    await this.pool.query(`DELETE FROM ${this.t('threads')} WHERE created_at < $1`, [
-      now - Math.max(retentionMs, 86_400_000),
-    ]);
-    await this.pool.query(`DELETE FROM ${this.t('groups')} WHERE updated_at < $1`, [now - 2 * 86_400_000]);
-    await this.pool.query(`DELETE FROM ${this.t('silences')} WHERE ends_at < $1`, [now - retentionMs]);
+    await this.pool.query(`DELETE FROM ${this.t('dedup')} WHERE created_at < $1`, [before.dedup]);
+    await this.pool.query(`DELETE FROM ${this.t('threads')} WHERE created_at < $1`, [before.threads]);
+    await this.pool.query(`DELETE FROM ${this.t('groups')} WHERE updated_at < $1`, [before.groups]);
+    await this.pool.query(`DELETE FROM ${this.t('silences')} WHERE ends_at < $1`, [before.silences]);
   }
 
   async close(): Promise<void> {

@@ -98,27 +98,46 @@ export function planWebhook(raw: Webhook, ctx: PlanContext): IngestRecord {
         alerts: rawAlerts,
         extra: b.muted ? 'muted' : '',
       });
-      jobs.push(jobSpec(key, channel, recipients, content, b.muted, [...b.mutedBy], ctx.mailDomain, ctx.now));
+      jobs.push(
+        jobSpec({
+          dedupKey: key,
+          channel,
+          recipients,
+          content,
+          mutedBy: b.muted ? [...b.mutedBy] : undefined,
+          mailDomain: ctx.mailDomain,
+          now: ctx.now,
+        }),
+      );
     }
   }
   return { jobs, group: groupUpdate(w, ctx) };
 }
 
-function jobSpec(
-  key: string,
-  channel: ChannelName,
-  recipients: string[],
-  content: NotificationContent,
-  muted: boolean,
-  mutedByIds: string[],
-  domain: string,
-  now: number,
-): JobSpec {
-  const spec: JobSpec = { dedupKey: key, channel, recipients, status: muted ? 'muted' : 'pending', content };
-  if (muted) spec.mutedBy = mutedByIds;
-  if (channel === 'email') {
-    spec.threadKey = threadKey(content.groupKey, content.receiver, recipients);
-    spec.messageId = messageIdFor(key, now, domain);
+interface JobSpecOptions {
+  dedupKey: string;
+  channel: ChannelName;
+  recipients: string[];
+  content: NotificationContent;
+  /** The maintenance windows muting the job; absent when it is delivered. */
+  mutedBy?: string[];
+  mailDomain: string;
+  now: number;
+}
+
+function jobSpec(o: JobSpecOptions): JobSpec {
+  const muted = o.mutedBy !== undefined;
+  const spec: JobSpec = {
+    dedupKey: o.dedupKey,
+    channel: o.channel,
+    recipients: o.recipients,
+    status: muted ? 'muted' : 'pending',
+    content: o.content,
+  };
+  if (o.mutedBy) spec.mutedBy = o.mutedBy;
+  if (o.channel === 'email') {
+    spec.threadKey = threadKey(o.content.groupKey, o.content.receiver, o.recipients);
+    spec.messageId = messageIdFor(o.dedupKey, o.now, o.mailDomain);
   }
   return spec;
 }
@@ -188,7 +207,15 @@ export function planEscalation(
       alerts: [],
       extra: String(group.criticalSinceMs),
     });
-    const spec = jobSpec(key, channel, recipients, content, allMuted, [...silenced], ctx.mailDomain, ctx.now);
+    const spec = jobSpec({
+      dedupKey: key,
+      channel,
+      recipients,
+      content,
+      mutedBy: allMuted ? [...silenced] : undefined,
+      mailDomain: ctx.mailDomain,
+      now: ctx.now,
+    });
     delete spec.threadKey; // an escalation starts its own conversation
     out.push(spec);
   }

@@ -1,138 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import type { Registry } from 'prom-client';
-import type { ChannelName, ReceiverConfig } from '../config/receiver.js';
-import { urlPassword } from '../config/load.js';
+import type { ReceiverConfig } from '../config/receiver.js';
 import type { Config } from '../config/schema.js';
 import { errorText, type Logger } from '../logger.js';
-import type { Channel } from './channels/channel.js';
-import { ConsoleChannel } from './channels/console.js';
-import { EmailChannel } from './channels/email.js';
-import { SlackChannel } from './channels/slack.js';
-import { ContactBook } from './contacts.js';
-import type { DigestPolicy, PaceKey } from './dispatch.js';
-import { Lanes, laneOrderFromRoutes } from './lanes.js';
-import type { Labels } from './matchers.js';
+import { GroupCommit } from './group-commit.js';
+import type { Labels } from '../matchers.js';
 import { ReceiverMetrics } from './metrics.js';
-import { planEscalation, planWebhook } from './plan.js';
+import { openOutbox, StoreUnavailableError } from './outbox.js';
 import type { Webhook } from './payload.js';
-import { Redactor } from './redact.js';
-import { routeTest, Router, type RouteTestResult } from './routing.js';
-import { compileSilence, mutedBy, normaliseMatchers, type ActiveSilence, type Silence } from './silences.js';
-import { PgStore } from './pg-store.js';
-import { SqliteStore, type AlertStore } from './store.js';
-import type {
-  DeliveryResult,
-  IngestRecord,
-  Job,
-  JobStatus,
-  NotificationContent,
-  RecordOutcome,
-} from './types.js';
-import { SLACK_DIGEST_MAX_LINES } from './digest.js';
+import { planEscalation, planWebhook } from './plan.js';
+import type { RouteTestResult } from './routing.js';
+import { sendTestNotifications, type SendTestResult } from './send-test.js';
+import { buildSetup, channelFor, closeSetup, paceOf, routeTestWith, type Setup } from './setup.js';
+import { compileSilence, type ActiveSilence, type Silence } from './silences.js';
+import { pipe, type Stage } from './stage.js';
+import type { AlertStore } from './store.js';
+import type { IngestRecord, Job, JobStatus, RecordOutcome } from './types.js';
 import { DeliveryWorker } from './worker.js';
 
-export class StoreUnavailableError extends Error {
-  override name = 'StoreUnavailableError';
-}
-
-/** Everything derived from the receiver configuration; swapped as a whole on reload. */
-interface Setup {
-  cfg: ReceiverConfig;
-  router: Router;
-  book: ContactBook;
-  redactor: Redactor;
-  configSilences: ActiveSilence[];
-  email: Channel;
-  slack?: SlackChannel;
-  slackConsole: Channel;
-  mailDomain: string;
-  lanes: Lanes;
-  digest: DigestPolicy;
-}
-
-/** Error text with the DSN's password taken out, should a driver quote it. */
-function withoutPassword(text: string, dsn: string | undefined): string {
-  const password = dsn ? urlPassword(dsn) : undefined;
-  return password ? text.split(password).join('***') : text;
-}
-
-export function mailDomainOf(from: string): string {
-  const m = /@([A-Za-z0-9.-]+)>?\s*$/.exec(from);
-  return m?.[1] ?? 'stackwatch.local';
-}
-
-function buildSetup(cfg: ReceiverConfig, logger: Logger): Setup {
-  const email: Channel = cfg.email.smtp_url
-    ? new EmailChannel({
-        smtpUrl: cfg.email.smtp_url,
-        from: cfg.email.from,
-        concurrency: cfg.email.concurrency,
-        timeoutMs: cfg.email.timeout,
-        insecureSkipVerify: cfg.email.tls_insecure_skip_verify,
-      })
-    : new ConsoleChannel('email', logger);
-  const receiverUrls = new Map<string, string>();
-  for (const r of cfg.receivers) if (r.slack_webhook_url) receiverUrls.set(r.name, r.slack_webhook_url);
-  const slack =
-    cfg.slack.webhook_url || receiverUrls.size
-      ? new SlackChannel(cfg.slack.webhook_url, cfg.slack.timeout, receiverUrls)
-      : undefined;
-  return {
-    cfg,
-    router: new Router(cfg),
-    book: new ContactBook(cfg),
-    redactor: new Redactor(cfg.redact),
-    configSilences: cfg.maintenance_windows.map((w, i) =>
-      compileSilence({
-        id: `config-${i}${w.name ? `-${w.name}` : ''}`,
-        matchers: normaliseMatchers(w.matchers),
-        startsAt: Date.parse(w.starts_at),
-        endsAt: Date.parse(w.ends_at),
-        comment: w.comment,
-        createdBy: 'config',
-        source: 'config',
-      }),
-    ),
-    email,
-    slack,
-    slackConsole: new ConsoleChannel('slack', logger),
-    mailDomain: mailDomainOf(cfg.email.from),
-    lanes: new Lanes({
-      enabled: cfg.lanes.enabled,
-      label: cfg.lanes.label,
-      order: cfg.lanes.order ?? laneOrderFromRoutes(cfg.route, cfg.lanes.label),
-      selfMatchers: cfg.lanes.self_matchers,
-    }),
-    digest: {
-      enabled: cfg.digest.enabled,
-      backlog: cfg.digest.backlog,
-      arrivals: cfg.digest.arrivals,
-      windowMs: cfg.digest.window,
-      intervalMs: cfg.digest.interval,
-      maxItems: cfg.digest.max_items,
-      maxUrgentItems: SLACK_DIGEST_MAX_LINES,
-    },
-  };
-}
-
-/** The rate-limit key and budget of a destination: the SMTP server, or a Slack webhook URL. */
-function paceOf(s: Setup, channel: ChannelName, recipientsKey: string): PaceKey {
-  const unpaced = { rate: 0, burst: 1 };
-  if (channel === 'email')
-    return s.email.console
-      ? { key: 'email:console', budget: unpaced }
-      : { key: 'email:smtp', budget: { rate: s.cfg.email.rate, burst: s.cfg.email.burst } };
-  const url = s.slack?.urlFor({ recipients: JSON.parse(recipientsKey) as string[] });
-  return url
-    ? { key: `slack:${url}`, budget: { rate: s.cfg.slack.rate, burst: s.cfg.slack.burst } }
-    : { key: 'slack:console', budget: unpaced };
-}
-
-interface Pending {
-  rec: IngestRecord;
-  resolve: (o: RecordOutcome) => void;
-  reject: (e: unknown) => void;
-}
+export { StoreUnavailableError };
 
 export interface ReceiverOptions {
   config: Config;
@@ -146,8 +32,11 @@ export interface ReceiverOptions {
 }
 
 /**
- * The alert receiver: parse → route → render → record → deliver. Ingest records planned jobs
- * durably (group commit) before answering; a worker delivers them; an escalation check and a
+ * The alert receiver. Its pipeline, composed in the constructor and drawn in
+ * docs/ARCHITECTURE.md: a webhook is planned (plan.ts: route, contacts, mute, dedup key),
+ * recorded durably with others of the same event-loop turn (group-commit.ts) before the
+ * caller is answered, and queued for the delivery worker (worker.ts), which renders each job
+ * through its channel (channels/*.ts) and records the result. An escalation check and a
  * housekeeping pass run in the background.
  */
 export class AlertReceiver {
@@ -156,8 +45,8 @@ export class AlertReceiver {
   private store?: AlertStore;
   private apiSilences: ActiveSilence[] = [];
   private readonly worker: DeliveryWorker;
-  private queue: Pending[] = [];
-  private flushScheduled = false;
+  private readonly recorder: GroupCommit;
+  private readonly ingestPipeline: Stage<Webhook, RecordOutcome>;
   private timers: NodeJS.Timeout[] = [];
   private readonly logger: Logger;
   private readonly now: () => number;
@@ -178,7 +67,7 @@ export class AlertReceiver {
     });
     this.worker = new DeliveryWorker({
       store: () => this.store,
-      channelFor: (job) => this.channelFor(job),
+      channelFor: (job) => channelFor(this.setup, job),
       policy: () => this.setup.cfg.retry,
       concurrency: () => ({
         email: this.setup.cfg.email.concurrency,
@@ -200,6 +89,37 @@ export class AlertReceiver {
       logger: this.logger,
       now: this.now,
     });
+    this.recorder = new GroupCommit({
+      store: () => this.store,
+      dedupWindowMs: () => this.setup.cfg.dedup_window,
+      now: this.now,
+      logger: this.logger,
+    });
+    const plan: Stage<Webhook, IngestRecord> = {
+      name: 'plan',
+      run: (w) => {
+        const s = this.setup;
+        const rec = planWebhook(w, {
+          router: s.router,
+          book: s.book,
+          redactor: s.redactor,
+          silences: this.silences(),
+          now: this.now(),
+          mailDomain: s.mailDomain,
+        });
+        for (const j of rec.jobs) j.lane = s.lanes.laneOf(j.content);
+        return rec;
+      },
+    };
+    const queue: Stage<RecordOutcome, RecordOutcome> = {
+      name: 'queue',
+      run: (outcome) => {
+        // Muted jobs are recorded but never delivered: nothing new for the worker.
+        if (outcome.recorded > outcome.muted) this.worker.wake();
+        return outcome;
+      },
+    };
+    this.ingestPipeline = pipe(pipe(plan, this.recorder), queue);
   }
 
   get config(): ReceiverConfig {
@@ -213,30 +133,16 @@ export class AlertReceiver {
   /** Opens the configured outbox; false (logged) when it cannot, and webhooks get 503 until it can. */
   private openStore(): Promise<boolean> {
     if (this.store) return Promise.resolve(true);
-    this.opening ??= this.tryOpenStore().finally(() => (this.opening = undefined));
+    this.opening ??= openOutbox(this.setup.cfg.store, { dataDir: this.dataDir, logger: this.logger })
+      .then((opened) => {
+        if ('store' in opened) {
+          this.store ??= opened.store;
+          this.openError = undefined;
+        } else this.openError = opened.error;
+        return this.store !== undefined;
+      })
+      .finally(() => (this.opening = undefined));
     return this.opening;
-  }
-
-  private async tryOpenStore(): Promise<boolean> {
-    const st = this.setup.cfg.store;
-    const where =
-      st.type === 'postgres' ? { store: 'postgres', schema: st.schema } : { data_dir: this.dataDir };
-    try {
-      this.store =
-        st.type === 'postgres'
-          ? await PgStore.open({ dsn: st.dsn as string, schema: st.schema, claimTimeoutMs: st.claim_timeout })
-          : new SqliteStore(this.dataDir);
-      this.openError = undefined;
-      this.logger.info(where, 'outbox opened');
-      return true;
-    } catch (err) {
-      this.openError = withoutPassword(errorText(err), st.dsn);
-      this.logger.error(
-        { ...where, err: this.openError },
-        'cannot open the outbox; webhooks are answered 503 until it opens',
-      );
-      return false;
-    }
   }
 
   /**
@@ -249,6 +155,12 @@ export class AlertReceiver {
     const st = this.setup.cfg.store;
     const where = st.type === 'postgres' ? `postgres schema ${st.schema}` : `data_dir ${this.dataDir}`;
     return `the outbox cannot be opened (${where}): ${this.openError ?? 'unknown error'}`;
+  }
+
+  /** The open outbox, for the API calls that need one (answered 503 otherwise). */
+  private requireStore(): AlertStore {
+    if (!this.store) throw new StoreUnavailableError('the outbox is not available');
+    return this.store;
   }
 
   async start(): Promise<void> {
@@ -296,17 +208,8 @@ export class AlertReceiver {
   reload(config: Config): void {
     const old = this.setup;
     this.setup = buildSetup(config.receiver, this.logger);
-    setTimeout(() => {
-      void old.email.close();
-      void old.slack?.close();
-    }, 30_000).unref();
+    setTimeout(() => void closeSetup(old), 30_000).unref();
     this.worker.wake();
-  }
-
-  private channelFor(job: Job): Channel {
-    if (job.channel === 'email') return this.setup.email;
-    const slack = this.setup.slack;
-    return slack && slack.urlFor(job) ? slack : this.setup.slackConsole;
   }
 
   private silences(): ActiveSilence[] {
@@ -318,54 +221,11 @@ export class AlertReceiver {
     this.apiSilences = (await this.store.listSilences()).map(compileSilence);
   }
 
-  /** Plans a webhook (route, contacts, mute, dedup) and records it durably; resolves after commit. */
+  /** Runs a webhook through the ingest pipeline; resolves once its jobs are committed. */
   async ingest(w: Webhook): Promise<RecordOutcome> {
     if (this.stopped) throw new StoreUnavailableError('the receiver is shutting down');
-    if (!this.store && !(await this.openStore()))
-      throw new StoreUnavailableError('the outbox is not available');
-    const s = this.setup;
-    const rec = planWebhook(w, {
-      router: s.router,
-      book: s.book,
-      redactor: s.redactor,
-      silences: this.silences(),
-      now: this.now(),
-      mailDomain: s.mailDomain,
-    });
-    for (const j of rec.jobs) j.lane = s.lanes.laneOf(j.content);
-    const outcome = await new Promise<RecordOutcome>((resolve, reject) => {
-      this.queue.push({ rec, resolve, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => void this.flush());
-      }
-    });
-    if (outcome.recorded > outcome.muted) this.worker.wake();
-    return outcome;
-  }
-
-  /** Group commit: every webhook parsed in this turn of the event loop shares one transaction. */
-  private async flush(): Promise<void> {
-    this.flushScheduled = false;
-    const batch = this.queue;
-    this.queue = [];
-    if (batch.length === 0) return;
-    try {
-      const store = this.store;
-      if (!store) throw new StoreUnavailableError('the outbox is not available');
-      const outcomes = await store.record(
-        batch.map((p) => p.rec),
-        this.now(),
-        this.setup.cfg.dedup_window,
-      );
-      batch.forEach((p, i) => p.resolve(outcomes[i] as RecordOutcome));
-    } catch (err) {
-      this.logger.error(
-        { err: errorText(err), webhooks: batch.length },
-        'could not record webhooks; answering 503',
-      );
-      for (const p of batch) p.reject(err);
-    }
+    if (!(await this.openStore())) throw new StoreUnavailableError('the outbox is not available');
+    return this.ingestPipeline.run(w);
   }
 
   /** Enqueues one escalation per critical group firing longer than `escalation.after`. */
@@ -394,15 +254,13 @@ export class AlertReceiver {
           'critical alert escalated to the Tech Lead',
         );
     }
+    this.metrics.escalationChecks.inc();
     if (n) this.worker.wake();
     return n;
   }
 
   routeTest(labels: Labels): RouteTestResult {
-    const s = this.setup;
-    const result = routeTest(s.router, s.book, labels);
-    const muted = mutedBy(this.silences(), labels, this.now());
-    return muted.length ? { ...result, muted_by: muted } : result;
+    return routeTestWith(this.setup, this.silences(), labels, this.now());
   }
 
   contacts() {
@@ -410,19 +268,16 @@ export class AlertReceiver {
   }
 
   async listNotifications(status: JobStatus | undefined, limit: number, digest?: string): Promise<Job[]> {
-    if (!this.store) throw new StoreUnavailableError('the outbox is not available');
-    return this.store.list({ status, limit, digest });
+    return this.requireStore().list({ status, limit, digest });
   }
 
   async getNotification(id: number): Promise<Job | undefined> {
-    if (!this.store) throw new StoreUnavailableError('the outbox is not available');
-    return this.store.get(id);
+    return this.requireStore().get(id);
   }
 
   /** Re-drives a dead letter; undefined when there is no such dead letter. */
   async retry(id: number): Promise<Job | undefined> {
-    if (!this.store) throw new StoreUnavailableError('the outbox is not available');
-    const job = await this.store.redrive(id, this.now());
+    const job = await this.requireStore().redrive(id, this.now());
     if (job) {
       this.logger.info({ id }, 'dead letter re-driven');
       this.worker.wake();
@@ -442,27 +297,24 @@ export class AlertReceiver {
     comment: string;
     createdBy: string;
   }): Promise<Silence> {
-    if (!this.store) throw new StoreUnavailableError('the outbox is not available');
+    const store = this.requireStore();
     const s: Silence = { id: randomUUID(), source: 'api', ...input };
     compileSilence(s); // throws on a bad matcher before anything is stored
-    await this.store.addSilence(s);
+    await store.addSilence(s);
     await this.loadSilences();
     this.logger.info({ id: s.id, matchers: s.matchers }, 'maintenance window created');
     return s;
   }
 
   async deleteSilence(id: string): Promise<boolean> {
-    if (!this.store) throw new StoreUnavailableError('the outbox is not available');
-    const ok = await this.store.deleteSilence(id);
+    const ok = await this.requireStore().deleteSilence(id);
     if (ok) await this.loadSilences();
     return ok;
   }
 
   /** Sends one test notification through each configured channel directly (not through the outbox). */
-  async sendTest(): Promise<
-    { channel: ChannelName; mode: string; recipients: string[]; result: DeliveryResult }[]
-  > {
-    return sendTestNotifications(this.setup, false);
+  async sendTest(): Promise<SendTestResult[]> {
+    return sendTestNotifications(this.setup, { closeAfter: false });
   }
 
   /** Finishes in-flight deliveries (bounded), then closes channels and the store. */
@@ -470,80 +322,11 @@ export class AlertReceiver {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    await this.flush();
+    await this.recorder.flush();
     await this.worker.stop(graceMs);
-    await Promise.allSettled([this.setup.email.close(), this.setup.slack?.close()]);
+    await closeSetup(this.setup);
     await this.store?.close();
     this.store = undefined;
     ReceiverMetrics.remove(this.opts.registry);
   }
-}
-
-export function testContent(cfg: ReceiverConfig, receiver: string): NotificationContent {
-  const now = new Date().toISOString();
-  return {
-    kind: 'test',
-    status: 'firing',
-    groupKey: 'stackwatch-test',
-    receiver,
-    amReceiver: '',
-    groupLabels: {},
-    commonLabels: { alertname: 'StackwatchTest', severity: 'info' },
-    commonAnnotations: { summary: 'Test notification from stackwatch.' },
-    externalURL: '',
-    truncatedAlerts: 0,
-    alerts: [
-      {
-        status: 'firing',
-        labels: { alertname: 'StackwatchTest', severity: 'info' },
-        annotations: { summary: 'Test notification from stackwatch.' },
-        startsAt: now,
-        endsAt: '0001-01-01T00:00:00Z',
-        generatorURL: '',
-        fingerprint: 'stackwatch-test',
-      },
-    ],
-    contacts: new ContactBook(cfg).responsible([]),
-  };
-}
-
-async function sendTestNotifications(s: Setup, close: boolean) {
-  const cfg = s.cfg;
-  const out: { channel: ChannelName; mode: string; recipients: string[]; result: DeliveryResult }[] = [];
-  // The default receiver's email recipients; Slack to the default webhook.
-  const def = s.router.receivers.get(cfg.route.receiver ?? '') ?? cfg.receivers[0];
-  const recipients = s.book.resolveRecipients(
-    def?.recipients.length ? def.recipients : cfg.receivers.flatMap((r) => r.recipients),
-  );
-  const content = testContent(cfg, def?.name ?? 'test');
-  const base = { content, receiver: content.receiver, messageId: null, inReplyTo: null };
-  out.push({
-    channel: 'email',
-    mode: s.email.console ? 'console' : 'smtp',
-    recipients,
-    result: await s.email.deliver({ ...base, recipients }),
-  });
-  const slackJob = { ...base, recipients: ['slack'] };
-  const slack = s.slack && s.slack.urlFor(slackJob) ? s.slack : s.slackConsole;
-  out.push({
-    channel: 'slack',
-    mode: slack.console ? 'console' : 'webhook',
-    recipients: ['slack'],
-    result: await slack.deliver(slackJob),
-  });
-  if (close) await Promise.allSettled([s.email.close(), s.slack?.close()]);
-  return out;
-}
-
-/** For the CLI: build just enough to route-test or send-test without starting the service. */
-export function offlineReceiver(config: Config, logger: Logger) {
-  const setup = buildSetup(config.receiver, logger);
-  return {
-    routeTest: (labels: Labels) => {
-      const result = routeTest(setup.router, setup.book, labels);
-      const muted = mutedBy(setup.configSilences, labels, Date.now());
-      return muted.length ? { ...result, muted_by: muted } : result;
-    },
-    sendTest: () => sendTestNotifications(setup, true),
-  };
 }

@@ -1,5 +1,5 @@
 import type { ResponsibleContact } from './contacts.js';
-import type { Labels } from './matchers.js';
+import type { Labels } from '../matchers.js';
 import type { Alert } from './payload.js';
 import { timeMs } from './payload.js';
 import type { NotificationContent } from './types.js';

@@ -1,6 +1,6 @@
 import type { ChannelName, ReceiverConfig, RouteInput } from '../config/receiver.js';
 import type { ContactBook, ResponsibleContact } from './contacts.js';
-import { matchesAll, matcherText, toMatcher, type Labels, type Matcher } from './matchers.js';
+import { matchesAll, matcherText, toMatcher, type Labels, type Matcher } from '../matchers.js';
 
 // Route stage: an Alertmanager-style routing tree (ordered, `continue`, nested, inherited receiver).
 

@@ -1,5 +1,5 @@
 import type { MatcherInput } from '../config/receiver.js';
-import { matchesAll, matcherText, toMatcher, type Labels, type Matcher } from './matchers.js';
+import { matchesAll, matcherText, toMatcher, type Labels, type Matcher } from '../matchers.js';
 
 /** A maintenance window: matching notifications are recorded as `muted` instead of being sent. */
 export interface Silence {

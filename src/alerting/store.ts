@@ -1,10 +1,24 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { CHANNELS, type ChannelName } from '../config/receiver.js';
 import type { BacklogEntry } from './dispatch.js';
 import type { Silence } from './silences.js';
+import {
+  endsGroup,
+  groupUpdateOf,
+  isThreaded,
+  mutedText,
+  pruneHorizons,
+  silenceValues,
+  threadStep,
+  toJob,
+  toSilence,
+  type JobRow,
+  type SilenceRow,
+} from './outbox-policy.js';
 import type { IngestRecord, Job, JobSpec, JobStatus, NotificationContent, RecordOutcome } from './types.js';
+import { storable, storableText } from './storable.js';
 
 /** A group whose critical alerts have fired long enough to be escalated. */
 export interface EscalationCandidate {
@@ -66,7 +80,7 @@ export interface AlertStore {
   claim(ids: readonly number[], now: number): Promise<Job[]>;
   backlogStats(): Promise<BacklogStat[]>;
   /** Earliest next_attempt_at of pending jobs (to sleep until then). */
-  nextDue(now: number): Promise<number | undefined>;
+  nextDue(): Promise<number | undefined>;
   /** Records the results of many delivery attempts in one transaction. */
   complete(outcomes: readonly AttemptOutcome[], now: number): Promise<void>;
   /** Makes a dead letter due again with a fresh attempt/age budget. */
@@ -143,56 +157,6 @@ CREATE TABLE IF NOT EXISTS silences (
 );
 `;
 
-export interface JobRow {
-  id: number;
-  created_at: number;
-  updated_at: number;
-  age_from: number;
-  dedup_key: string;
-  kind: string;
-  group_key: string;
-  receiver: string;
-  channel: string;
-  recipients: string;
-  status: string;
-  alert_status: string;
-  content: string;
-  message_id: string | null;
-  in_reply_to: string | null;
-  attempts: number;
-  next_attempt_at: number;
-  last_error: string | null;
-  sent_at: number | null;
-  lane: string | null;
-  digest: string | null;
-}
-
-export function toJob(r: JobRow): Job {
-  return {
-    id: r.id,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    ageFrom: r.age_from,
-    dedupKey: r.dedup_key,
-    kind: r.kind as Job['kind'],
-    groupKey: r.group_key,
-    receiver: r.receiver,
-    channel: r.channel as ChannelName,
-    recipients: JSON.parse(r.recipients) as string[],
-    status: r.status as JobStatus,
-    alertStatus: r.alert_status as Job['alertStatus'],
-    content: JSON.parse(r.content) as NotificationContent,
-    messageId: r.message_id,
-    inReplyTo: r.in_reply_to,
-    attempts: r.attempts,
-    nextAttemptAt: r.next_attempt_at,
-    lastError: r.last_error,
-    sentAt: r.sent_at,
-    lane: r.lane ?? '',
-    digest: r.digest ?? null,
-  };
-}
-
 /** The dispatcher's view of a row (lane, group and destination; no content). */
 export interface BacklogRow {
   id: number;
@@ -214,10 +178,98 @@ export function toBacklogEntry(r: BacklogRow): BacklogEntry {
   };
 }
 
+/** Every statement the store runs, prepared once (typed: no lookups by name). */
+function prepareStatements(db: Database.Database) {
+  return {
+    dedup: db.prepare(
+      `INSERT INTO dedup (key, job_id, created_at) VALUES (?, NULL, ?)
+       ON CONFLICT (key) DO UPDATE SET created_at = excluded.created_at, job_id = NULL
+       WHERE dedup.created_at < ?`,
+    ),
+    insertJob: db.prepare(
+      `INSERT INTO jobs (created_at, updated_at, age_from, dedup_key, kind, group_key, receiver, channel,
+         recipients, status, alert_status, content, message_id, in_reply_to, attempts, next_attempt_at, last_error, lane)
+       VALUES (@now, @now, @now, @dedup_key, @kind, @group_key, @receiver, @channel, @recipients, @status,
+         @alert_status, @content, @message_id, @in_reply_to, 0, @now, @last_error, @lane)`,
+    ),
+    threadGet: db.prepare('SELECT root_message_id FROM threads WHERE key = ?'),
+    threadPut: db.prepare('INSERT INTO threads (key, root_message_id, created_at) VALUES (?, ?, ?)'),
+    threadDel: db.prepare('DELETE FROM threads WHERE key = ?'),
+    groupPut: db.prepare(
+      `INSERT INTO groups (group_key, since_ms, content, updated_at, escalated_at) VALUES (?, ?, ?, ?, NULL)
+       ON CONFLICT (group_key) DO UPDATE SET since_ms = excluded.since_ms, content = excluded.content,
+         updated_at = excluded.updated_at`,
+    ),
+    groupDel: db.prepare('DELETE FROM groups WHERE group_key = ?'),
+    groupEscalated: db.prepare('UPDATE groups SET escalated_at = ? WHERE group_key = ?'),
+    groupsDue: db.prepare(
+      'SELECT group_key, since_ms, content FROM groups WHERE escalated_at IS NULL AND since_ms <= ? LIMIT 1000',
+    ),
+    due: db.prepare(
+      `SELECT * FROM jobs WHERE status = 'pending' AND channel = ? AND next_attempt_at <= ?
+       ORDER BY next_attempt_at, id LIMIT ?`,
+    ),
+    nextDue: db.prepare(
+      `SELECT MIN(next_attempt_at) AS t FROM jobs WHERE status = 'pending' AND channel = ?`,
+    ),
+    sent: db.prepare(
+      `UPDATE jobs SET status = 'sent', attempts = ?, sent_at = ?, updated_at = ?, last_error = NULL, digest = ?
+       WHERE id = ?`,
+    ),
+    // A firing carried by a digest mail: its thread (and replies already recorded) continue from the digest.
+    threadToDigest: db.prepare(
+      `UPDATE threads SET root_message_id = @digest WHERE root_message_id = (SELECT message_id FROM jobs WHERE id = @id)`,
+    ),
+    repliesToDigest: db.prepare(
+      `UPDATE jobs SET in_reply_to = @digest WHERE status = 'pending'
+         AND in_reply_to = (SELECT message_id FROM jobs WHERE id = @id)`,
+    ),
+    backlog: db.prepare(
+      `SELECT id, created_at, next_attempt_at, group_key, recipients, lane FROM jobs
+       WHERE status = 'pending' AND channel = ? AND lane = ? ORDER BY id LIMIT ?`,
+    ),
+    backlogAll: db.prepare(
+      `SELECT id, created_at, next_attempt_at, group_key, recipients, lane FROM jobs
+       WHERE status = 'pending' AND channel = ? ORDER BY id LIMIT ?`,
+    ),
+    backlogStats: db.prepare(
+      `SELECT channel, lane, COUNT(*) AS n, MIN(created_at) AS oldest FROM jobs WHERE status = 'pending'
+       GROUP BY channel, lane`,
+    ),
+    listDigest: db.prepare('SELECT * FROM jobs WHERE digest = ? ORDER BY id DESC LIMIT ?'),
+    retry: db.prepare(
+      `UPDATE jobs SET attempts = ?, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND status = 'pending'`,
+    ),
+    dead: db.prepare(
+      `UPDATE jobs SET status = 'dead', attempts = ?, last_error = ?, updated_at = ? WHERE id = ? AND status = 'pending'`,
+    ),
+    redrive: db.prepare(
+      `UPDATE jobs SET status = 'pending', attempts = 0, age_from = ?, next_attempt_at = ?, updated_at = ?
+       WHERE id = ? AND status = 'dead'`,
+    ),
+    get: db.prepare('SELECT * FROM jobs WHERE id = ?'),
+    listAll: db.prepare('SELECT * FROM jobs ORDER BY id DESC LIMIT ?'),
+    listStatus: db.prepare('SELECT * FROM jobs WHERE status = ? ORDER BY id DESC LIMIT ?'),
+    counts: db.prepare('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status'),
+    silences: db.prepare('SELECT * FROM silences ORDER BY starts_at'),
+    silenceAdd: db.prepare(
+      'INSERT INTO silences (id, matchers, starts_at, ends_at, comment, created_by) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    silenceDel: db.prepare('DELETE FROM silences WHERE id = ?'),
+    pruneJobs: db.prepare(`DELETE FROM jobs WHERE status IN ('sent', 'muted') AND updated_at < ?`),
+    pruneDedup: db.prepare('DELETE FROM dedup WHERE created_at < ?'),
+    pruneThreads: db.prepare('DELETE FROM threads WHERE created_at < ?'),
+    pruneGroups: db.prepare('DELETE FROM groups WHERE updated_at < ?'),
+    pruneSilences: db.prepare('DELETE FROM silences WHERE ends_at < ?'),
+  };
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
 /** SQLite (WAL, synchronous=FULL) under the data dir: an accepted webhook survives kill -9 and power loss. */
 export class SqliteStore implements AlertStore {
   readonly db: Database.Database;
-  private readonly st: Record<string, Database.Statement>;
+  private readonly st: Statements;
   private readonly recordTx: (batch: readonly IngestRecord[], now: number, window: number) => RecordOutcome[];
   private readonly completeTx: (outcomes: readonly AttemptOutcome[], now: number) => void;
   private readonly escalateTx: (
@@ -228,7 +280,14 @@ export class SqliteStore implements AlertStore {
   ) => RecordOutcome;
 
   constructor(dataDir: string, file = 'receiver.sqlite') {
-    mkdirSync(dataDir, { recursive: true });
+    // Notifications quote alert contents: readable by stackwatch's user only. SQLite gives its
+    // -wal and -shm files the database file's mode.
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    try {
+      closeSync(openSync(join(dataDir, file), 'a', 0o600));
+    } catch {
+      // An unwritable directory: SQLite's own error below says so.
+    }
     this.db = new Database(join(dataDir, file));
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
@@ -240,118 +299,32 @@ export class SqliteStore implements AlertStore {
     if (!columns.has('digest')) this.db.exec('ALTER TABLE jobs ADD COLUMN digest TEXT');
     this.db.exec('CREATE INDEX IF NOT EXISTS jobs_lane ON jobs (status, channel, lane, id)');
     this.db.exec('CREATE INDEX IF NOT EXISTS jobs_digest ON jobs (digest)');
-    const db = this.db;
-    this.st = {
-      dedup: db.prepare(
-        `INSERT INTO dedup (key, job_id, created_at) VALUES (?, NULL, ?)
-         ON CONFLICT (key) DO UPDATE SET created_at = excluded.created_at, job_id = NULL
-         WHERE dedup.created_at < ?`,
-      ),
-      insertJob: db.prepare(
-        `INSERT INTO jobs (created_at, updated_at, age_from, dedup_key, kind, group_key, receiver, channel,
-           recipients, status, alert_status, content, message_id, in_reply_to, attempts, next_attempt_at, last_error, lane)
-         VALUES (@now, @now, @now, @dedup_key, @kind, @group_key, @receiver, @channel, @recipients, @status,
-           @alert_status, @content, @message_id, @in_reply_to, 0, @now, @last_error, @lane)`,
-      ),
-      threadGet: db.prepare('SELECT root_message_id FROM threads WHERE key = ?'),
-      threadPut: db.prepare('INSERT INTO threads (key, root_message_id, created_at) VALUES (?, ?, ?)'),
-      threadDel: db.prepare('DELETE FROM threads WHERE key = ?'),
-      groupPut: db.prepare(
-        `INSERT INTO groups (group_key, since_ms, content, updated_at, escalated_at) VALUES (?, ?, ?, ?, NULL)
-         ON CONFLICT (group_key) DO UPDATE SET since_ms = excluded.since_ms, content = excluded.content,
-           updated_at = excluded.updated_at`,
-      ),
-      groupDel: db.prepare('DELETE FROM groups WHERE group_key = ?'),
-      groupEscalated: db.prepare('UPDATE groups SET escalated_at = ? WHERE group_key = ?'),
-      groupsDue: db.prepare(
-        'SELECT group_key, since_ms, content FROM groups WHERE escalated_at IS NULL AND since_ms <= ? LIMIT 1000',
-      ),
-      due: db.prepare(
-        `SELECT * FROM jobs WHERE status = 'pending' AND channel = ? AND next_attempt_at <= ?
-         ORDER BY next_attempt_at, id LIMIT ?`,
-      ),
-      nextDue: db.prepare(
-        `SELECT MIN(next_attempt_at) AS t FROM jobs WHERE status = 'pending' AND channel = ?`,
-      ),
-      sent: db.prepare(
-        `UPDATE jobs SET status = 'sent', attempts = ?, sent_at = ?, updated_at = ?, last_error = NULL, digest = ?
-         WHERE id = ?`,
-      ),
-      // A firing carried by a digest mail: its thread (and replies already recorded) continue from the digest.
-      threadToDigest: db.prepare(
-        `UPDATE threads SET root_message_id = @digest WHERE root_message_id = (SELECT message_id FROM jobs WHERE id = @id)`,
-      ),
-      repliesToDigest: db.prepare(
-        `UPDATE jobs SET in_reply_to = @digest WHERE status = 'pending'
-           AND in_reply_to = (SELECT message_id FROM jobs WHERE id = @id)`,
-      ),
-      backlog: db.prepare(
-        `SELECT id, created_at, next_attempt_at, group_key, recipients, lane FROM jobs
-         WHERE status = 'pending' AND channel = ? AND lane = ? ORDER BY id LIMIT ?`,
-      ),
-      backlogAll: db.prepare(
-        `SELECT id, created_at, next_attempt_at, group_key, recipients, lane FROM jobs
-         WHERE status = 'pending' AND channel = ? ORDER BY id LIMIT ?`,
-      ),
-      backlogStats: db.prepare(
-        `SELECT channel, lane, COUNT(*) AS n, MIN(created_at) AS oldest FROM jobs WHERE status = 'pending'
-         GROUP BY channel, lane`,
-      ),
-      listDigest: db.prepare('SELECT * FROM jobs WHERE digest = ? ORDER BY id DESC LIMIT ?'),
-      retry: db.prepare(
-        `UPDATE jobs SET attempts = ?, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND status = 'pending'`,
-      ),
-      dead: db.prepare(
-        `UPDATE jobs SET status = 'dead', attempts = ?, last_error = ?, updated_at = ? WHERE id = ? AND status = 'pending'`,
-      ),
-      redrive: db.prepare(
-        `UPDATE jobs SET status = 'pending', attempts = 0, age_from = ?, next_attempt_at = ?, updated_at = ?
-         WHERE id = ? AND status = 'dead'`,
-      ),
-      get: db.prepare('SELECT * FROM jobs WHERE id = ?'),
-      listAll: db.prepare('SELECT * FROM jobs ORDER BY id DESC LIMIT ?'),
-      listStatus: db.prepare('SELECT * FROM jobs WHERE status = ? ORDER BY id DESC LIMIT ?'),
-      counts: db.prepare('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status'),
-      silences: db.prepare('SELECT * FROM silences ORDER BY starts_at'),
-      silenceAdd: db.prepare(
-        'INSERT INTO silences (id, matchers, starts_at, ends_at, comment, created_by) VALUES (?, ?, ?, ?, ?, ?)',
-      ),
-      silenceDel: db.prepare('DELETE FROM silences WHERE id = ?'),
-      pruneJobs: db.prepare(`DELETE FROM jobs WHERE status IN ('sent', 'muted') AND updated_at < ?`),
-      pruneDedup: db.prepare('DELETE FROM dedup WHERE created_at < ?'),
-      pruneThreads: db.prepare('DELETE FROM threads WHERE created_at < ?'),
-      pruneGroups: db.prepare('DELETE FROM groups WHERE updated_at < ?'),
-      pruneSilences: db.prepare('DELETE FROM silences WHERE ends_at < ?'),
-    };
-    this.recordTx = db.transaction((batch: readonly IngestRecord[], now: number, window: number) =>
+    this.st = prepareStatements(this.db);
+    this.recordTx = this.db.transaction((batch: readonly IngestRecord[], now: number, window: number) =>
       batch.map((rec) => {
         const out = this.insertJobs(rec.jobs, now, window);
-        // A webhook that was entirely a duplicate (an HA replica's late copy) must not
-        // reopen a group that has since resolved.
-        if (rec.group && (out.recorded > 0 || rec.jobs.length === 0)) {
-          const g = rec.group;
-          if (g.criticalSinceMs === null || !g.content) this.st.groupDel!.run(g.groupKey);
-          else this.st.groupPut!.run(g.groupKey, g.criticalSinceMs, JSON.stringify(g.content), now);
-        }
+        const g = groupUpdateOf(rec, out);
+        if (g && endsGroup(g)) this.st.groupDel.run(g.groupKey);
+        else if (g) this.st.groupPut.run(g.groupKey, g.criticalSinceMs, JSON.stringify(g.content), now);
         return out;
       }),
     );
-    this.completeTx = db.transaction((outcomes: readonly AttemptOutcome[], now: number) => {
+    this.completeTx = this.db.transaction((outcomes: readonly AttemptOutcome[], now: number) => {
       for (const o of outcomes) {
         if (o.kind === 'sent') {
-          this.st.sent!.run(o.attempts, now, now, o.digest?.id ?? null, o.id);
+          this.st.sent.run(o.attempts, now, now, o.digest?.id ?? null, o.id);
           if (o.digest?.messageId) {
-            this.st.threadToDigest!.run({ digest: o.digest.messageId, id: o.id });
-            this.st.repliesToDigest!.run({ digest: o.digest.messageId, id: o.id });
+            this.st.threadToDigest.run({ digest: o.digest.messageId, id: o.id });
+            this.st.repliesToDigest.run({ digest: o.digest.messageId, id: o.id });
           }
-        } else if (o.kind === 'retry') this.st.retry!.run(o.attempts, o.nextAttemptAt, o.error, now, o.id);
-        else this.st.dead!.run(o.attempts, o.error, now, o.id);
+        } else if (o.kind === 'retry') this.st.retry.run(o.attempts, o.nextAttemptAt, o.error, now, o.id);
+        else this.st.dead.run(o.attempts, o.error, now, o.id);
       }
     });
-    this.escalateTx = db.transaction(
+    this.escalateTx = this.db.transaction(
       (groupKey: string, jobs: readonly JobSpec[], now: number, window: number) => {
         const out = this.insertJobs(jobs, now, window);
-        this.st.groupEscalated!.run(now, groupKey);
+        this.st.groupEscalated.run(now, groupKey);
         return out;
       },
     );
@@ -360,23 +333,22 @@ export class SqliteStore implements AlertStore {
   private insertJobs(jobs: readonly JobSpec[], now: number, window: number): RecordOutcome {
     const out: RecordOutcome = { recorded: 0, duplicates: 0, muted: 0 };
     for (const j of jobs) {
-      if (this.st.dedup!.run(j.dedupKey, now, now - window).changes === 0) {
+      if (this.st.dedup.run(j.dedupKey, now, now - window).changes === 0) {
         out.duplicates++;
         continue;
       }
       let inReplyTo: string | null = null;
-      if (j.threadKey && j.messageId && j.status === 'pending') {
-        const root = (this.st.threadGet!.get(j.threadKey) as { root_message_id: string } | undefined)
+      if (isThreaded(j)) {
+        const root = (this.st.threadGet.get(j.threadKey) as { root_message_id: string } | undefined)
           ?.root_message_id;
-        if (j.content.status === 'firing') {
-          if (root) inReplyTo = root;
-          else this.st.threadPut!.run(j.threadKey, j.messageId, now);
-        } else {
-          inReplyTo = root ?? null;
-          if (root) this.st.threadDel!.run(j.threadKey);
+        const step = threadStep(j, root);
+        inReplyTo = step.inReplyTo;
+        if (step.root !== root) {
+          if (root) this.st.threadDel.run(j.threadKey);
+          if (step.root) this.st.threadPut.run(j.threadKey, step.root, now);
         }
       }
-      this.st.insertJob!.run({
+      this.st.insertJob.run({
         now,
         dedup_key: j.dedupKey,
         kind: j.content.kind,
@@ -389,7 +361,7 @@ export class SqliteStore implements AlertStore {
         content: JSON.stringify(j.content),
         message_id: j.messageId ?? null,
         in_reply_to: inReplyTo,
-        last_error: j.mutedBy?.length ? `muted by maintenance window ${j.mutedBy.join(', ')}` : null,
+        last_error: mutedText(j),
         lane: j.lane ?? '',
       });
       out.recorded++;
@@ -399,15 +371,15 @@ export class SqliteStore implements AlertStore {
   }
 
   async record(batch: readonly IngestRecord[], now: number, dedupWindowMs: number): Promise<RecordOutcome[]> {
-    return this.recordTx(batch, now, dedupWindowMs);
+    return this.recordTx(storable(batch), now, dedupWindowMs);
   }
 
   async due(channel: ChannelName, now: number, limit: number, exclude: ReadonlySet<number>): Promise<Job[]> {
-    const rows = this.st.due!.all(channel, now, limit + exclude.size) as JobRow[];
+    const rows = this.st.due.all(channel, now, limit + exclude.size) as JobRow[];
     const out: Job[] = [];
     for (const r of rows) {
       if (exclude.has(r.id)) continue;
-      out.push(this.withAge(r));
+      out.push(toJob(r));
       if (out.length >= limit) break;
     }
     return out;
@@ -425,13 +397,13 @@ export class SqliteStore implements AlertStore {
     // a reload removed is read last, with the rest.
     for (const lane of lanes) {
       if (out.length >= limit) break;
-      for (const r of this.st.backlog!.all(channel, lane, limit - out.length) as BacklogRow[]) {
+      for (const r of this.st.backlog.all(channel, lane, limit - out.length) as BacklogRow[]) {
         seen.add(r.id);
         out.push(toBacklogEntry(r));
       }
     }
     if (out.length < limit)
-      for (const r of this.st.backlogAll!.all(channel, limit) as BacklogRow[]) {
+      for (const r of this.st.backlogAll.all(channel, limit) as BacklogRow[]) {
         if (out.length >= limit) break;
         if (!seen.has(r.id)) out.push(toBacklogEntry(r));
       }
@@ -441,7 +413,7 @@ export class SqliteStore implements AlertStore {
   async claim(ids: readonly number[]): Promise<Job[]> {
     const out: Job[] = [];
     for (const id of ids) {
-      const r = this.st.get!.get(id) as JobRow | undefined;
+      const r = this.st.get.get(id) as JobRow | undefined;
       if (r && r.status === 'pending') out.push(toJob(r));
     }
     return out;
@@ -449,7 +421,7 @@ export class SqliteStore implements AlertStore {
 
   async backlogStats(): Promise<BacklogStat[]> {
     return (
-      this.st.backlogStats!.all() as { channel: ChannelName; lane: string; n: number; oldest: number }[]
+      this.st.backlogStats.all() as { channel: ChannelName; lane: string; n: number; oldest: number }[]
     ).map((r) => ({ channel: r.channel, lane: r.lane, pending: r.n, oldestCreatedAt: r.oldest }));
   }
 
@@ -460,7 +432,7 @@ export class SqliteStore implements AlertStore {
   async nextDue(): Promise<number | undefined> {
     let min: number | undefined;
     for (const channel of CHANNELS) {
-      const t = (this.st.nextDue!.get(channel) as { t: number | null }).t;
+      const t = (this.st.nextDue.get(channel) as { t: number | null }).t;
       if (t !== null && (min === undefined || t < min)) min = t;
     }
     return min;
@@ -476,43 +448,43 @@ export class SqliteStore implements AlertStore {
   async complete(outcomes: readonly AttemptOutcome[], now: number): Promise<void> {
     this.db.pragma('synchronous = NORMAL');
     try {
-      this.completeTx(outcomes, now);
+      this.completeTx(storable(outcomes), now);
     } finally {
       this.db.pragma('synchronous = FULL');
     }
   }
 
   async redrive(id: number, now: number): Promise<Job | undefined> {
-    const changed = this.st.redrive!.run(now, now, now, id).changes;
+    const changed = this.st.redrive.run(now, now, now, id).changes;
     if (changed === 0) return undefined;
     return this.get(id);
   }
 
   async get(id: number): Promise<Job | undefined> {
-    const r = this.st.get!.get(id) as JobRow | undefined;
-    return r && this.withAge(r);
+    const r = this.st.get.get(id) as JobRow | undefined;
+    return r && toJob(r);
   }
 
   async list(opts: { status?: JobStatus; limit: number; digest?: string }): Promise<Job[]> {
     const rows = (
       opts.digest !== undefined
-        ? this.st.listDigest!.all(opts.digest, opts.limit)
+        ? this.st.listDigest.all(opts.digest, opts.limit)
         : opts.status
-          ? this.st.listStatus!.all(opts.status, opts.limit)
-          : this.st.listAll!.all(opts.limit)
+          ? this.st.listStatus.all(opts.status, opts.limit)
+          : this.st.listAll.all(opts.limit)
     ) as JobRow[];
-    return rows.map((r) => this.withAge(r));
+    return rows.map((r) => toJob(r));
   }
 
   async counts(): Promise<StoreCounts> {
     const out: StoreCounts = { pending: 0, dead: 0, sent: 0, muted: 0 };
-    for (const r of this.st.counts!.all() as { status: keyof StoreCounts; n: number }[]) out[r.status] = r.n;
+    for (const r of this.st.counts.all() as { status: keyof StoreCounts; n: number }[]) out[r.status] = r.n;
     return out;
   }
 
   async escalationCandidates(now: number, afterMs: number): Promise<EscalationCandidate[]> {
     return (
-      this.st.groupsDue!.all(now - afterMs) as { group_key: string; since_ms: number; content: string }[]
+      this.st.groupsDue.all(now - afterMs) as { group_key: string; since_ms: number; content: string }[]
     ).map((r) => ({
       groupKey: r.group_key,
       criticalSinceMs: r.since_ms,
@@ -526,44 +498,28 @@ export class SqliteStore implements AlertStore {
     now: number,
     dedupWindowMs: number,
   ): Promise<RecordOutcome> {
-    return this.escalateTx(groupKey, jobs, now, dedupWindowMs);
+    return this.escalateTx(storableText(groupKey), storable(jobs), now, dedupWindowMs);
   }
 
   async listSilences(): Promise<Silence[]> {
-    return (
-      this.st.silences!.all() as {
-        id: string;
-        matchers: string;
-        starts_at: number;
-        ends_at: number;
-        comment: string;
-        created_by: string;
-      }[]
-    ).map((r) => ({
-      id: r.id,
-      matchers: JSON.parse(r.matchers) as string[],
-      startsAt: r.starts_at,
-      endsAt: r.ends_at,
-      comment: r.comment,
-      createdBy: r.created_by,
-      source: 'api',
-    }));
+    return (this.st.silences.all() as SilenceRow[]).map(toSilence);
   }
 
-  async addSilence(s: Silence): Promise<void> {
-    this.st.silenceAdd!.run(s.id, JSON.stringify(s.matchers), s.startsAt, s.endsAt, s.comment, s.createdBy);
+  async addSilence(silence: Silence): Promise<void> {
+    this.st.silenceAdd.run(...silenceValues(storable(silence)));
   }
 
   async deleteSilence(id: string): Promise<boolean> {
-    return this.st.silenceDel!.run(id).changes > 0;
+    return this.st.silenceDel.run(id).changes > 0;
   }
 
   async prune(now: number, retentionMs: number, dedupWindowMs: number): Promise<void> {
-    this.st.pruneJobs!.run(now - retentionMs);
-    this.st.pruneDedup!.run(now - dedupWindowMs);
-    this.st.pruneThreads!.run(now - Math.max(retentionMs, 86_400_000));
-    this.st.pruneGroups!.run(now - 2 * 86_400_000);
-    this.st.pruneSilences!.run(now - retentionMs);
+    const before = pruneHorizons(now, retentionMs, dedupWindowMs);
+    this.st.pruneJobs.run(before.jobs);
+    this.st.pruneDedup.run(before.dedup);
+    this.st.pruneThreads.run(before.threads);
+    this.st.pruneGroups.run(before.groups);
+    this.st.pruneSilences.run(before.silences);
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 import type { ChannelName } from '../config/receiver.js';
 import type { ResponsibleContact } from './contacts.js';
-import type { Labels } from './matchers.js';
+import type { Labels } from '../matchers.js';
 import type { Alert } from './payload.js';
 
 export type NotificationKind = 'alert' | 'escalation' | 'test';

@@ -1,7 +1,14 @@
 // Pure mapping from Docker Engine API JSON (container list, inspect, one-shot stats) to
 // cAdvisor-named families. No I/O here: the collector fetches, these functions translate,
 // and the tests feed them answers captured from a real engine.
-import { counter, gauge, type FamilyBuilder, type Labels, type MetricFamily } from '../metrics/exposition.js';
+import {
+  counter,
+  gauge,
+  untyped,
+  type FamilyBuilder,
+  type Labels,
+  type MetricFamily,
+} from '../metrics/exposition.js';
 
 /** One row of `GET /containers/json?all=1`. */
 export interface ListedContainer {
@@ -25,7 +32,18 @@ export interface InspectedContainer {
     StartedAt?: string;
     Health?: { Status?: string } | null;
   };
-  HostConfig?: { Memory?: number } | null;
+  HostConfig?: {
+    Memory?: number;
+    MemoryReservation?: number;
+    /** `--cpus`, in billionths of a CPU. */
+    NanoCpus?: number;
+    CpuPeriod?: number;
+    CpuQuota?: number;
+    CpuShares?: number;
+  } | null;
+  /** Bytes in the writable layer; only in an inspect with `size=1`. */
+  SizeRw?: number;
+  GraphDriver?: { Data?: Record<string, string> | null } | null;
 }
 
 interface BlkioEntry {
@@ -40,13 +58,27 @@ export interface ContainerStatsJson {
   read?: string;
   cpu_stats?: {
     cpu_usage?: { total_usage?: number; usage_in_kernelmode?: number; usage_in_usermode?: number };
+    throttling_data?: { periods?: number; throttled_periods?: number; throttled_time?: number };
   };
   memory_stats?: { usage?: number; limit?: number; stats?: Record<string, number> };
   networks?: Record<
     string,
-    { rx_bytes?: number; tx_bytes?: number; rx_packets?: number; tx_packets?: number }
+    {
+      rx_bytes?: number;
+      tx_bytes?: number;
+      rx_packets?: number;
+      tx_packets?: number;
+      rx_errors?: number;
+      tx_errors?: number;
+      rx_dropped?: number;
+      tx_dropped?: number;
+    }
   >;
-  blkio_stats?: { io_service_bytes_recursive?: BlkioEntry[] | null };
+  blkio_stats?: {
+    io_service_bytes_recursive?: BlkioEntry[] | null;
+    /** Operations per device (cgroup v1; Docker leaves it empty on v2). */
+    io_serviced_recursive?: BlkioEntry[] | null;
+  };
 }
 
 /** Docker's container states, in the order of its documentation. */
@@ -130,12 +162,16 @@ export function workingSetBytes(mem: NonNullable<ContainerStatsJson['memory_stat
   return Math.max(0, mem.usage - inactive);
 }
 
-/** Bytes read and written per block device (major:minor) from blkio stats; v1 says `Read`, v2 `read`. */
+/**
+ * Reads and writes per block device (major:minor) from blkio stats, in bytes
+ * (`io_service_bytes_recursive`) or operations (`io_serviced_recursive`); v1 says `Read`, v2 `read`.
+ */
 export function blkioBytes(
   stats: ContainerStatsJson['blkio_stats'],
+  kind: 'io_service_bytes_recursive' | 'io_serviced_recursive' = 'io_service_bytes_recursive',
 ): { device: string; read: number; write: number }[] {
   const byDevice = new Map<string, { device: string; read: number; write: number }>();
-  for (const e of stats?.io_service_bytes_recursive ?? []) {
+  for (const e of stats?.[kind] ?? []) {
     const op = e.op.toLowerCase();
     if (op !== 'read' && op !== 'write') continue;
     const device = `${e.major}:${e.minor}`;
@@ -146,10 +182,37 @@ export function blkioBytes(
   return [...byDevice.values()];
 }
 
+/** The filesystem of a container's writable layer, when stackwatch can see it. */
+export interface LayerFilesystem {
+  /** major:minor of the filesystem holding the layer. */
+  device: string;
+  inodesTotal: number;
+  inodesFree: number;
+}
+
+/** The CFS period and quota (microseconds) the engine gave the container, from `--cpus` or `--cpu-quota`. */
+export function cpuQuota(
+  host: InspectedContainer['HostConfig'],
+): { period: number; quota: number } | undefined {
+  if (host?.NanoCpus) return { period: 100_000, quota: Math.round((host.NanoCpus * 100_000) / 1e9) };
+  if (host?.CpuQuota && host.CpuQuota > 0) return { period: host.CpuPeriod || 100_000, quota: host.CpuQuota };
+  return undefined;
+}
+
 export interface ContainerSnapshot {
   row: ListedContainer;
   inspect?: InspectedContainer;
   stats?: ContainerStatsJson;
+  /** SizeRw of the latest inspect that asked for sizes. */
+  sizeRw?: number;
+  layer?: LayerFilesystem;
+}
+
+/** cAdvisor's machine facts: logical CPUs and memory, labelled with the machine's identities. */
+export interface MachineFacts {
+  cpuCores: number;
+  memoryBytes: number;
+  labels: { boot_id: string; machine_id: string; system_uuid: string };
 }
 
 export interface FamilyOptions {
@@ -160,6 +223,7 @@ export interface FamilyOptions {
   deviceName?: (majorMinor: string) => string;
   /** Containers left out by the cap. */
   dropped?: number;
+  machine?: MachineFacts;
 }
 
 const SAMPLED = ' Sampled in the background every collectors.docker.sample_interval.';
@@ -198,6 +262,37 @@ export function dockerFamilies(snapshots: readonly ContainerSnapshot[], opts: Fa
       'container_spec_memory_limit_bytes',
       'Memory limit of the container in bytes (0 for none).',
     ),
+    memReservation: gauge(
+      'container_spec_memory_reservation_limit_bytes',
+      'Memory reservation (soft limit) of the container in bytes (0 for none).',
+    ),
+    fsUsage: gauge(
+      'container_fs_usage_bytes',
+      'Number of bytes that are consumed by the container on this filesystem (its writable layer).' +
+        ' Measured by the engine every sixth sample.',
+    ),
+    // cAdvisor's gauge with a `_total` name: untyped keeps its name and promtool quiet.
+    fsInodes: untyped('container_fs_inodes_total', 'Number of Inodes (gauge; cAdvisor name).' + SAMPLED),
+    fsInodesFree: gauge('container_fs_inodes_free', 'Number of available Inodes.' + SAMPLED),
+    fsReadOps: counter('container_fs_reads_total', 'Cumulative count of reads completed.' + SAMPLED),
+    fsWriteOps: counter('container_fs_writes_total', 'Cumulative count of writes completed.' + SAMPLED),
+    cpuPeriod: gauge('container_spec_cpu_period', 'CPU period of the container (microseconds).'),
+    cpuQuota: gauge('container_spec_cpu_quota', 'CPU quota of the container (microseconds per period).'),
+    cpuShares: gauge('container_spec_cpu_shares', 'CPU share of the container.'),
+    cfsPeriods: counter(
+      'container_cpu_cfs_periods_total',
+      'Number of elapsed enforcement period intervals.' + SAMPLED,
+    ),
+    cfsThrottledPeriods: counter(
+      'container_cpu_cfs_throttled_periods_total',
+      'Number of throttled period intervals.' + SAMPLED,
+    ),
+    cfsThrottledSeconds: counter(
+      'container_cpu_cfs_throttled_seconds_total',
+      'Total time duration the container has been throttled.' + SAMPLED,
+    ),
+    machineCores: gauge('machine_cpu_cores', 'Number of logical CPU cores.'),
+    machineMemory: gauge('machine_memory_bytes', 'Amount of memory installed on the machine.'),
     cpu: counter('container_cpu_usage_seconds_total', 'Cumulative CPU time consumed in seconds.' + SAMPLED),
     cpuUser: counter(
       'container_cpu_user_seconds_total',
@@ -224,6 +319,22 @@ export function dockerFamilies(snapshots: readonly ContainerSnapshot[], opts: Fa
       'container_network_transmit_packets_total',
       'Cumulative count of packets transmitted.' + SAMPLED,
     ),
+    rxErrors: counter(
+      'container_network_receive_errors_total',
+      'Cumulative count of errors encountered while receiving.' + SAMPLED,
+    ),
+    txErrors: counter(
+      'container_network_transmit_errors_total',
+      'Cumulative count of errors encountered while transmitting.' + SAMPLED,
+    ),
+    rxDropped: counter(
+      'container_network_receive_packets_dropped_total',
+      'Cumulative count of packets dropped while receiving.' + SAMPLED,
+    ),
+    txDropped: counter(
+      'container_network_transmit_packets_dropped_total',
+      'Cumulative count of packets dropped while transmitting.' + SAMPLED,
+    ),
     fsReads: counter('container_fs_reads_bytes_total', 'Cumulative count of bytes read.' + SAMPLED),
     fsWrites: counter('container_fs_writes_bytes_total', 'Cumulative count of bytes written.' + SAMPLED),
     notExported: gauge(
@@ -233,8 +344,13 @@ export function dockerFamilies(snapshots: readonly ContainerSnapshot[], opts: Fa
   };
   f.up.add({}, 1);
   f.notExported.add({}, opts.dropped ?? 0);
+  if (opts.machine) {
+    f.machineCores.add(opts.machine.labels, opts.machine.cpuCores);
+    f.machineMemory.add(opts.machine.labels, opts.machine.memoryBytes);
+  }
 
-  for (const { row, inspect, stats } of snapshots) {
+  const device = (majorMinor: string) => opts.deviceName?.(majorMinor) ?? majorMinor;
+  for (const { row, inspect, stats, sizeRw, layer } of snapshots) {
     const base = containerLabels(row, opts.labelAllowlist);
     // The list is read on every scrape, so its state is the freshest; inspect may lag by a sample.
     const state = row.State ?? inspect?.State?.Status ?? '';
@@ -246,6 +362,14 @@ export function dockerFamilies(snapshots: readonly ContainerSnapshot[], opts: Fa
       f.exitCode.add(base, inspect.State?.ExitCode ?? 0);
       f.oom.add(base, inspect.State?.OOMKilled ? 1 : 0);
       f.memLimit.add(base, inspect.HostConfig?.Memory ?? 0);
+      f.memReservation.add(base, inspect.HostConfig?.MemoryReservation ?? 0);
+      // The kernel's default weight when the engine was given none, as cAdvisor reads it from the cgroup.
+      f.cpuShares.add(base, inspect.HostConfig?.CpuShares || 1024);
+      const q = cpuQuota(inspect.HostConfig);
+      if (q) {
+        f.cpuPeriod.add(base, q.period);
+        f.cpuQuota.add(base, q.quota);
+      }
       const health = inspect.State?.Health?.Status;
       if (health && health !== 'none') {
         for (const h of HEALTH_STATUSES) f.health.add({ ...base, status: h }, h === health ? 1 : 0);
@@ -254,12 +378,27 @@ export function dockerFamilies(snapshots: readonly ContainerSnapshot[], opts: Fa
       if (started !== undefined && LIVE_STATES.has(state)) f.start.add(base, started);
     }
 
+    if (layer) {
+      const labels = { ...base, device: device(layer.device) };
+      if (sizeRw !== undefined) f.fsUsage.add(labels, sizeRw);
+      f.fsInodes.add(labels, layer.inodesTotal);
+      f.fsInodesFree.add(labels, layer.inodesFree);
+    }
+
     // Stats of a stopped container are zeros, and its last sample describes a run that ended.
     if (!stats || !LIVE_STATES.has(state) || apiTime(stats.read) === undefined) continue;
     const cpu = stats.cpu_stats?.cpu_usage;
     if (cpu?.total_usage !== undefined) f.cpu.add({ ...base, cpu: 'total' }, cpu.total_usage / 1e9);
     if (cpu?.usage_in_usermode !== undefined) f.cpuUser.add(base, cpu.usage_in_usermode / 1e9);
     if (cpu?.usage_in_kernelmode !== undefined) f.cpuSystem.add(base, cpu.usage_in_kernelmode / 1e9);
+    // cAdvisor has CFS families only for containers with a quota.
+    const throttling = stats.cpu_stats?.throttling_data;
+    if (throttling && cpuQuota(inspect?.HostConfig)) {
+      addIfDefined(f.cfsPeriods, base, throttling.periods);
+      addIfDefined(f.cfsThrottledPeriods, base, throttling.throttled_periods);
+      if (throttling.throttled_time !== undefined)
+        f.cfsThrottledSeconds.add(base, throttling.throttled_time / 1e9);
+    }
     const mem = stats.memory_stats;
     if (mem?.usage !== undefined) {
       f.memUsage.add(base, mem.usage);
@@ -276,11 +415,20 @@ export function dockerFamilies(snapshots: readonly ContainerSnapshot[], opts: Fa
       addIfDefined(f.tx, labels, n.tx_bytes);
       addIfDefined(f.rxPackets, labels, n.rx_packets);
       addIfDefined(f.txPackets, labels, n.tx_packets);
+      addIfDefined(f.rxErrors, labels, n.rx_errors);
+      addIfDefined(f.txErrors, labels, n.tx_errors);
+      addIfDefined(f.rxDropped, labels, n.rx_dropped);
+      addIfDefined(f.txDropped, labels, n.tx_dropped);
     }
     for (const d of blkioBytes(stats.blkio_stats)) {
-      const labels = { ...base, device: opts.deviceName?.(d.device) ?? d.device };
+      const labels = { ...base, device: device(d.device) };
       f.fsReads.add(labels, d.read);
       f.fsWrites.add(labels, d.write);
+    }
+    for (const d of blkioBytes(stats.blkio_stats, 'io_serviced_recursive')) {
+      const labels = { ...base, device: device(d.device) };
+      f.fsReadOps.add(labels, d.read);
+      f.fsWriteOps.add(labels, d.write);
     }
   }
   return Object.values(f);

@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { z } from 'zod';
 import type { httpProbe, probesSection } from '../config/host.js';
-import { redactUrl } from '../config/load.js';
+import { redactUrl } from '../secrets.js';
 import { gauge, type MetricFamily } from '../metrics/exposition.js';
 import { VERSION } from '../version.js';
 import { remainingMs, type Collector, type ScrapeContext } from './collector.js';
@@ -68,6 +68,16 @@ interface Exchange {
   phases: Record<Phase, number>;
   /** Earliest notAfter over the served chain, epoch seconds. */
   certExpiry?: number;
+  /** The response's HTTP version, e.g. `1.1`. */
+  httpVersion: string;
+  /** The negotiated TLS version as blackbox names it (`TLS 1.3`), for https. */
+  tlsVersion?: string;
+}
+
+/** Node's `TLSv1.3` as Go's tls.VersionName, which blackbox_exporter puts in probe_tls_version_info. */
+export function tlsVersionName(protocol: string | null): string | undefined {
+  const m = /^TLSv(\d)(?:\.(\d))?$/.exec(protocol ?? '');
+  return m ? `TLS ${m[1]}.${m[2] ?? '0'}` : undefined;
 }
 
 class ProbeFailure extends Error {}
@@ -100,6 +110,7 @@ function exchange(
     let tTls: number | undefined;
     let tFirstByte: number | undefined;
     let certExpiry: number | undefined;
+    let tlsVersion: string | undefined;
     const https = url.protocol === 'https:';
     const options = {
       method,
@@ -131,6 +142,7 @@ function exchange(
       socket.on('secureConnect', () => {
         tTls = performance.now();
         certExpiry = earliestExpiry((socket as TLSSocket).getPeerCertificate(true));
+        tlsVersion = tlsVersionName((socket as TLSSocket).getProtocol());
       });
     });
     req.on('error', (err) => done(err));
@@ -157,6 +169,8 @@ function exchange(
           headers: res.headers,
           body: Buffer.concat(chunks),
           certExpiry,
+          httpVersion: res.httpVersion,
+          tlsVersion,
           phases: {
             resolve: (tResolved - t0) / 1000,
             connect: (connected - tResolved) / 1000,
@@ -182,6 +196,11 @@ export interface ProbeOutcome {
   ssl: boolean;
   contentLength: number;
   certExpiry?: number;
+  /** Of the final response; 0 without one. */
+  httpVersion: number;
+  tlsVersion?: string;
+  /** Name resolution of the first request (blackbox resolves the target once, before it). */
+  dnsLookupSeconds: number;
   failedDueToRegex?: boolean;
   agents?: { agent: string; state: string; running: boolean }[];
 }
@@ -198,6 +217,8 @@ export async function runProbe(p: HttpProbeConfig, timeoutMs: number): Promise<P
     redirects: 0,
     ssl: false,
     contentLength: -1,
+    httpVersion: 0,
+    dnsLookupSeconds: 0,
   };
   const finish = (reason?: string) => {
     out.durationSeconds = (performance.now() - started) / 1000;
@@ -219,6 +240,7 @@ export async function runProbe(p: HttpProbeConfig, timeoutMs: number): Promise<P
     } catch (err) {
       return finish(err instanceof Error ? err.message : String(err));
     }
+    if (out.redirects === 0) out.dnsLookupSeconds = ex.phases.resolve;
     for (const ph of PHASES) phases[ph] += ex.phases[ph];
     if (ex.certExpiry !== undefined)
       out.certExpiry = out.certExpiry === undefined ? ex.certExpiry : Math.min(out.certExpiry, ex.certExpiry);
@@ -236,6 +258,8 @@ export async function runProbe(p: HttpProbeConfig, timeoutMs: number): Promise<P
   }
   out.status = ex.status;
   out.ssl = url.protocol === 'https:';
+  out.httpVersion = Number(ex.httpVersion) || 0;
+  out.tlsVersion = ex.tlsVersion;
   const cl = Number(ex.headers['content-length']);
   out.contentLength = Number.isFinite(cl) && ex.headers['content-length'] !== undefined ? cl : -1;
 
@@ -325,6 +349,14 @@ export class HttpProbeCollector implements Collector {
         o.status,
       ),
       gauge('probe_http_redirects', 'The number of redirects.').add(t, o.redirects),
+      gauge('probe_http_version', 'Returns the version of HTTP of the probe response (0 without one).').add(
+        t,
+        o.httpVersion,
+      ),
+      gauge('probe_dns_lookup_time_seconds', 'Returns the time taken for probe dns lookup in seconds.').add(
+        t,
+        o.dnsLookupSeconds,
+      ),
       gauge('probe_http_ssl', 'Indicates if SSL was used for the final redirect.').add(t, o.ssl ? 1 : 0),
       gauge('probe_http_content_length', 'Length of HTTP content response (-1 when unknown).').add(
         t,
@@ -342,6 +374,13 @@ export class HttpProbeCollector implements Collector {
         gauge('probe_ssl_earliest_cert_expiry', 'Returns last SSL chain expiry in unixtime.').add(
           t,
           o.certExpiry,
+        ),
+      );
+    if (o.tlsVersion !== undefined)
+      out.push(
+        gauge('probe_tls_version_info', 'Returns the TLS version used or NaN when unknown.').add(
+          { target, version: o.tlsVersion },
+          1,
         ),
       );
     if (o.failedDueToRegex !== undefined)

@@ -1,7 +1,14 @@
 // PostgreSQL 13+ catalogue queries and the pure functions that turn their rows into metric
 // families. Names and labels follow postgres_exporter where it has the metric; additions keep
 // its `pg_` prefix. Nothing here does I/O, so every function is tested on captured rows.
-import { counter, gauge, untyped, type Labels, type MetricFamily } from '../metrics/exposition.js';
+import {
+  counter,
+  gauge,
+  untyped,
+  type FamilyBuilder,
+  type Labels,
+  type MetricFamily,
+} from '../metrics/exposition.js';
 
 /** A result row as node-postgres returns it: bigint and numeric columns arrive as strings. */
 export type Row = Record<string, unknown>;
@@ -13,15 +20,37 @@ const str = (v: unknown): string => (v === null || v === undefined ? '' : String
 export const DATABASES_SQL = `SELECT oid::text AS datid, datname FROM pg_database
  WHERE NOT datistemplate AND datallowconn ORDER BY datname`;
 
-export const SETTINGS = [
-  'max_connections',
-  'superuser_reserved_connections',
-  'max_locks_per_transaction',
-  'max_prepared_transactions',
-] as const;
+/**
+ * Every numeric server parameter (bool, integer, real), as postgres_exporter's settings
+ * collector reads them: strings and enums have no number to export. A value this session set
+ * (the scrape's own statement_timeout) is reported as the server's, reset_val.
+ */
+export const SETTINGS_SQL = `SELECT name, CASE WHEN source = 'session' THEN reset_val ELSE setting END AS setting,
+ COALESCE(unit, '') AS unit, vartype FROM pg_settings
+ WHERE vartype IN ('bool', 'integer', 'real') AND name <> 'sync_commit_cancel_wait'`;
 
-/** current_setting() per name: the pg_settings view builds every parameter to show four. */
-export const SETTINGS_SQL = `SELECT name, current_setting(name) AS setting FROM unnest($1::text[]) AS name`;
+/** When the server started (postgres_exporter's pg_postmaster query). */
+export const POSTMASTER_SQL = `SELECT EXTRACT(EPOCH FROM pg_postmaster_start_time())::float8 AS start_time_seconds,
+ current_setting('server_version_num')::int AS server_version_num`;
+
+/**
+ * The background writer's counters, every column the server has: PostgreSQL 17 moved the
+ * checkpoint columns to pg_stat_checkpointer, and a row as JSON needs no version check.
+ */
+export const BGWRITER_SQL = `SELECT to_jsonb(b) AS stats FROM pg_stat_bgwriter b`;
+/** PostgreSQL 17+ only: the view does not exist before. */
+export const CHECKPOINTER_SQL = `SELECT to_jsonb(c) AS stats FROM pg_stat_checkpointer c`;
+
+/** Replication slots, the first $1 by name, with how far each one holds WAL back. */
+export const REPLICATION_SLOTS_SQL = `SELECT slot_name, slot_type, COALESCE(database, '') AS database,
+ active::int AS active,
+ (CASE WHEN pg_is_in_recovery() THEN pg_wal_lsn_diff(pg_last_wal_receive_lsn(), '0/0')
+       ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0') END)::float8 AS current_wal_lsn,
+ COALESCE(pg_wal_lsn_diff(confirmed_flush_lsn, '0/0'), 0)::float8 AS confirmed_flush_lsn,
+ COALESCE((CASE WHEN pg_is_in_recovery() THEN pg_wal_lsn_diff(pg_last_wal_receive_lsn(), restart_lsn)
+       ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn) END), 0)::float8 AS retained_bytes,
+ COALESCE(safe_wal_size, 0)::float8 AS safe_wal_size, COALESCE(wal_status, '') AS wal_status
+ FROM pg_replication_slots ORDER BY slot_name LIMIT $1`;
 
 /** postgres_exporter's pg_replication query (0.12+): lag 0 on a primary or a caught-up replica. */
 export const REPLICATION_SQL = `SELECT
@@ -66,14 +95,23 @@ export function combinedSql(parts: Record<string, string>): string {
   return `SELECT ${columns.join(',\n ')}`;
 }
 
-/** The server-wide views that need no database list. $1 the settings to read. */
-export const SERVER_VIEWS_SQL = combinedSql({
-  databases: DATABASES_SQL,
-  settings: SETTINGS_SQL,
-  replication: REPLICATION_SQL,
-  activity: ACTIVITY_SQL,
-  locks: LOCKS_SQL,
-});
+/**
+ * The server-wide views that need no database list, in one statement. $1 the cap on
+ * replication slots. `checkpointer` for PostgreSQL 17+ (learnt from the previous scrape).
+ */
+export function serverViewsSql(opts: { checkpointer: boolean }): string {
+  return combinedSql({
+    databases: DATABASES_SQL,
+    settings: SETTINGS_SQL,
+    replication: REPLICATION_SQL,
+    activity: ACTIVITY_SQL,
+    locks: LOCKS_SQL,
+    postmaster: POSTMASTER_SQL,
+    bgwriter: BGWRITER_SQL,
+    ...(opts.checkpointer ? { checkpointer: CHECKPOINTER_SQL } : {}),
+    slots: REPLICATION_SLOTS_SQL,
+  });
+}
 
 export const STAT_DATABASE_SQL = `SELECT datid::text AS datid, datname, numbackends, xact_commit, xact_rollback,
  blks_read, blks_hit, tup_returned, tup_fetched, tup_inserted, tup_updated, tup_deleted, conflicts,
@@ -123,7 +161,7 @@ export const STATEMENTS_MISSING_CODES = new Set(['42P01', '42883', '55000']);
  * count unused indexes over all of them. Unique and primary-key indexes enforce constraints,
  * so an unused one is not a candidate for dropping and is not counted.
  */
-export const INDEXES_SQL = `SELECT s.schemaname, s.relname, s.indexrelname,
+const INDEXES_ONLY_SQL = `SELECT s.schemaname, s.relname, s.indexrelname,
  s.idx_scan::float8 AS idx_scan, s.idx_tup_read::float8 AS idx_tup_read, s.idx_tup_fetch::float8 AS idx_tup_fetch,
  pg_relation_size(s.indexrelid)::float8 AS bytes,
  count(*) FILTER (WHERE s.idx_scan = 0 AND NOT (i.indisunique OR i.indisprimary)) OVER ()::int AS unused,
@@ -131,6 +169,39 @@ export const INDEXES_SQL = `SELECT s.schemaname, s.relname, s.indexrelname,
    FILTER (WHERE s.idx_scan = 0 AND NOT (i.indisunique OR i.indisprimary)) OVER (), 0)::float8 AS unused_bytes
  FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid
  ORDER BY bytes DESC, s.schemaname, s.indexrelname LIMIT GREATEST($1::int, 1)`;
+
+/** A hard bound on the tables read per database, whatever the filters: the cap applies after them. */
+export const TABLES_READ_MAX = 10_000;
+
+/**
+ * Per-table statistics for one database (postgres_exporter's stat_user_tables and
+ * statio_user_tables), largest first, at most TABLES_READ_MAX; include/exclude and the
+ * per-target cap are applied to these rows.
+ */
+export const TABLES_SQL = `SELECT s.schemaname, s.relname,
+ s.seq_scan::float8 AS seq_scan, s.seq_tup_read::float8 AS seq_tup_read,
+ COALESCE(s.idx_scan, 0)::float8 AS idx_scan, COALESCE(s.idx_tup_fetch, 0)::float8 AS idx_tup_fetch,
+ s.n_tup_ins::float8 AS n_tup_ins, s.n_tup_upd::float8 AS n_tup_upd, s.n_tup_del::float8 AS n_tup_del,
+ s.n_tup_hot_upd::float8 AS n_tup_hot_upd, s.n_live_tup::float8 AS n_live_tup,
+ s.n_dead_tup::float8 AS n_dead_tup, s.n_mod_since_analyze::float8 AS n_mod_since_analyze,
+ COALESCE(EXTRACT(EPOCH FROM s.last_vacuum), 0)::float8 AS last_vacuum,
+ COALESCE(EXTRACT(EPOCH FROM s.last_autovacuum), 0)::float8 AS last_autovacuum,
+ COALESCE(EXTRACT(EPOCH FROM s.last_analyze), 0)::float8 AS last_analyze,
+ COALESCE(EXTRACT(EPOCH FROM s.last_autoanalyze), 0)::float8 AS last_autoanalyze,
+ s.vacuum_count::float8 AS vacuum_count, s.autovacuum_count::float8 AS autovacuum_count,
+ s.analyze_count::float8 AS analyze_count, s.autoanalyze_count::float8 AS autoanalyze_count,
+ COALESCE(io.heap_blks_read, 0)::float8 AS heap_blks_read, COALESCE(io.heap_blks_hit, 0)::float8 AS heap_blks_hit,
+ COALESCE(io.idx_blks_read, 0)::float8 AS idx_blks_read, COALESCE(io.idx_blks_hit, 0)::float8 AS idx_blks_hit,
+ COALESCE(io.toast_blks_read, 0)::float8 AS toast_blks_read, COALESCE(io.toast_blks_hit, 0)::float8 AS toast_blks_hit,
+ COALESCE(io.tidx_blks_read, 0)::float8 AS tidx_blks_read, COALESCE(io.tidx_blks_hit, 0)::float8 AS tidx_blks_hit,
+ pg_total_relation_size(s.relid)::float8 AS bytes
+ FROM pg_stat_user_tables s LEFT JOIN pg_statio_user_tables io ON io.relid = s.relid
+ ORDER BY bytes DESC, s.schemaname, s.relname LIMIT ${TABLES_READ_MAX}`;
+
+/** Indexes ($1 the cap) and tables of one database in one round trip. */
+export const DATABASE_OBJECTS_SQL = combinedSql({ indexes: INDEXES_ONLY_SQL, tables: TABLES_SQL });
+/** Indexes alone, $1 the cap. */
+export const INDEXES_SQL = INDEXES_ONLY_SQL;
 
 export interface DatabaseSelection {
   selected: { datid: string; datname: string }[];
@@ -273,10 +344,126 @@ export function databaseSizeFamilies(rows: Row[], base: Labels): MetricFamily[] 
   return [size];
 }
 
+/** postgres_exporter's unit conversion: time settings to seconds, sizes to bytes. */
+const SETTING_UNITS: Record<string, { suffix: string; factor: number }> = {
+  ms: { suffix: 'seconds', factor: 0.001 },
+  s: { suffix: 'seconds', factor: 1 },
+  min: { suffix: 'seconds', factor: 60 },
+  h: { suffix: 'seconds', factor: 3600 },
+  d: { suffix: 'seconds', factor: 86_400 },
+  B: { suffix: 'bytes', factor: 1 },
+  kB: { suffix: 'bytes', factor: 1024 },
+  MB: { suffix: 'bytes', factor: 1024 ** 2 },
+  GB: { suffix: 'bytes', factor: 1024 ** 3 },
+  TB: { suffix: 'bytes', factor: 1024 ** 4 },
+};
+
+/** A setting's name and value as postgres_exporter exports it, or undefined for a unit it does not know. */
+export function settingSample(row: Row): { name: string; value: number; suffix: string } | undefined {
+  const name = str(row.name).replace(/\./g, '_');
+  const raw = str(row.setting);
+  if (str(row.vartype) === 'bool') return { name, value: raw === 'on' ? 1 : 0, suffix: '' };
+  const value = Number(raw);
+  const unit = str(row.unit);
+  if (!unit) return { name, value, suffix: '' };
+  // Units like `8kB` and `16MB` are multiples of a block or segment size.
+  const m = /^(\d*)([A-Za-z]+)$/.exec(unit);
+  const conv = m ? SETTING_UNITS[m[2] as string] : undefined;
+  if (!m || !conv) return undefined;
+  const multiple = m[1] ? Number(m[1]) : 1;
+  // -1 means "disabled" or "unlimited" and is not a quantity.
+  return { name, value: value === -1 ? -1 : value * multiple * conv.factor, suffix: conv.suffix };
+}
+
 export function settingsFamilies(rows: Row[], base: Labels): MetricFamily[] {
-  return rows.map((r) =>
-    gauge(`pg_settings_${str(r.name)}`, `Server Parameter: ${str(r.name)}.`).add({ ...base }, num(r.setting)),
+  const out: MetricFamily[] = [];
+  for (const r of rows) {
+    const s = settingSample(r);
+    if (!s) continue;
+    const name = s.suffix ? `pg_settings_${s.name}_${s.suffix}` : `pg_settings_${s.name}`;
+    const help = s.suffix
+      ? `Server Parameter: ${s.name} [Units converted to ${s.suffix}].`
+      : `Server Parameter: ${s.name}.`;
+    // A gauge named `_count` or `_total` (tcp_keepalives_count) is an anchor name promtool would flag.
+    const family = /_(count|total|sum|bucket)$/.test(name) ? untyped(name, help) : gauge(name, help);
+    out.push(family.add({ ...base }, s.value));
+  }
+  return out;
+}
+
+export function postmasterFamilies(row: Row | undefined, base: Labels): MetricFamily[] {
+  if (!row) return [];
+  return [
+    gauge(
+      'pg_postmaster_start_time_seconds',
+      'Time at which postmaster started, in seconds since the epoch.',
+    ).add({ ...base }, num(row.start_time_seconds)),
+  ];
+}
+
+/**
+ * pg_stat_bgwriter (and, on PostgreSQL 17+, pg_stat_checkpointer) as postgres_exporter 0.20
+ * names them: `pg_stat_bgwriter_<column>_total`, `pg_stat_checkpointer_<column>_total`;
+ * `stats_reset` as seconds since the epoch.
+ */
+export function bgwriterFamilies(
+  views: { bgwriter?: Row; checkpointer?: Row },
+  base: Labels,
+): MetricFamily[] {
+  const out: MetricFamily[] = [];
+  for (const [view, row] of Object.entries(views)) {
+    const stats = (row?.stats ?? undefined) as Record<string, unknown> | undefined;
+    if (!stats) continue;
+    for (const [col, v] of Object.entries(stats)) {
+      const value = col === 'stats_reset' ? Date.parse(str(v)) / 1000 : num(v);
+      if (!Number.isFinite(value)) continue;
+      out.push(
+        counter(`pg_stat_${view}_${col}_total`, `pg_stat_${view}.${col} (postgres_exporter name).`).add(
+          { ...base },
+          value,
+        ),
+      );
+    }
+  }
+  return out;
+}
+
+export function replicationSlotFamilies(rows: Row[], base: Labels): MetricFamily[] {
+  // The queries.yaml names the community's alerts use, and postgres_exporter 0.20's collector.
+  const active = gauge(
+    'pg_replication_slots_active',
+    'Whether the replication slot is in use (1) or not (0).',
   );
+  const diff = gauge(
+    'pg_replication_slots_pg_wal_lsn_diff',
+    'WAL the slot holds back: current WAL position minus the slot’s restart_lsn, in bytes.',
+  );
+  const isActive = gauge('pg_replication_slot_slot_is_active', 'Whether the slot is active (1) or not (0).');
+  const current = gauge('pg_replication_slot_slot_current_wal_lsn', 'The current WAL position, in bytes.');
+  const flushed = gauge(
+    'pg_replication_slot_slot_confirmed_flush_lsn',
+    'The last WAL position the slot’s consumer confirmed, in bytes (0 for physical slots).',
+  );
+  const safe = gauge(
+    'pg_replication_slot_safe_wal_size_bytes',
+    'WAL that can still be written before the slot is in danger of losing WAL files.',
+  );
+  const status = gauge(
+    'pg_replication_slot_wal_status',
+    'The slot’s WAL status (label wal_status); always 1.',
+  );
+  for (const r of rows) {
+    const slot = { ...base, slot_name: str(r.slot_name) };
+    active.add({ ...slot, database: str(r.database) }, num(r.active));
+    diff.add({ ...slot, database: str(r.database) }, num(r.retained_bytes));
+    const typed = { ...slot, slot_type: str(r.slot_type) };
+    isActive.add(typed, num(r.active));
+    current.add(typed, num(r.current_wal_lsn));
+    flushed.add(typed, num(r.confirmed_flush_lsn));
+    safe.add(typed, num(r.safe_wal_size));
+    status.add({ ...typed, wal_status: str(r.wal_status) }, 1);
+  }
+  return [active, diff, isActive, current, flushed, safe, status];
 }
 
 export function replicationFamilies(row: Row | undefined, base: Labels): MetricFamily[] {
@@ -395,4 +582,107 @@ export function upFamily(up: 0 | 1, base: Labels): MetricFamily {
     { ...base },
     up,
   );
+}
+
+// pg_stat_user_tables and pg_statio_user_tables columns, postgres_exporter's names. Its
+// counters have no `_total` suffix; they stay untyped so that the names match and promtool stays quiet.
+const TABLE_COUNTERS = [
+  'seq_scan',
+  'seq_tup_read',
+  'idx_scan',
+  'idx_tup_fetch',
+  'n_tup_ins',
+  'n_tup_upd',
+  'n_tup_del',
+  'n_tup_hot_upd',
+  'vacuum_count',
+  'autovacuum_count',
+  'analyze_count',
+  'autoanalyze_count',
+] as const;
+const TABLE_GAUGES = [
+  'n_live_tup',
+  'n_dead_tup',
+  'n_mod_since_analyze',
+  'last_vacuum',
+  'last_autovacuum',
+  'last_analyze',
+  'last_autoanalyze',
+] as const;
+const STATIO_COUNTERS = [
+  'heap_blks_read',
+  'heap_blks_hit',
+  'idx_blks_read',
+  'idx_blks_hit',
+  'toast_blks_read',
+  'toast_blks_hit',
+  'tidx_blks_read',
+  'tidx_blks_hit',
+] as const;
+
+export interface TableSelection {
+  include?: RegExp;
+  exclude?: RegExp;
+  /** Tables exported over all databases, largest first. */
+  limit: number;
+}
+
+/**
+ * Per-table families over all databases: the `limit` largest tables whose `schema.table`
+ * passes include/exclude; `pg_stat_user_tables_not_exported` counts the rest per database.
+ */
+export function tableFamilies(
+  perDatabase: { datname: string; rows: Row[] }[],
+  sel: TableSelection,
+  base: Labels,
+): MetricFamily[] {
+  const families = new Map<string, FamilyBuilder>();
+  const family = (view: string, col: string, kind: 'counter' | 'gauge') => {
+    const name = `pg_${view}_${col}`;
+    let f = families.get(name);
+    if (!f) {
+      f =
+        kind === 'counter'
+          ? untyped(name, `${view}.${col} (counter; postgres_exporter name).` + SAMPLED)
+          : gauge(
+              name,
+              `${view}.${col}${col.startsWith('last_') ? ', seconds since the epoch (0: never)' : ''}.` +
+                SAMPLED,
+            );
+      families.set(name, f);
+    }
+    return f;
+  };
+  const candidates: { datname: string; row: Row }[] = [];
+  for (const db of perDatabase)
+    for (const row of db.rows) {
+      const qualified = `${str(row.schemaname)}.${str(row.relname)}`;
+      if (sel.include && !sel.include.test(qualified)) continue;
+      if (sel.exclude?.test(qualified)) continue;
+      candidates.push({ datname: db.datname, row });
+    }
+  candidates.sort((a, b) => num(b.row.bytes) - num(a.row.bytes));
+  const notExported = gauge(
+    'pg_stat_user_tables_not_exported',
+    'Tables left out by the per-target cap collectors.postgres.tables.limit.' + SAMPLED,
+  );
+  const left = new Map<string, number>(perDatabase.map((d) => [d.datname, 0]));
+  for (const c of candidates.slice(sel.limit)) left.set(c.datname, (left.get(c.datname) ?? 0) + 1);
+  for (const { datname, row } of candidates.slice(0, sel.limit)) {
+    const labels = { ...base, datname, schemaname: str(row.schemaname), relname: str(row.relname) };
+    for (const col of TABLE_COUNTERS) family('stat_user_tables', col, 'counter').add(labels, num(row[col]));
+    for (const col of TABLE_GAUGES) family('stat_user_tables', col, 'gauge').add(labels, num(row[col]));
+    for (const col of STATIO_COUNTERS)
+      family('statio_user_tables', col, 'counter').add(labels, num(row[col]));
+  }
+  for (const [datname, n] of left) notExported.add({ ...base, datname }, n);
+  return [...families.values(), notExported];
+}
+
+/** postgres_exporter's self metric, which its community alerts watch: 1 when the last scrape failed. */
+export function lastScrapeErrorFamily(failed: 0 | 1, base: Labels): MetricFamily {
+  return gauge(
+    'pg_exporter_last_scrape_error',
+    'Whether the last scrape of metrics from PostgreSQL resulted in an error (1 for error, 0 for success).',
+  ).add({ ...base }, failed);
 }

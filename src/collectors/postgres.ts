@@ -1,29 +1,34 @@
 import pg from 'pg';
 import type { z } from 'zod';
 import type { postgresSection, postgresTarget } from '../config/databases.js';
-import { redactUrl, urlPassword } from '../config/load.js';
+import { redactUrl, scrubSecrets, urlPassword } from '../secrets.js';
 import { errorText, type Logger } from '../logger.js';
 import type { MetricFamily } from '../metrics/exposition.js';
 import { settleWithin } from '../wait.js';
 import { remainingMs, type Collector, type ScrapeContext } from './collector.js';
+import { Aborted, TargetPool } from './postgres-pool.js';
 import {
   activityFamilies,
   DATABASE_SIZE_SQL,
   databaseSizeFamilies,
-  INDEXES_SQL,
   indexFamilies,
   lockFamilies,
   replicationFamilies,
   selectDatabases,
-  SERVER_VIEWS_SQL,
-  SETTINGS,
+  serverViewsSql,
   settingsFamilies,
+  postmasterFamilies,
+  bgwriterFamilies,
+  replicationSlotFamilies,
+  DATABASE_OBJECTS_SQL,
+  tableFamilies,
   STAT_DATABASE_SQL,
   statDatabaseFamilies,
   STATEMENTS_MISSING_CODES,
   statementFamilies,
   statementsSql,
   upFamily,
+  lastScrapeErrorFamily,
   type Row,
 } from './postgres-queries.js';
 
@@ -35,18 +40,25 @@ export type PostgresTargetConfig = z.infer<typeof postgresTarget>;
 /** How long a missing pg_stat_statements is believed before it is looked for again. */
 const STATEMENTS_RECHECK_MS = 10 * 60_000;
 
-class Aborted extends Error {
-  constructor() {
-    super('scrape deadline passed');
-  }
-}
-
-/** The password in a DSN (URL userinfo or `?password=`), so error text can be scrubbed of it. */
 /** The DSN pointed at another database on the same server, with the same credentials. */
 function dsnForDatabase(dsn: string, datname: string): string {
   const u = new URL(dsn);
   u.pathname = '/' + encodeURIComponent(datname);
   return u.toString();
+}
+
+/**
+ * postgres_exporter's `server` label: the DSN's host and port, so that its dashboards'
+ * `by (server)` and `group_left(server)` work.
+ */
+export function serverLabel(dsn: string): string {
+  try {
+    const u = new URL(dsn);
+    const host = u.hostname || u.searchParams.get('host') || 'localhost';
+    return `${host}:${u.port || u.searchParams.get('port') || '5432'}`;
+  } catch {
+    return '';
+  }
 }
 
 function databaseOf(dsn: string): string {
@@ -56,152 +68,6 @@ function databaseOf(dsn: string): string {
     return db || decodeURIComponent(u.username) || 'postgres';
   } catch {
     return 'postgres';
-  }
-}
-
-interface Conn {
-  db: string;
-  client: pg.Client;
-  /** The server or the network dropped it; it is closed at release. */
-  broken: boolean;
-  closed: boolean;
-  /** The statement_timeout last set on this connection. */
-  statementTimeoutMs?: number;
-}
-
-/**
- * At most `max` connections to one server, shared by every database. Idle connections are
- * kept per database and the least recently used one (the DSN's own database last) is closed
- * to make room. A connection in use when the scrape deadline passes is destroyed, so a hung
- * server costs no more than `max` half-open sockets and none survive the scrape.
- */
-export class TargetPool {
-  private idle: Conn[] = [];
-  private open = 0;
-  private waiters: (() => void)[] = [];
-  private closed = false;
-  private readonly ending = new Set<Promise<void>>();
-
-  constructor(
-    private readonly max: number,
-    private readonly mainDb: string,
-    private readonly connect: (db: string, timeoutMs: number) => pg.Client,
-    private readonly logger: Logger,
-  ) {}
-
-  /** Connections open now (idle or in use). */
-  get size(): number {
-    return this.open;
-  }
-
-  async use<T>(db: string, ctx: ScrapeContext, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-    const conn = await this.acquire(db, ctx);
-    const onAbort = () => this.destroy(conn);
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      // Every statement of this scrape stops on the server by the deadline, not after it. A
-      // parameter, not a literal SET, so pg_stat_statements keeps one entry for it, not one per value.
-      // Rounded down to 500 ms steps and remembered per connection, so that scrapes with the same
-      // timeout header do not pay a round trip for it each time.
-      const left = remainingMs(ctx) - 50;
-      const timeoutMs = left >= 1000 ? Math.floor(left / 500) * 500 : Math.max(1, Math.floor(left));
-      if (conn.statementTimeoutMs !== timeoutMs) {
-        await conn.client.query("SELECT set_config('statement_timeout', $1, false)", [String(timeoutMs)]);
-        conn.statementTimeoutMs = timeoutMs;
-      }
-      return await fn(conn.client);
-    } catch (err) {
-      if (ctx.signal.aborted) throw new Aborted();
-      throw err;
-    } finally {
-      ctx.signal.removeEventListener('abort', onAbort);
-      this.release(conn, ctx);
-    }
-  }
-
-  private async acquire(db: string, ctx: ScrapeContext): Promise<Conn> {
-    for (;;) {
-      if (ctx.signal.aborted || this.closed) throw new Aborted();
-      for (const c of this.idle.filter((c) => c.broken)) this.destroy(c);
-      const i = this.idle.findIndex((c) => c.db === db);
-      if (i >= 0) return this.idle.splice(i, 1)[0] as Conn;
-      if (this.open >= this.max && this.idle.length > 0) {
-        const victim = this.idle.findIndex((c) => c.db !== this.mainDb);
-        this.destroy(this.idle.splice(victim >= 0 ? victim : 0, 1)[0] as Conn);
-      }
-      if (this.open < this.max) return await this.openConn(db, ctx);
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          ctx.signal.removeEventListener('abort', wake);
-          // An aborted waiter leaves the queue, so it cannot swallow a wake-up meant for another.
-          const at = this.waiters.indexOf(wake);
-          if (at >= 0) this.waiters.splice(at, 1);
-          resolve();
-        };
-        this.waiters.push(wake);
-        ctx.signal.addEventListener('abort', wake, { once: true });
-      });
-    }
-  }
-
-  private async openConn(db: string, ctx: ScrapeContext): Promise<Conn> {
-    const client = this.connect(db, Math.max(1, remainingMs(ctx)));
-    this.open++;
-    const conn: Conn = { db, client, broken: false, closed: false };
-    // Without a listener, a server that goes away while the connection is idle would crash the process.
-    client.on('error', (err) => {
-      conn.broken = true;
-      this.logger.debug({ db, err: errorText(err) }, 'postgres connection lost');
-    });
-    client.on('end', () => (conn.broken = true));
-    const onAbort = () => this.destroy(conn);
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      await client.connect();
-      return conn;
-    } catch (err) {
-      this.destroy(conn);
-      if (ctx.signal.aborted) throw new Aborted();
-      throw err;
-    } finally {
-      ctx.signal.removeEventListener('abort', onAbort);
-    }
-  }
-
-  private release(conn: Conn, ctx: ScrapeContext): void {
-    if (conn.closed) return;
-    if (conn.broken || ctx.signal.aborted || this.closed) {
-      this.destroy(conn);
-      return;
-    }
-    this.idle.push(conn);
-    this.waiters.shift()?.();
-  }
-
-  private destroy(conn: Conn): void {
-    const i = this.idle.indexOf(conn);
-    if (i >= 0) this.idle.splice(i, 1);
-    if (conn.closed) return;
-    conn.closed = true;
-    this.open--;
-    // end() destroys the socket when the connection is still starting or busy.
-    const ending = conn.client.end().catch(() => undefined);
-    this.ending.add(ending);
-    void ending.finally(() => this.ending.delete(ending));
-    this.waiters.shift()?.();
-  }
-
-  /** Closes the idle connections and waits (at most `waitMs`) until the server has seen them go. */
-  async drain(waitMs: number): Promise<void> {
-    for (const c of [...this.idle]) this.destroy(c);
-    // A hung server never acknowledges the goodbye; the sample must not wait for it.
-    await settleWithin(Promise.all([...this.ending]), waitMs);
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    for (const c of [...this.idle]) this.destroy(c);
-    for (const w of this.waiters.splice(0)) w();
   }
 }
 
@@ -219,7 +85,15 @@ export class PostgresCollector implements Collector {
   private statementsMissingUntil = 0;
   private lastDropped = '';
   private lastDatabases?: string[];
-  private sample?: { at: number; sizes: Row[]; indexes: { datname: string; rows: Row[] }[] };
+  private readonly server: string;
+  /** server_version_num from the previous scrape: PostgreSQL 17 has pg_stat_checkpointer. */
+  private serverVersion = 0;
+  private sample?: {
+    at: number;
+    sizes: Row[];
+    indexes: { datname: string; rows: Row[] }[];
+    tables: { datname: string; rows: Row[] }[];
+  };
   private sampling?: Promise<void>;
   private refreshController?: AbortController;
 
@@ -233,6 +107,7 @@ export class PostgresCollector implements Collector {
     this.password = urlPassword(target.dsn);
     this.mainDb = databaseOf(target.dsn);
     this.redacted = redactUrl(target.dsn);
+    this.server = serverLabel(target.dsn);
     const dsn = target.dsn;
     const connect = (db: string, timeoutMs: number) =>
       new pg.Client({
@@ -247,11 +122,11 @@ export class PostgresCollector implements Collector {
   }
 
   failureFamilies(): MetricFamily[] {
-    return [upFamily(0, { target: this.target })];
+    return [upFamily(0, { target: this.target }), lastScrapeErrorFamily(1, { target: this.target })];
   }
 
   async collect(ctx: ScrapeContext): Promise<MetricFamily[]> {
-    const base = { target: this.target };
+    const base = { target: this.target, server: this.server };
     let databases: string[] = [];
     /** Runs `fn` with a query function on a pooled connection to the DSN's own database. */
     const onMain = <T>(fn: (q: Query) => Promise<T>): Promise<T> =>
@@ -270,7 +145,12 @@ export class PostgresCollector implements Collector {
       const guess = this.lastDatabases;
       const early = guess ? statsFor(guess) : undefined;
       early?.catch(() => undefined);
-      const views = (await onMain((q) => q(SERVER_VIEWS_SQL, [SETTINGS])))[0] as Record<string, Row[]>;
+      const viewsSql = serverViewsSql({ checkpointer: this.serverVersion >= 170000 });
+      const views = (await onMain((q) => q(viewsSql, [this.cfg.max_replication_slots])))[0] as Record<
+        string,
+        Row[]
+      >;
+      this.serverVersion = Number(views.postmaster?.[0]?.server_version_num ?? 0);
       databases = this.selectDatabases(views.databases ?? [], ctx);
       this.lastDatabases = databases;
       let stats: MetricFamily[];
@@ -283,13 +163,18 @@ export class PostgresCollector implements Collector {
       out = [
         ...settingsFamilies(views.settings ?? [], base),
         ...replicationFamilies(views.replication?.[0], base),
+        ...replicationSlotFamilies(views.slots ?? [], base),
+        ...postmasterFamilies(views.postmaster?.[0], base),
+        ...bgwriterFamilies({ bgwriter: views.bgwriter?.[0], checkpointer: views.checkpointer?.[0] }, base),
         ...activityFamilies(views.activity ?? [], databases, base),
         ...lockFamilies(views.locks ?? [], databases, base),
         ...stats,
-        upFamily(1, base),
+        // pg_up carries no `server`, as with postgres_exporter.
+        upFamily(1, { target: this.target }),
+        lastScrapeErrorFamily(0, { target: this.target }),
       ];
     } catch (err) {
-      throw new Error(this.scrub(`${this.redacted}: ${errorText(err)}`));
+      throw new Error(scrubSecrets(`${this.redacted}: ${errorText(err)}`, [this.password]));
     }
     out.push(...(await this.sampled(databases, ctx)));
     return out;
@@ -325,7 +210,7 @@ export class PostgresCollector implements Collector {
       if (!code || !STATEMENTS_MISSING_CODES.has(code) || ctx.signal.aborted) throw err;
       if (!this.statementsMissingUntil)
         ctx.logger.info(
-          { database: this.mainDb, reason: this.scrub(errorText(err)) },
+          { database: this.mainDb, reason: scrubSecrets(errorText(err), [this.password]) },
           'pg_stat_statements is not available; statement metrics are off until it is',
         );
       this.statementsMissingUntil = Date.now() + STATEMENTS_RECHECK_MS;
@@ -346,10 +231,11 @@ export class PostgresCollector implements Collector {
     }
     if (this.sampling) await settleWithin(this.sampling, remainingMs(ctx) - 100);
     if (!this.sample) return [];
-    const base = { target: this.target };
+    const base = { target: this.target, server: this.server };
     return [
       ...databaseSizeFamilies(this.sample.sizes, base),
       ...(this.cfg.indexes.enabled ? indexFamilies(this.sample.indexes, this.cfg.indexes.limit, base) : []),
+      ...(this.cfg.tables.enabled ? tableFamilies(this.sample.tables, this.cfg.tables, base) : []),
     ];
   }
 
@@ -361,24 +247,29 @@ export class PostgresCollector implements Collector {
     const timer = setTimeout(() => controller.abort(), timeoutMs);
     const ctx: ScrapeContext = { signal: controller.signal, deadline: Date.now() + timeoutMs, logger };
     const indexes: { datname: string; rows: Row[] }[] = [];
+    const tables: { datname: string; rows: Row[] }[] = [];
     const run = <T>(db: string, fn: (c: pg.Client) => Promise<T>) => this.samplePool.use(db, ctx, fn);
     try {
       const sizes = run(this.mainDb, async (c) => (await c.query<Row>(DATABASE_SIZE_SQL, [databases])).rows);
-      const queue = this.cfg.indexes.enabled ? [...databases] : [];
+      const queue = this.cfg.indexes.enabled || this.cfg.tables.enabled ? [...databases] : [];
       const workers = Math.max(1, this.cfg.pool_size - 1);
       const perDatabase = Promise.all(
         Array.from({ length: workers }, async () => {
           for (let db = queue.shift(); db !== undefined; db = queue.shift()) {
             const datname = db;
             try {
-              const rows = await run(
+              const objects = await run(
                 datname,
-                async (c) => (await c.query<Row>(INDEXES_SQL, [this.cfg.indexes.limit])).rows,
+                async (c) => (await c.query<Row>(DATABASE_OBJECTS_SQL, [this.cfg.indexes.limit])).rows[0],
               );
-              indexes.push({ datname, rows });
+              indexes.push({ datname, rows: (objects?.indexes ?? []) as Row[] });
+              tables.push({ datname, rows: (objects?.tables ?? []) as Row[] });
             } catch (err) {
               if (controller.signal.aborted) return;
-              logger.warn({ datname, err: this.scrub(errorText(err)) }, 'index statistics failed');
+              logger.warn(
+                { datname, err: scrubSecrets(errorText(err), [this.password]) },
+                'index statistics failed',
+              );
             }
           }
         }),
@@ -386,10 +277,15 @@ export class PostgresCollector implements Collector {
       const [sizeRows] = await Promise.all([sizes, perDatabase]);
       if (controller.signal.aborted) throw new Aborted();
       indexes.sort((a, b) => a.datname.localeCompare(b.datname));
-      this.sample = { at: Date.now(), sizes: sizeRows, indexes };
+      tables.sort((a, b) => a.datname.localeCompare(b.datname));
+      this.sample = { at: Date.now(), sizes: sizeRows, indexes, tables };
     } catch (err) {
       logger.warn(
-        { err: controller.signal.aborted ? `timed out after ${timeoutMs} ms` : this.scrub(errorText(err)) },
+        {
+          err: controller.signal.aborted
+            ? `timed out after ${timeoutMs} ms`
+            : scrubSecrets(errorText(err), [this.password]),
+        },
         'database size and index sample failed; keeping the previous one',
       );
     } finally {
@@ -397,10 +293,6 @@ export class PostgresCollector implements Collector {
       // Between samples stackwatch holds no connection to the other databases.
       await this.samplePool.drain(2000);
     }
-  }
-
-  private scrub(text: string): string {
-    return this.password ? text.split(this.password).join('***') : text;
   }
 
   /** Open connections, for tests and benchmarks. */

@@ -3,7 +3,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { z } from 'zod';
 import type { redisSection, redisTarget } from '../config/databases.js';
-import { redactUrl, urlPassword } from '../config/load.js';
+import { redactUrl, scrubSecrets, urlPassword } from '../secrets.js';
 import { errorText } from '../logger.js';
 import { gauge, type MetricFamily } from '../metrics/exposition.js';
 import { remainingMs, type Collector, type ScrapeContext } from './collector.js';
@@ -123,7 +123,7 @@ export class RedisCollector implements Collector {
       // A failed connect leaves nothing to close: the next connect() replaces a client that is not ready.
       this.drop(used);
       throw new RedisTargetError(
-        `redis target ${this.target} (${this.safeUrl}): ${this.redact(this.describe(err))}`,
+        `redis target ${this.target} (${this.safeUrl}): ${scrubSecrets(this.describe(err), [this.cfg.password, urlPassword(this.cfg.url)])}`,
       );
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
@@ -205,15 +205,6 @@ export class RedisCollector implements Collector {
     if (conn && conn !== text)
       return /Connection is closed|Stream isn't writeable/.test(text) ? conn : `${text}; ${conn}`;
     return text;
-  }
-
-  private redact(text: string): string {
-    const secrets = [this.cfg.password, urlPassword(this.cfg.url)].filter(
-      (s): s is string => !!s && s.length > 0,
-    );
-    let out = text;
-    for (const s of secrets) out = out.split(s).join('***');
-    return out;
   }
 
   /** Closes `c`; when it is the current connection, the next scrape opens a new one. */

@@ -46,6 +46,20 @@ export const postgresSection = z
       })
       .strict()
       .default({}),
+    /** pg_stat_user_tables_* and pg_statio_user_tables_* per table, read with the index sample. */
+    tables: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Largest tables per target that get per-table series (each table is 27 series). */
+        limit: z.number().int().min(0).max(10_000).default(50),
+        /** Anchored regexes over `schema.table`. */
+        include: regex.optional(),
+        exclude: regex.optional(),
+      })
+      .strict()
+      .default({}),
+    /** Replication slots exported per target, by name. */
+    max_replication_slots: z.number().int().min(0).max(1_000).default(50),
   })
   .strict();
 

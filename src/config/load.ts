@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
+import { secretFileWarning, scrubSecrets, scrubUrlPasswords } from '../secrets.js';
 import { configSchema, type Config } from './schema.js';
 
 /** A configuration problem, already phrased as the one line an operator needs. */
@@ -32,9 +33,23 @@ function shortValue(v: unknown): string {
   return text.length > 60 ? text.slice(0, 57) + '...' : text;
 }
 
-/** Values of these keys (the last path segment) never appear in error messages. */
-const SECRET_KEY = /(^|_)(password|secret|token|dsn|url|key|credentials)$/i;
-const isSecretPath = (path: readonly (string | number)[]) => SECRET_KEY.test(String(path.at(-1) ?? ''));
+/**
+ * Values under these keys never appear in error messages: the key's last word (after `_`, `-`
+ * or a case change) names a secret, or the value is an HTTP header, which often carries one.
+ */
+const SECRET_WORD = /^(password|passwd|secret|token|dsn|url|key|apikey|credentials|authorization|cookie)$/i;
+const HEADER_KEYS = new Set(['headers']);
+
+function isSecretPath(path: readonly (string | number)[]): boolean {
+  if (path.slice(0, -1).some((p) => typeof p === 'string' && HEADER_KEYS.has(p))) return true;
+  const last = String(path.at(-1) ?? '');
+  const lastWord =
+    last
+      .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+      .split(/[_-]/)
+      .at(-1) ?? '';
+  return SECRET_WORD.test(lastWord);
+}
 
 /** Replaces `${VAR}` and `${VAR:-default}` in every string value; `$$` is a literal `$`. */
 function interpolate(node: Json, env: Env, path: (string | number)[]): Json {
@@ -60,8 +75,8 @@ function interpolate(node: Json, env: Env, path: (string | number)[]): Json {
 }
 
 /** Any string field `x` may be given as `x_file: /path`; the file's content (trailing newline trimmed) is used. */
-function resolveFiles(node: Json, path: (string | number)[]): Json {
-  if (Array.isArray(node)) return node.map((n, i) => resolveFiles(n, [...path, i]));
+function resolveFiles(node: Json, path: (string | number)[], opts: LoadOptions): Json {
+  if (Array.isArray(node)) return node.map((n, i) => resolveFiles(n, [...path, i], opts));
   if (!node || typeof node !== 'object') return node;
   const out: Record<string, Json> = {};
   for (const [k, v] of Object.entries(node)) {
@@ -71,13 +86,18 @@ function resolveFiles(node: Json, path: (string | number)[]): Json {
         throw new ConfigError(`config: ${pathText([...path, k])}: give either ${key} or ${k}, not both`);
       try {
         out[key] = readFileSync(v, 'utf8').replace(/\r?\n$/, '');
+        // Only files that hold a secret: a CA certificate (`ca_file`) may be readable by anyone.
+        const warning = isSecretPath([...path, key])
+          ? secretFileWarning(`config: ${pathText([...path, k])}`, v)
+          : undefined;
+        if (warning) opts.onWarning?.(warning);
       } catch (err) {
         throw new ConfigError(
           `config: ${pathText([...path, k])}: cannot read secret file ${JSON.stringify(v)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
         );
       }
     } else {
-      out[k] = resolveFiles(v, [...path, k]);
+      out[k] = resolveFiles(v, [...path, k], opts);
     }
   }
   return out;
@@ -126,7 +146,7 @@ export function applyEnvShortcuts(raw: Record<string, Json>, env: Env): void {
   }
 }
 
-function describeIssue(issue: z.ZodIssue, input: unknown): string {
+function describeIssueText(issue: z.ZodIssue, input: unknown): string {
   const path = pathText(issue.path);
   const value = valueAt(input, issue.path);
   const shown = isSecretPath(issue.path) ? '[redacted]' : shortValue(value);
@@ -138,15 +158,20 @@ function describeIssue(issue: z.ZodIssue, input: unknown): string {
     case z.ZodIssueCode.invalid_union: {
       // Report the most specific message among the union's branches.
       const inner = issue.unionErrors.flatMap((e) => e.issues).find((i) => i.code === z.ZodIssueCode.custom);
-      if (inner) return describeIssue(inner, input);
+      if (inner) return describeIssueText(inner, input);
       return `config: ${path}: invalid value ${shown}`;
     }
     case z.ZodIssueCode.custom:
       // Custom checks (durations, regexes) already quote the value they refused.
-      return `config: ${path}: ${issue.message}`;
+      return `config: ${path}: ${isSecretPath(issue.path) && typeof value === 'string' ? scrubSecrets(issue.message, [value, JSON.stringify(value)]) : issue.message}`;
     default:
       return `config: ${path}: ${issue.message} (value: ${shown})`;
   }
+}
+
+/** One issue as an operator reads it, without secret values or URL passwords. */
+function describeIssue(issue: z.ZodIssue, input: unknown): string {
+  return scrubUrlPasswords(describeIssueText(issue, input));
 }
 
 /** Validates an already-parsed object (after interpolation and `_file` resolution). */
@@ -159,7 +184,17 @@ export function validateConfig(raw: unknown): Config {
 }
 
 /** Parses YAML text into a validated Config. `source` names the file in error messages. */
-export function parseConfigText(text: string, env: Env = process.env, source = 'config'): Config {
+export interface LoadOptions {
+  /** Told about problems that do not stop the load, such as a secret file others can read. */
+  onWarning?: (message: string) => void;
+}
+
+export function parseConfigText(
+  text: string,
+  env: Env = process.env,
+  source = 'config',
+  opts: LoadOptions = {},
+): Config {
   let doc: unknown;
   try {
     doc = parseYaml(text, { prettyErrors: true, uniqueKeys: true }) ?? {};
@@ -177,14 +212,14 @@ export function parseConfigText(text: string, env: Env = process.env, source = '
     );
   }
   const interpolated = interpolate(doc as Json, env, []) as Record<string, Json>;
-  const resolved = resolveFiles(interpolated, []) as Record<string, Json>;
+  const resolved = resolveFiles(interpolated, [], opts) as Record<string, Json>;
   applyEnvShortcuts(resolved, env);
   return validateConfig(resolved);
 }
 
 /** Loads the config file, or the defaults plus environment shortcuts when `file` is undefined. */
-export function loadConfig(file: string | undefined, env: Env = process.env): Config {
-  if (file === undefined) return parseConfigText('{}', env, '(defaults)');
+export function loadConfig(file: string | undefined, env: Env = process.env, opts: LoadOptions = {}): Config {
+  if (file === undefined) return parseConfigText('{}', env, '(defaults)', opts);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -193,28 +228,5 @@ export function loadConfig(file: string | undefined, env: Env = process.env): Co
       `config: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
     );
   }
-  return parseConfigText(text, env, file);
-}
-
-/** The password in a connection URL (userinfo or `?password=`), so error text can be scrubbed of it. */
-export function urlPassword(url: string): string | undefined {
-  try {
-    const u = new URL(url);
-    return (
-      (u.password ? decodeURIComponent(u.password) : undefined) ?? u.searchParams.get('password') ?? undefined
-    );
-  } catch {
-    return /password=([^\s&]+)/.exec(url)?.[1];
-  }
-}
-
-/** Removes the password from a connection URL so it can be logged or shown. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
-  }
+  return parseConfigText(text, env, file, opts);
 }

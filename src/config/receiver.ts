@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseMatcher } from '../alerting/matchers.js';
+import { parseMatcher } from '../matchers.js';
 import { duration } from './common.js';
 
 /** `name` for a label; Prometheus label-name syntax. */
@@ -21,7 +21,7 @@ const regexSource = z.string().superRefine((v, ctx) => {
 
 /**
  * A label matcher: Alertmanager syntax (`severity="critical"`, `service=~"pg|redis"`) or the
- * structured form `{label, op, value}`. Parsed and checked in src/alerting/matchers.ts.
+ * structured form `{label, op, value}`. Parsed and checked in src/matchers.ts.
  */
 export const matcherInput = z.union([
   z
@@ -223,6 +223,11 @@ export const receiverSection = z
         timeout: duration.default('30s'),
         /** Accept self-signed certificates on STARTTLS/SMTPS. */
         tls_insecure_skip_verify: z.boolean().default(false),
+        /**
+         * smtp:// only: refuse to send (nor to log in) unless the server upgrades to TLS with
+         * STARTTLS, so a password or a mail never crosses the network in the clear.
+         */
+        require_tls: z.boolean().default(false),
       })
       .strict()
       .default({}),

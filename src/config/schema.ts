@@ -32,6 +32,11 @@ export const configSchema = z
         /** Used when a scrape has no X-Prometheus-Scrape-Timeout-Seconds header. */
         scrape_timeout: duration.default('10s'),
         scrape_timeout_offset: duration.default('500ms'),
+        /**
+         * Host names (without port) requests must be addressed to, against DNS rebinding;
+         * empty: any. Liveness and readiness answer any Host.
+         */
+        allowed_hosts: z.array(z.string().min(1)).default([]),
       })
       .strict()
       .default({}),
@@ -40,6 +45,11 @@ export const configSchema = z
     collectors: z
       .object({
         filesystem: filesystemSection.default({}),
+        /** node_exporter's uname collector: node_uname_info. */
+        uname: z
+          .object({ enabled: z.boolean().default(true) })
+          .strict()
+          .default({}),
         docker: dockerSection.default({}),
         postgres: postgresSection.default({}),
         redis: redisSection.default({}),

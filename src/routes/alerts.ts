@@ -53,6 +53,12 @@ export function alertsRouter(deps: AlertsDeps): Router {
         ),
       );
     }
+    // Refused from its declared length, before a byte of it is read.
+    const limit = r.config.max_body_bytes;
+    if (Number(req.headers['content-length']) > limit) {
+      res.setHeader('Connection', 'close');
+      return fail(res, 413, `body larger than ${limit} bytes`);
+    }
     next();
   });
 

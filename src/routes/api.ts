@@ -1,7 +1,7 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
-import { parseMatcher } from '../alerting/matchers.js';
+import { parseMatcher } from '../matchers.js';
 import type { AlertReceiver } from '../alerting/receiver.js';
-import { StoreUnavailableError } from '../alerting/receiver.js';
+import { StoreUnavailableError } from '../alerting/outbox.js';
 import { subjectOf } from '../alerting/render.js';
 import type { Job, JobStatus } from '../alerting/types.js';
 import { parseDuration } from '../config/common.js';

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import type { Collector } from '../collectors/collector.js';
+import { COLLECTOR_KINDS } from '../collectors/index.js';
 import { errorText, type Logger } from '../logger.js';
 import { renderFamilies, type MetricFamily } from '../metrics/exposition.js';
 import { runCollectors, scrapeTimeoutMs } from '../scrape.js';
@@ -14,26 +15,56 @@ export interface MetricsDeps {
 
 const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
+/**
+ * What each endpoint answers. In /metrics several targets share one scrape, told apart by
+ * `target`; a /probe answer is one target, and Prometheus's relabelling names it, as with the
+ * anchors' /probe.
+ */
+const ANSWERS = {
+  metrics: { selfMetrics: true, targetLabel: true },
+  probe: { selfMetrics: false, targetLabel: false },
+} as const;
+
 /** `/metrics` (every collector plus self metrics) and `/probe?target=<configured name>`. */
 export function metricsRouter(deps: MetricsDeps): Router {
   const router = Router();
 
-  const scrape = async (collectors: readonly Collector[], header: string | undefined, withSelf: boolean) => {
+  const scrape = async (opts: {
+    collectors: readonly Collector[];
+    /** Prometheus's X-Prometheus-Scrape-Timeout-Seconds. */
+    timeoutHeader: string | undefined;
+    answer: keyof typeof ANSWERS;
+  }) => {
     const { offsetMs, defaultMs } = deps.timeouts();
-    const timeout = scrapeTimeoutMs(header, offsetMs, defaultMs);
-    const result = await runCollectors(collectors, timeout, deps.logger);
-    // In /metrics several targets share one scrape, told apart by `target`; a /probe answer
-    // is one target, and Prometheus's relabelling names it, as with the anchors' /probe.
-    const families = withSelf ? result.families : result.families.map(withoutTargetLabel);
+    const timeout = scrapeTimeoutMs(opts.timeoutHeader, offsetMs, defaultMs);
+    const result = await runCollectors(opts.collectors, timeout, deps.logger);
+    const answer = ANSWERS[opts.answer];
+    const families = answer.targetLabel ? result.families : result.families.map(withoutTargetLabel);
     const { text, conflicts } = renderFamilies(families);
     if (conflicts.length)
       deps.logger.error({ families: conflicts }, 'metric families with conflicting types dropped');
-    return withSelf ? text + (await deps.self.registry.metrics()) : text;
+    return answer.selfMetrics ? text + (await deps.self.registry.metrics()) : text;
   };
 
   router.get('/metrics', async (req, res) => {
+    const requested = collectParameter(req.query);
+    let collectors = deps.collectors();
+    if (requested) {
+      const chosen = selectCollectors(collectors, requested);
+      if ('unknown' in chosen) {
+        res.status(400).json({
+          error: `unknown collector ${JSON.stringify(chosen.unknown.slice(0, 100))} in collect[]: give a kind (${COLLECTOR_KINDS.join(', ')}) or a configured collector's name`,
+        });
+        return;
+      }
+      collectors = chosen.selected;
+    }
     try {
-      const body = await scrape(deps.collectors(), req.header('X-Prometheus-Scrape-Timeout-Seconds'), true);
+      const body = await scrape({
+        collectors,
+        timeoutHeader: req.header('X-Prometheus-Scrape-Timeout-Seconds'),
+        answer: 'metrics',
+      });
       res.type(CONTENT_TYPE).send(body);
     } catch (err) {
       deps.logger.error({ err: errorText(err) }, 'scrape failed');
@@ -56,9 +87,13 @@ export function metricsRouter(deps: MetricsDeps): Router {
       return;
     }
     try {
-      res
-        .type(CONTENT_TYPE)
-        .send(await scrape(selected, req.header('X-Prometheus-Scrape-Timeout-Seconds'), false));
+      res.type(CONTENT_TYPE).send(
+        await scrape({
+          collectors: selected,
+          timeoutHeader: req.header('X-Prometheus-Scrape-Timeout-Seconds'),
+          answer: 'probe',
+        }),
+      );
     } catch (err) {
       deps.logger.error({ err: errorText(err), target }, 'probe failed');
       res.status(500).type('text/plain').send('probe failed; see the stackwatch log\n');
@@ -66,6 +101,41 @@ export function metricsRouter(deps: MetricsDeps): Router {
   });
 
   return router;
+}
+
+/** At most this many collect[] values are read, each at most this long: a request cannot cost more. */
+const MAX_COLLECT_VALUES = 64;
+const MAX_COLLECT_LENGTH = 200;
+
+/** node_exporter's `collect[]` URL parameter (repeated), or undefined when absent. */
+export function collectParameter(query: Record<string, unknown>): string[] | undefined {
+  const raw = query.collect ?? query['collect[]'];
+  if (raw === undefined) return undefined;
+  const values = (Array.isArray(raw) ? raw : [raw]).slice(0, MAX_COLLECT_VALUES);
+  return values.filter((v): v is string => typeof v === 'string').map((v) => v.slice(0, MAX_COLLECT_LENGTH));
+}
+
+/** `postgres` for `postgres/main`: the kind of collector, which collect[] may name instead of one collector. */
+export function collectorGroup(c: Collector): string {
+  const slash = c.name.indexOf('/');
+  return slash < 0 ? c.name : c.name.slice(0, slash);
+}
+
+/**
+ * The collectors a collect[] list names, by kind (`postgres`) or by name (`postgres/main`).
+ * A kind with nothing configured selects nothing (one shipped scrape configuration fits every
+ * installation); any other value is an error, as with node_exporter, so that a typo in a
+ * scrape configuration shows as a failing target rather than as an empty job.
+ */
+export function selectCollectors(
+  collectors: readonly Collector[],
+  requested: readonly string[],
+): { selected: Collector[] } | { unknown: string } {
+  const wanted = new Set(requested);
+  for (const name of wanted)
+    if (!(COLLECTOR_KINDS as readonly string[]).includes(name) && !collectors.some((c) => c.name === name))
+      return { unknown: name };
+  return { selected: collectors.filter((c) => wanted.has(c.name) || wanted.has(collectorGroup(c))) };
 }
 
 function withoutTargetLabel(f: MetricFamily): MetricFamily {

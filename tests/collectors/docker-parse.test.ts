@@ -128,6 +128,13 @@ describe('Docker families from captured engine answers', () => {
       { labels: expect.objectContaining({ interface: 'eth0' }), value: eth0.rx_bytes },
     ]);
     expect(one('container_network_transmit_bytes_total', 'net')).toBe(eth0.tx_bytes);
+    for (const [family, field] of [
+      ['container_network_receive_errors_total', 'rx_errors'],
+      ['container_network_transmit_errors_total', 'tx_errors'],
+      ['container_network_receive_packets_dropped_total', 'rx_dropped'],
+      ['container_network_transmit_packets_dropped_total', 'tx_dropped'],
+    ] as const)
+      expect({ family, value: one(family, 'net') }).toEqual({ family, value: eth0[field] });
     expect(of('container_network_receive_bytes_total', 'busy')).toEqual([]); // --network none
   });
 
@@ -196,6 +203,25 @@ describe('block I/O and cgroup v2 shapes', () => {
       { labels: expect.objectContaining({ name: 'writer', device: '/dev/vda' }), value: 4096 },
     ]);
     expect(samples(t, 'container_fs_writes_bytes_total')[0]?.value).toBe(8192);
+
+    // Operations, from io_serviced_recursive, on the same devices (cAdvisor's container_fs_{reads,writes}_total).
+    const ops = [
+      { major: 254, minor: 0, op: 'Read', value: 3 },
+      { major: 254, minor: 0, op: 'Write', value: 5 },
+      { major: 254, minor: 0, op: 'Total', value: 8 },
+    ];
+    const withOps = { ...stats, blkio_stats: { io_service_bytes_recursive: v1, io_serviced_recursive: ops } };
+    const o = render(
+      dockerFamilies([{ row, stats: withOps }], {
+        labelAllowlist: [],
+        now: NOW,
+        deviceName: (mm) => (mm === '254:0' ? '/dev/vda' : mm),
+      }),
+    );
+    expect(samples(o, 'container_fs_reads_total')).toEqual([
+      { labels: expect.objectContaining({ name: 'writer', device: '/dev/vda' }), value: 3 },
+    ]);
+    expect(samples(o, 'container_fs_writes_total')[0]?.value).toBe(5);
   });
 
   it('computes the working set from inactive_file on cgroup v2 and never below zero', () => {

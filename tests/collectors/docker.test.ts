@@ -162,6 +162,95 @@ describe('Docker collector against a real engine', () => {
     expect(samples(text, 'container_state').filter((s) => s.labels.name === 'failed')).toHaveLength(7);
   });
 
+  it('shows the memory reservation and the writable layer’s size and inodes', async () => {
+    await engine.runContainer(
+      'writer',
+      ['--memory-reservation', '32m'],
+      ['sh', '-c', 'dd if=/dev/zero of=/f bs=64k count=80 && sleep 3600'],
+    );
+    await engine.runContainer('unreserved', [], ['sleep', '3600']);
+    const text = await waitFor(
+      async () => {
+        const t = await scrape();
+        const usage = value(t, 'container_fs_usage_bytes', 'writer');
+        return usage !== undefined && usage >= 80 * 64 * 1024 ? t : undefined;
+      },
+      30_000,
+      'layer size of writer',
+    );
+    expect(value(text, 'container_spec_memory_reservation_limit_bytes', 'writer')).toBe(32 * 1024 * 1024);
+    expect(value(text, 'container_spec_memory_reservation_limit_bytes', 'unreserved')).toBe(0);
+    // The engine's own answer for the writable layer.
+    const inspected = await engine.api<{ SizeRw: number }>('/containers/writer/json?size=1');
+    expect(value(text, 'container_fs_usage_bytes', 'writer')).toBe(inspected.SizeRw);
+    // Inodes of the filesystem the layer lives on, as statfs reports it for the engine's data root.
+    const inodes = Number((await run('stat', ['-f', '-c', '%c', engine.dir])).stdout.trim());
+    expect(value(text, 'container_fs_inodes_total', 'writer')).toBe(inodes);
+    const free = value(text, 'container_fs_inodes_free', 'writer') as number;
+    expect(free).toBeGreaterThan(0);
+    expect(free).toBeLessThan(inodes);
+    // The device holding the engine's data, named as the block I/O families name devices.
+    const df = (await run('df', ['--output=source', engine.dir])).stdout.trim().split('\n')[1];
+    expect(
+      samples(text, 'container_fs_usage_bytes').find((s) => s.labels.name === 'writer')?.labels.device,
+    ).toBe(df);
+    await engine.docker(['rm', '-f', 'writer', 'unreserved']);
+  });
+
+  it('shows the CPU quota of --cpus and the CFS throttling the kernel counts under it', async () => {
+    const id = await engine.runContainer('throttled', ['--cpus', '0.2'], ['sh', '-c', 'yes >/dev/null']);
+    await engine.runContainer('unlimited', [], ['sh', '-c', 'yes >/dev/null']);
+    const text = await waitFor(
+      async () => {
+        const t = await scrape();
+        const sampled = value(t, 'container_cpu_usage_seconds_total', 'unlimited') !== undefined;
+        return sampled && (value(t, 'container_cpu_cfs_throttled_periods_total', 'throttled') ?? 0) > 0
+          ? t
+          : undefined;
+      },
+      20_000,
+      'throttling of throttled',
+    );
+    expect(value(text, 'container_spec_cpu_period', 'throttled')).toBe(100_000);
+    expect(value(text, 'container_spec_cpu_quota', 'throttled')).toBe(20_000);
+    expect(value(text, 'container_spec_cpu_shares', 'throttled')).toBe(1024);
+    const periods = value(text, 'container_cpu_cfs_periods_total', 'throttled') as number;
+    expect(periods).toBeGreaterThanOrEqual(
+      value(text, 'container_cpu_cfs_throttled_periods_total', 'throttled') as number,
+    );
+    expect(value(text, 'container_cpu_cfs_throttled_seconds_total', 'throttled')).toBeGreaterThan(0);
+    // The kernel's own count for the cgroup (v1) is at least what the last sample saw.
+    for (const f of [
+      `/sys/fs/cgroup/cpu,cpuacct/docker/${id}/cpu.stat`,
+      `/sys/fs/cgroup/cpu/docker/${id}/cpu.stat`,
+    ])
+      if (existsSync(f))
+        expect(Number(/^nr_periods (\d+)/m.exec(readFileSync(f, 'utf8'))?.[1])).toBeGreaterThanOrEqual(
+          periods,
+        );
+    // No quota, no CFS families, as with cAdvisor.
+    expect(value(text, 'container_cpu_cfs_periods_total', 'unlimited')).toBeUndefined();
+    expect(value(text, 'container_spec_cpu_quota', 'unlimited')).toBeUndefined();
+    expect(value(text, 'container_spec_cpu_shares', 'unlimited')).toBe(1024);
+    await engine.docker(['rm', '-f', 'throttled', 'unlimited']);
+  });
+
+  it('has cAdvisor’s machine facts from /proc', async () => {
+    const text = await scrape();
+    const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8').match(/^processor\s*:/gm)?.length;
+    const memTotalKb = Number(/^MemTotal:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1]);
+    const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    expect(samples(text, 'machine_cpu_cores')).toEqual([
+      { labels: expect.objectContaining({ boot_id: bootId }), value: cpuinfo },
+    ]);
+    expect(samples(text, 'machine_memory_bytes')[0]?.value).toBe(memTotalKb * 1024);
+    expect(Object.keys(samples(text, 'machine_memory_bytes')[0]?.labels ?? {}).sort()).toEqual([
+      'boot_id',
+      'machine_id',
+      'system_uuid',
+    ]);
+  });
+
   it('counts the restarts of a container in a restart loop', async () => {
     await engine.runContainer('looping', ['--restart', 'always'], ['sh', '-c', 'exit 1']);
     const text = await waitFor(

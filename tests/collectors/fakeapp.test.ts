@@ -73,6 +73,6 @@ describe('fake application', () => {
   it('frees its port when closed', async () => {
     const other = await startFakeApp();
     await other.close();
-    await expect(fetch(other.url + '/health')).rejects.toThrow();
+    await expect(fetch(other.url + '/health')).rejects.toMatchObject({ cause: { code: 'ECONNREFUSED' } });
   });
 });

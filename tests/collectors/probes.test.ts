@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { allProbes } from '../../src/collectors/http-probe.js';
@@ -12,7 +12,7 @@ import { probesSection } from '../../src/config/host.js';
 import { startFakeApp, type FakeAppHandle } from '../support/fakeapp.js';
 import { samples, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
 import { makeCertificate } from '../support/tls.js';
-import { freePort, run, tempDir, waitFor } from '../support/util.js';
+import { freePort, run, startProcess, tempDir, waitFor, type Proc } from '../support/util.js';
 
 const tmp = tempDir('swprobe');
 let app: FakeAppHandle;
@@ -20,6 +20,9 @@ let appTls: FakeAppHandle;
 let sw: StackwatchHandle;
 let certExpiry: number;
 let closedPort: number;
+
+/** The URL with `localhost` for the address, so that the probe resolves a name. */
+const byName = (url: string) => url.replace('127.0.0.1', 'localhost');
 
 async function probe(target: string, timeoutHeader?: string): Promise<{ status: number; text: string }> {
   const res = await fetch(`${sw.url}/probe?target=${target}`, {
@@ -61,6 +64,7 @@ collectors:
       - { name: tls_ca, url: '${appTls.url}/health', tls: { ca_file: ${cert} } }
       - { name: tls_untrusted, url: '${appTls.url}/health' }
       - { name: tls_insecure, url: '${appTls.url}/health', tls: { insecure_skip_verify: true } }
+      - { name: tls_by_name, url: '${byName(appTls.url)}/health', tls: { insecure_skip_verify: true } }
       - { name: body_check, url: '${app.url}/health', body_regex: '"status":\\s*"ok"' }
       - name: json_check
         url: '${app.url}/health'
@@ -247,6 +251,47 @@ describe('https', () => {
   });
 });
 
+describe('compared with blackbox_exporter probing the same server', () => {
+  let blackbox: Proc;
+  let blackboxUrl: string;
+  beforeAll(async () => {
+    const port = await freePort();
+    const config = join(tmp.path, 'blackbox.yml');
+    writeFileSync(
+      config,
+      'modules:\n  https:\n    prober: http\n    http:\n      preferred_ip_protocol: ip4\n      tls_config: { insecure_skip_verify: true }\n',
+    );
+    blackbox = startProcess('/usr/bin/prometheus-blackbox-exporter', [
+      `--config.file=${config}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+    ]);
+    blackboxUrl = `http://127.0.0.1:${port}`;
+    await waitFor(async () => (await fetch(`${blackboxUrl}/metrics`)).ok, 20_000, 'blackbox_exporter');
+  });
+  afterAll(async () => blackbox?.stop());
+
+  it('has probe_http_version, probe_tls_version_info and probe_dns_lookup_time_seconds with its labels and values', async () => {
+    const target = encodeURIComponent(`${byName(appTls.url)}/health`);
+    const theirs = await (await fetch(`${blackboxUrl}/probe?module=https&target=${target}`)).text();
+    const { text: ours } = await probe('tls_by_name');
+    expect(value(theirs, 'probe_success')).toBe(1);
+    expect(value(ours, 'probe_success')).toBe(1);
+    expect(value(ours, 'probe_http_version')).toBe(value(theirs, 'probe_http_version'));
+    expect(value(ours, 'probe_http_version')).toBe(1.1);
+    expect(samples(ours, 'probe_tls_version_info')).toEqual(samples(theirs, 'probe_tls_version_info'));
+    expect(samples(ours, 'probe_tls_version_info')[0]?.labels.version).toMatch(/^TLS 1\.[23]$/);
+    expect(samples(theirs, 'probe_dns_lookup_time_seconds').map((s) => s.labels)).toEqual([{}]);
+    expect(samples(ours, 'probe_dns_lookup_time_seconds').map((s) => s.labels)).toEqual([{}]);
+    expect(value(ours, 'probe_dns_lookup_time_seconds')).toBeGreaterThan(0);
+  });
+
+  it('reports no TLS version for plain http, and HTTP 1.1', async () => {
+    const { text } = await probe('health');
+    expect(samples(text, 'probe_tls_version_info')).toEqual([]);
+    expect(value(text, 'probe_http_version')).toBe(1.1);
+  });
+});
+
 describe('/metrics', () => {
   it('labels every probe series with its target and passes promtool check metrics', async () => {
     const text = await (await fetch(`${sw.url}/metrics`)).text();
@@ -265,6 +310,7 @@ describe('/metrics', () => {
         'refused',
         'slow',
         'teapot',
+        'tls_by_name',
         'tls_ca',
         'tls_insecure',
         'tls_untrusted',
@@ -274,6 +320,9 @@ describe('/metrics', () => {
       'probe_duration_seconds',
       'probe_http_status_code',
       'probe_http_duration_seconds',
+      'probe_http_version',
+      'probe_dns_lookup_time_seconds',
+      'probe_tls_version_info',
       'probe_agent_running',
     ])
       for (const s of samples(text, name)) expect(s.labels.target).toBeTruthy();

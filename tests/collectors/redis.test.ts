@@ -118,7 +118,7 @@ describe('Redis collector against a real Redis 7', () => {
     );
 
     const pwFile = join(tmp.path, 'redis-password');
-    writeFileSync(pwFile, PASSWORD + '\n');
+    writeFileSync(pwFile, PASSWORD + '\n', { mode: 0o600 });
     sw = await startStackwatch({
       config: `collectors:
   filesystem:

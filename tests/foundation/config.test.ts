@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseConfigText, redactUrl } from '../../src/config/load.js';
+import { ConfigError, loadConfig, parseConfigText } from '../../src/config/load.js';
+import { redactUrl } from '../../src/secrets.js';
 import { CLI } from '../support/stackwatch.js';
 import { run, tempDir } from '../support/util.js';
 

@@ -47,6 +47,6 @@ describe('a real Prometheus scraping stackwatch', () => {
     const p = prom.proc;
     await prom.stop();
     expect(p.child.exitCode !== null || p.child.signalCode !== null).toBe(true);
-    await expect(fetch(`${prom.url}/-/ready`)).rejects.toThrow();
+    await expect(fetch(`${prom.url}/-/ready`)).rejects.toMatchObject({ cause: { code: 'ECONNREFUSED' } });
   });
 });

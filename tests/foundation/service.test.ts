@@ -94,7 +94,12 @@ describe("the README's run command", () => {
     const proc = startProcess(
       'npm',
       ['start', '--silent', '--ignore-scripts', '--', '--web.listen-address=127.0.0.1:0'],
-      { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root' } },
+      {
+        cwd: REPO_ROOT,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root' },
+        // Its own process group, so stopping it stops npm's node child too.
+        detached: true,
+      },
     );
     try {
       const port = await waitFor(
@@ -208,7 +213,8 @@ describe('probe', () => {
 
 describe('reload', () => {
   let sw: StackwatchHandle;
-  const good = 'global:\n  scrape_timeout: 5s\ncollectors:\n  filesystem:\n    enabled: true\n';
+  const good =
+    'global:\n  scrape_timeout: 5s\ncollectors:\n  filesystem:\n    enabled: true\n  uname:\n    enabled: true\n';
   beforeAll(async () => {
     sw = await startStackwatch({ config: good });
   });
@@ -232,7 +238,7 @@ describe('reload', () => {
   });
 
   it('applies a good file on SIGHUP and reports success again', async () => {
-    writeFileSync(sw.configFile as string, good.replace('enabled: true', 'enabled: false'));
+    writeFileSync(sw.configFile as string, good.replaceAll('enabled: true', 'enabled: false'));
     sw.proc.child.kill('SIGHUP');
     await waitFor(async () => (await reloadGauge()) === 1, 10_000, 'reload after SIGHUP');
     const text = await (await fetch(`${sw.url}/metrics`)).text();

@@ -34,6 +34,10 @@ describe('scrape timeout', () => {
   it('never goes below 100 ms', () => {
     expect(scrapeTimeoutMs('0.2', 500, 7000)).toBe(100);
   });
+  it('never goes above ten minutes, however large the header', () => {
+    expect(scrapeTimeoutMs('1e12', 500, 7000)).toBe(600_000);
+    expect(scrapeTimeoutMs('1e400', 500, 7000)).toBe(7000);
+  });
 });
 
 describe('exposition', () => {

@@ -81,7 +81,8 @@ describe('web config: TLS and basic auth', () => {
   });
 
   it('refuses plain HTTP on the TLS port', async () => {
-    await expect(fetch(`http://127.0.0.1:${sw.port}/metrics`)).rejects.toThrow();
+    // The TLS listener drops a plain-HTTP request without an HTTP answer.
+    await expect(fetch(`http://127.0.0.1:${sw.port}/metrics`)).rejects.toThrow('fetch failed');
   });
 
   it('keeps the liveness endpoint open for container health checks', async () => {

@@ -186,10 +186,72 @@ describe.each([sqlite, postgres])('$name outbox (record stage)', (kind) => {
     expect(await store.deleteSilence('s1')).toBe(false);
   });
 
+  it('stores hostile strings in every field, as the other outbox does', async () => {
+    // NUL (PostgreSQL refuses it in text) and unpaired UTF-16 halves (no UTF-8 form) become
+    // U+FFFD in both outboxes; everything else is kept exactly.
+    const hostile = [
+      'nul\u0000key',
+      'half\ud800',
+      'low\udc00end',
+      'emoji\u{1F600}',
+      'c\u0001\u001f\u007f',
+      'bidi\u202e',
+      `q"'\\`,
+      '<b>&amp;',
+    ].join('|');
+    const stored = hostile
+      .split('\u0000')
+      .join('\uFFFD')
+      .replace('\ud800', '\uFFFD')
+      .replace('\udc00', '\uFFFD');
+    const s = await fresh();
+    const w = fixture('apidown_0.json');
+    const raw: Webhook = {
+      ...w,
+      groupKey: `{}:{alertname="${hostile}"}`,
+      commonAnnotations: { summary: hostile },
+      alerts: w.alerts.map((a) => ({
+        ...a,
+        labels: { ...a.labels, hostile },
+        annotations: { ...a.annotations, description: hostile },
+      })),
+    };
+    const [out] = await s.record([planWebhook(raw, ctx)], now, HOUR);
+    expect(out!.recorded).toBeGreaterThan(0);
+    const jobs = await s.list({ limit: 10 });
+    expect(jobs).toHaveLength(out!.recorded);
+    for (const j of jobs) {
+      expect(j.groupKey).toBe(`{}:{alertname="${stored}"}`);
+      expect(j.content.groupKey).toBe(`{}:{alertname="${stored}"}`);
+      expect(j.content.alerts.map((a) => [a.labels.hostile, a.annotations.description])).toEqual(
+        j.content.alerts.map(() => [stored, stored]),
+      );
+    }
+    const first = jobs[0]!;
+    await s.complete([{ id: first.id, attempts: 1, kind: 'dead', error: `SMTP 550 ${hostile}` }], now);
+    expect((await s.get(first.id))?.lastError).toBe(`SMTP 550 ${stored}`);
+    await s.addSilence({
+      id: 'hostile',
+      matchers: [`hostile="${hostile}"`],
+      startsAt: now,
+      endsAt: now + HOUR,
+      comment: hostile,
+      createdBy: hostile,
+      source: 'api',
+    });
+    expect((await s.listSilences()).find((x) => x.id === 'hostile')).toMatchObject({
+      matchers: [`hostile="${stored}"`],
+      comment: stored,
+      createdBy: stored,
+    });
+  });
+
   it('fails loudly when the database is gone (the webhook answers 503)', async () => {
     const s = await kind.open();
     await s.close();
-    await expect(s.record([planWebhook(fixture('apidown_0.json'), ctx)], now, HOUR)).rejects.toThrow();
+    await expect(s.record([planWebhook(fixture('apidown_0.json'), ctx)], now, HOUR)).rejects.toThrow(
+      /database connection is not open|after calling end on the pool/,
+    );
   });
 });
 

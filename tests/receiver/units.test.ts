@@ -5,7 +5,7 @@ import { classifySmtpError } from '../../src/alerting/channels/email.js';
 import { classifySlackError, parseRetryAfter } from '../../src/alerting/channels/slack.js';
 import { ContactBook, words } from '../../src/alerting/contacts.js';
 import { dedupKey } from '../../src/alerting/dedup.js';
-import { matches, parseMatcher } from '../../src/alerting/matchers.js';
+import { matches, parseMatcher } from '../../src/matchers.js';
 import { decodeJson, parseWebhook, type Webhook } from '../../src/alerting/payload.js';
 import { planWebhook } from '../../src/alerting/plan.js';
 import { Redactor } from '../../src/alerting/redact.js';

@@ -69,12 +69,39 @@ export function startProcess(cmd: string, args: string[], opts: SpawnOptions = {
       resolve(-1);
     });
   });
-  const stop = async (signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000) => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill(signal);
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    await exited;
-    clearTimeout(timer);
+  // A detached child leads its own process group: stop signals the whole group (npm and the
+  // node it starts) and waits until none of it is left.
+  const group = opts.detached === true && child.pid !== undefined ? child.pid : undefined;
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      if (group !== undefined) process.kill(-group, sig);
+      else child.kill(sig);
+    } catch {
+      // already gone
+    }
+  };
+  const groupAlive = () => {
+    if (group === undefined) return false;
+    try {
+      process.kill(-group, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const stop = async (sig: NodeJS.Signals = 'SIGTERM', graceMs = 5000) => {
+    if (child.exitCode === null && child.signalCode === null) {
+      signal(sig);
+      const timer = setTimeout(() => signal('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    } else if (!groupAlive()) return;
+    if (groupAlive()) {
+      signal(sig);
+      await waitFor(() => !groupAlive() || undefined, graceMs, 'the process group to exit').catch(() =>
+        signal('SIGKILL'),
+      );
+    }
   };
   return { child, output: () => out, exited, stop };
 }

@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter, TransportOptions } from 'nodemailer';
 import { renderEmail } from '../render.js';
 import type { DeliveryResult, Job } from '../types.js';
 import type { Channel, DigestDelivery } from './channel.js';
@@ -10,6 +10,8 @@ export interface EmailOptions {
   concurrency: number;
   timeoutMs: number;
   insecureSkipVerify: boolean;
+  /** Only over STARTTLS: never log in or send in the clear. */
+  requireTls?: boolean;
 }
 
 interface SmtpError extends Error {
@@ -28,6 +30,9 @@ const SMTP_RATE_LIMIT = /rate|too many|throttl|slow down/i;
 export function classifySmtpError(err: SmtpError): DeliveryResult {
   const code = err.responseCode;
   const reply = (err.response ?? err.message ?? '').replace(/\s+/g, ' ').slice(0, 200);
+  // No STARTTLS with require_tls set: nothing was sent, and retrying will not change that.
+  if (err.code === 'ETLS')
+    return { kind: 'failure', reason: `ETLS: ${err.message.slice(0, 200)}`, cause: 'clientError' };
   const reason = `SMTP ${code}: ${reply}`;
   if (typeof code === 'number' && code >= 500)
     return { kind: 'failure', reason, cause: code === 530 || code === 535 ? 'authError' : 'clientError' };
@@ -82,11 +87,13 @@ function noDelaySocket(host: string, port: number, timeoutMs: number) {
 export class EmailChannel implements Channel {
   readonly name = 'email' as const;
   readonly console = false;
-  private readonly transport: Transporter;
+  /** nodemailer is loaded with the first message, so a service without SMTP never holds it. */
+  private transport?: Promise<Transporter>;
+  private readonly transportOptions: TransportOptions;
 
   constructor(private readonly opts: EmailOptions) {
     const server = parseSmtpUrl(opts.smtpUrl);
-    this.transport = nodemailer.createTransport({
+    this.transportOptions = {
       host: server.host,
       port: server.port,
       secure: server.secure,
@@ -98,12 +105,18 @@ export class EmailChannel implements Channel {
       greetingTimeout: opts.timeoutMs,
       socketTimeout: opts.timeoutMs,
       tls: { rejectUnauthorized: !opts.insecureSkipVerify },
+      requireTLS: opts.requireTls,
       // Plain SMTP (STARTTLS when offered): a socket without Nagle's delay. nodemailer writes
       // the message and the final "." separately, and Nagle plus the server's delayed ACK add
       // about 40 ms per write; a pooled connection then manages about 7 messages a second.
       // (smtps:// keeps nodemailer's own TLS socket.)
       ...(server.secure ? {} : { getSocket: noDelaySocket(server.host, server.port, opts.timeoutMs) }),
-    } as nodemailer.TransportOptions);
+    } as TransportOptions;
+  }
+
+  private transporter(): Promise<Transporter> {
+    this.transport ??= import('nodemailer').then((m) => m.default.createTransport(this.transportOptions));
+    return this.transport;
   }
 
   async deliver(
@@ -111,7 +124,9 @@ export class EmailChannel implements Channel {
   ): Promise<DeliveryResult> {
     const mail = renderEmail(job.content, job);
     try {
-      await this.transport.sendMail({
+      await (
+        await this.transporter()
+      ).sendMail({
         from: this.opts.from,
         to: job.recipients,
         subject: mail.subject,
@@ -131,7 +146,9 @@ export class EmailChannel implements Channel {
   /** A digest is a multipart (text and HTML) message of its own, with its own Message-ID. */
   async deliverDigest(d: DigestDelivery): Promise<DeliveryResult> {
     try {
-      await this.transport.sendMail({
+      await (
+        await this.transporter()
+      ).sendMail({
         from: this.opts.from,
         to: d.recipients,
         subject: d.rendered.subject,
@@ -147,6 +164,6 @@ export class EmailChannel implements Channel {
   }
 
   async close(): Promise<void> {
-    this.transport.close();
+    (await this.transport)?.close();
   }
 }

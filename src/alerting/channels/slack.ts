@@ -1,4 +1,4 @@
-import { IncomingWebhook } from '@slack/webhook';
+import type { IncomingWebhook } from '@slack/webhook';
 import { renderSlack } from '../render.js';
 import type { DeliveryResult, Job } from '../types.js';
 import type { SlackMessage } from '../render.js';
@@ -68,9 +68,14 @@ export class SlackChannel implements Channel {
     private readonly receiverUrls: ReadonlyMap<string, string> = new Map(),
   ) {}
 
-  private hook(url: string): IncomingWebhook {
+  /** @slack/webhook is loaded with the first message, so a service without Slack never holds it. */
+  private async hook(url: string): Promise<IncomingWebhook> {
     let h = this.hooks.get(url);
-    if (!h) this.hooks.set(url, (h = new IncomingWebhook(url, { timeout: this.timeoutMs })));
+    if (!h) {
+      const { IncomingWebhook } = await import('@slack/webhook');
+      h = this.hooks.get(url) ?? new IncomingWebhook(url, { timeout: this.timeoutMs });
+      this.hooks.set(url, h);
+    }
     return h;
   }
 
@@ -94,7 +99,7 @@ export class SlackChannel implements Channel {
 
   private async post(url: string, msg: SlackMessage): Promise<DeliveryResult> {
     try {
-      await this.hook(url).send(msg as unknown as Parameters<IncomingWebhook['send']>[0]);
+      await (await this.hook(url)).send(msg as unknown as Parameters<IncomingWebhook['send']>[0]);
       return { kind: 'success' };
     } catch (err) {
       return classifySlackError(err as SlackError);

@@ -1,0 +1,140 @@
+// The outbox's rules, written once for both stores (store.ts for SQLite, pg-store.ts for
+// PostgreSQL): email threading, when a webhook may change a group's escalation state, the
+// muted jobs' text, row mappers and how long each table keeps its rows. The stores keep only
+// their SQL and call these.
+import type { ChannelName } from '../config/receiver.js';
+import type { Silence } from './silences.js';
+import type { GroupUpdate, Job, JobSpec, JobStatus, NotificationContent, RecordOutcome } from './types.js';
+
+const DAY_MS = 86_400_000;
+/** Thread roots outlive short job retention, so a long incident's resolution still threads. */
+export const THREAD_MIN_RETENTION_MS = DAY_MS;
+/** Escalation state of a group Alertmanager stopped posting about (it resolves within a day). */
+export const GROUP_RETENTION_MS = 2 * DAY_MS;
+
+/** Oldest timestamp each table keeps: rows older than this are pruned. */
+export function pruneHorizons(now: number, retentionMs: number, dedupWindowMs: number) {
+  return {
+    jobs: now - retentionMs,
+    dedup: now - dedupWindowMs,
+    threads: now - Math.max(retentionMs, THREAD_MIN_RETENTION_MS),
+    groups: now - GROUP_RETENTION_MS,
+    silences: now - retentionMs,
+  };
+}
+
+/** Whether a job takes part in email threading (muted jobs and Slack do not). */
+export function isThreaded(j: JobSpec): j is JobSpec & { threadKey: string; messageId: string } {
+  return !!j.threadKey && !!j.messageId && j.status === 'pending';
+}
+
+/**
+ * One threading step: a firing message replies to the conversation's root, or starts the
+ * conversation; a resolution replies to the root and ends the conversation, so the next
+ * firing starts a new one. Returns the job's In-Reply-To and the conversation's root after it.
+ */
+export function threadStep(
+  j: JobSpec & { messageId: string },
+  root: string | undefined,
+): { inReplyTo: string | null; root: string | undefined } {
+  if (j.content.status === 'firing')
+    return root ? { inReplyTo: root, root } : { inReplyTo: null, root: j.messageId };
+  return { inReplyTo: root ?? null, root: undefined };
+}
+
+/**
+ * The group update a recorded webhook applies, if any. A webhook that was entirely a duplicate
+ * (an HA replica's late copy) never reopens a group that has since resolved.
+ */
+export function groupUpdateOf(
+  rec: { jobs: readonly JobSpec[]; group?: GroupUpdate },
+  out: RecordOutcome,
+): GroupUpdate | undefined {
+  return rec.group && (out.recorded > 0 || rec.jobs.length === 0) ? rec.group : undefined;
+}
+
+/** A group update that ends the group's escalation state (nothing critical fires any more). */
+export function endsGroup(g: GroupUpdate): boolean {
+  return g.criticalSinceMs === null || !g.content;
+}
+
+/** The last_error text of a job muted by maintenance windows (null when not muted). */
+export function mutedText(j: JobSpec): string | null {
+  return j.mutedBy?.length ? `muted by maintenance window ${j.mutedBy.join(', ')}` : null;
+}
+
+export interface JobRow {
+  id: number;
+  created_at: number;
+  updated_at: number;
+  age_from: number;
+  dedup_key: string;
+  kind: string;
+  group_key: string;
+  receiver: string;
+  channel: string;
+  recipients: string;
+  status: string;
+  alert_status: string;
+  content: string;
+  message_id: string | null;
+  in_reply_to: string | null;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  sent_at: number | null;
+  lane: string | null;
+  digest: string | null;
+}
+
+export function toJob(r: JobRow): Job {
+  return {
+    id: r.id,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    ageFrom: r.age_from,
+    dedupKey: r.dedup_key,
+    kind: r.kind as Job['kind'],
+    groupKey: r.group_key,
+    receiver: r.receiver,
+    channel: r.channel as ChannelName,
+    recipients: JSON.parse(r.recipients) as string[],
+    status: r.status as JobStatus,
+    alertStatus: r.alert_status as Job['alertStatus'],
+    content: JSON.parse(r.content) as NotificationContent,
+    messageId: r.message_id,
+    inReplyTo: r.in_reply_to,
+    attempts: r.attempts,
+    nextAttemptAt: r.next_attempt_at,
+    lastError: r.last_error,
+    sentAt: r.sent_at,
+    lane: r.lane ?? '',
+    digest: r.digest ?? null,
+  };
+}
+
+export interface SilenceRow {
+  id: string;
+  matchers: string;
+  starts_at: number;
+  ends_at: number;
+  comment: string;
+  created_by: string;
+}
+
+export function toSilence(r: SilenceRow): Silence {
+  return {
+    id: r.id,
+    matchers: JSON.parse(r.matchers) as string[],
+    startsAt: r.starts_at,
+    endsAt: r.ends_at,
+    comment: r.comment,
+    createdBy: r.created_by,
+    source: 'api',
+  };
+}
+
+/** The silence row's values, in the column order both stores insert. */
+export function silenceValues(s: Silence): [string, string, number, number, string, string] {
+  return [s.id, JSON.stringify(s.matchers), s.startsAt, s.endsAt, s.comment, s.createdBy];
+}

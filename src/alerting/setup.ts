@@ -1,0 +1,126 @@
+import type { ChannelName, ReceiverConfig } from '../config/receiver.js';
+import type { Logger } from '../logger.js';
+import type { Channel } from './channels/channel.js';
+import { ConsoleChannel } from './channels/console.js';
+import { EmailChannel } from './channels/email.js';
+import { SlackChannel } from './channels/slack.js';
+import { ContactBook } from './contacts.js';
+import { SLACK_DIGEST_MAX_LINES } from './digest.js';
+import type { DigestPolicy, PaceKey } from './dispatch.js';
+import { Lanes, laneOrderFromRoutes } from './lanes.js';
+import type { Labels } from '../matchers.js';
+import { Redactor } from './redact.js';
+import { routeTest, Router, type RouteTestResult } from './routing.js';
+import { compileSilence, mutedBy, normaliseMatchers, type ActiveSilence } from './silences.js';
+import type { Job } from './types.js';
+
+/** Everything derived from the receiver configuration; swapped as a whole on reload. */
+export interface Setup {
+  cfg: ReceiverConfig;
+  router: Router;
+  book: ContactBook;
+  redactor: Redactor;
+  configSilences: ActiveSilence[];
+  email: Channel;
+  slack?: SlackChannel;
+  slackConsole: Channel;
+  mailDomain: string;
+  lanes: Lanes;
+  digest: DigestPolicy;
+}
+
+export function mailDomainOf(from: string): string {
+  const m = /@([A-Za-z0-9.-]+)>?\s*$/.exec(from);
+  return m?.[1] ?? 'stackwatch.local';
+}
+
+export function buildSetup(cfg: ReceiverConfig, logger: Logger): Setup {
+  const email: Channel = cfg.email.smtp_url
+    ? new EmailChannel({
+        smtpUrl: cfg.email.smtp_url,
+        from: cfg.email.from,
+        concurrency: cfg.email.concurrency,
+        timeoutMs: cfg.email.timeout,
+        insecureSkipVerify: cfg.email.tls_insecure_skip_verify,
+        requireTls: cfg.email.require_tls,
+      })
+    : new ConsoleChannel('email', logger);
+  const receiverUrls = new Map<string, string>();
+  for (const r of cfg.receivers) if (r.slack_webhook_url) receiverUrls.set(r.name, r.slack_webhook_url);
+  const slack =
+    cfg.slack.webhook_url || receiverUrls.size
+      ? new SlackChannel(cfg.slack.webhook_url, cfg.slack.timeout, receiverUrls)
+      : undefined;
+  return {
+    cfg,
+    router: new Router(cfg),
+    book: new ContactBook(cfg),
+    redactor: new Redactor(cfg.redact),
+    configSilences: cfg.maintenance_windows.map((w, i) =>
+      compileSilence({
+        id: `config-${i}${w.name ? `-${w.name}` : ''}`,
+        matchers: normaliseMatchers(w.matchers),
+        startsAt: Date.parse(w.starts_at),
+        endsAt: Date.parse(w.ends_at),
+        comment: w.comment,
+        createdBy: 'config',
+        source: 'config',
+      }),
+    ),
+    email,
+    slack,
+    slackConsole: new ConsoleChannel('slack', logger),
+    mailDomain: mailDomainOf(cfg.email.from),
+    lanes: new Lanes({
+      enabled: cfg.lanes.enabled,
+      label: cfg.lanes.label,
+      order: cfg.lanes.order ?? laneOrderFromRoutes(cfg.route, cfg.lanes.label),
+      selfMatchers: cfg.lanes.self_matchers,
+    }),
+    digest: {
+      enabled: cfg.digest.enabled,
+      backlog: cfg.digest.backlog,
+      arrivals: cfg.digest.arrivals,
+      windowMs: cfg.digest.window,
+      intervalMs: cfg.digest.interval,
+      maxItems: cfg.digest.max_items,
+      maxUrgentItems: SLACK_DIGEST_MAX_LINES,
+    },
+  };
+}
+
+/** The rate-limit key and budget of a destination: the SMTP server, or a Slack webhook URL. */
+export function paceOf(s: Setup, channel: ChannelName, recipientsKey: string): PaceKey {
+  const unpaced = { rate: 0, burst: 1 };
+  if (channel === 'email')
+    return s.email.console
+      ? { key: 'email:console', budget: unpaced }
+      : { key: 'email:smtp', budget: { rate: s.cfg.email.rate, burst: s.cfg.email.burst } };
+  const url = s.slack?.urlFor({ recipients: JSON.parse(recipientsKey) as string[] });
+  return url
+    ? { key: `slack:${url}`, budget: { rate: s.cfg.slack.rate, burst: s.cfg.slack.burst } }
+    : { key: 'slack:console', budget: unpaced };
+}
+
+/** The channel a job is delivered by: Slack jobs without a webhook URL go to the log. */
+export function channelFor(s: Setup, job: Pick<Job, 'channel' | 'recipients' | 'receiver'>): Channel {
+  if (job.channel === 'email') return s.email;
+  return s.slack && s.slack.urlFor(job) ? s.slack : s.slackConsole;
+}
+
+/** "Who would be told about these labels?", and which maintenance windows would mute it. */
+export function routeTestWith(
+  s: Setup,
+  silences: readonly ActiveSilence[],
+  labels: Labels,
+  now: number,
+): RouteTestResult {
+  const result = routeTest(s.router, s.book, labels);
+  const muted = mutedBy(silences, labels, now);
+  return muted.length ? { ...result, muted_by: muted } : result;
+}
+
+/** Closes the setup's channels (after a reload, or when the service stops). */
+export async function closeSetup(s: Setup): Promise<void> {
+  await Promise.allSettled([s.email.close(), s.slack?.close()]);
+}
