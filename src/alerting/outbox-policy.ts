@@ -3,7 +3,9 @@
 // muted jobs' text, row mappers and how long each table keeps its rows. The stores keep only
 // their SQL and call these.
 import type { ChannelName } from '../config/receiver.js';
+import type { Acknowledgement } from './ack.js';
 import type { Silence } from './silences.js';
+import { storableText } from './storable.js';
 import type { GroupUpdate, Job, JobSpec, JobStatus, NotificationContent, RecordOutcome } from './types.js';
 
 const DAY_MS = 86_400_000;
@@ -20,6 +22,7 @@ export function pruneHorizons(now: number, retentionMs: number, dedupWindowMs: n
     threads: now - Math.max(retentionMs, THREAD_MIN_RETENTION_MS),
     groups: now - GROUP_RETENTION_MS,
     silences: now - retentionMs,
+    acks: now - retentionMs,
   };
 }
 
@@ -137,4 +140,95 @@ export function toSilence(r: SilenceRow): Silence {
 /** The silence row's values, in the column order both stores insert. */
 export function silenceValues(s: Silence): [string, string, number, number, string, string] {
   return [s.id, JSON.stringify(s.matchers), s.startsAt, s.endsAt, s.comment, s.createdBy];
+}
+
+/** Which notifications to list; every field narrows (AND). */
+export interface JobFilter {
+  status?: JobStatus;
+  channel?: ChannelName;
+  receiver?: string;
+  groupKey?: string;
+  /** Id of the digest that carried them. */
+  digest?: string;
+}
+
+/** Filter fields and their columns, in the order the WHERE clause names them. */
+export const JOB_FILTER_COLUMNS = [
+  ['status', 'status'],
+  ['channel', 'channel'],
+  ['receiver', 'receiver'],
+  ['groupKey', 'group_key'],
+  ['digest', 'digest'],
+] as const satisfies readonly (readonly [keyof JobFilter, string])[];
+
+export interface AckRow {
+  id: string;
+  group_key: string;
+  alertname: string;
+  group_labels: string;
+  by: string;
+  via: string;
+  at: number;
+  comment: string;
+  silence_id: string | null;
+  silence_ends_at: number | null;
+  ended_at: number | null;
+  ended_by: string | null;
+}
+
+export function toAck(r: AckRow): Acknowledgement {
+  return {
+    id: r.id,
+    groupKey: r.group_key,
+    alertname: r.alertname,
+    groupLabels: JSON.parse(r.group_labels) as Record<string, string>,
+    by: r.by,
+    via: r.via,
+    at: r.at,
+    comment: r.comment,
+    silenceId: r.silence_id,
+    silenceEndsAt: r.silence_ends_at,
+    endedAt: r.ended_at,
+    endedBy: r.ended_by,
+  };
+}
+
+/** Column values of an acknowledgement, in the order of ACK_COLUMNS. */
+export const ACK_COLUMNS =
+  'id, group_key, alertname, group_labels, by, via, at, comment, silence_id, silence_ends_at, ended_at, ended_by';
+export function ackValues(a: Acknowledgement): unknown[] {
+  return [
+    a.id,
+    a.groupKey,
+    a.alertname,
+    JSON.stringify(a.groupLabels),
+    a.by,
+    a.via,
+    a.at,
+    a.comment,
+    a.silenceId,
+    a.silenceEndsAt,
+    a.endedAt,
+    a.endedBy,
+  ];
+}
+
+/** `WHERE status = ? AND channel = ?` for the fields a filter sets, and their values in order. */
+export function jobFilterWhere(
+  f: JobFilter,
+  placeholder: (i: number) => string,
+): { where: string; values: string[]; signature: string } {
+  const parts: string[] = [];
+  const values: string[] = [];
+  for (const [field, column] of JOB_FILTER_COLUMNS) {
+    const v = f[field];
+    if (v === undefined) continue;
+    values.push(storableText(v));
+    parts.push(`${column} = ${placeholder(values.length)}`);
+  }
+  return {
+    where: parts.length ? `WHERE ${parts.join(' AND ')}` : '',
+    values,
+    signature: parts.join(','),
+  };
 }

@@ -9,17 +9,24 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { ChannelName } from '../config/receiver.js';
 import type { BacklogEntry } from './dispatch.js';
+import type { Acknowledgement } from './ack.js';
 import type { Silence } from './silences.js';
 import {
+  ACK_COLUMNS,
+  ackValues,
   endsGroup,
   groupUpdateOf,
   isThreaded,
+  jobFilterWhere,
   mutedText,
   pruneHorizons,
   silenceValues,
   threadStep,
+  toAck,
   toJob,
   toSilence,
+  type AckRow,
+  type JobFilter,
   type JobRow,
   type SilenceRow,
 } from './outbox-policy.js';
@@ -32,7 +39,7 @@ import {
   type EscalationCandidate,
   type StoreCounts,
 } from './store.js';
-import type { IngestRecord, Job, JobSpec, JobStatus, NotificationContent, RecordOutcome } from './types.js';
+import type { IngestRecord, Job, JobSpec, NotificationContent, RecordOutcome } from './types.js';
 import { storable, storableText } from './storable.js';
 
 const INT8_OID = 20;
@@ -86,6 +93,11 @@ CREATE TABLE IF NOT EXISTS ${s}.groups (
 CREATE TABLE IF NOT EXISTS ${s}.silences (
   id TEXT PRIMARY KEY, matchers TEXT NOT NULL, starts_at BIGINT NOT NULL, ends_at BIGINT NOT NULL,
   comment TEXT NOT NULL, created_by TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ${s}.acks (
+  id TEXT PRIMARY KEY, group_key TEXT NOT NULL, alertname TEXT NOT NULL, group_labels TEXT NOT NULL,
+  by TEXT NOT NULL, via TEXT NOT NULL, at BIGINT NOT NULL, comment TEXT NOT NULL, silence_id TEXT,
+  silence_ends_at BIGINT, ended_at BIGINT, ended_by TEXT);
+CREATE INDEX IF NOT EXISTS acks_group ON ${s}.acks (group_key, ended_at);
 ${laneSql(s)}`;
 }
 
@@ -134,10 +146,10 @@ export class PgStore implements AlertStore {
     try {
       // A schema made beforehand by a DBA needs no CREATE privilege: only a missing table is created.
       const present = await pool.query<{ ok: boolean }>(
-        `SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL
+        `SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AND to_regclass($4) IS NOT NULL
            AND EXISTS (SELECT 1 FROM information_schema.columns
                        WHERE table_schema = $3 AND table_name = 'jobs' AND column_name = 'digest') AS ok`,
-        [`${opts.schema}.jobs`, `${opts.schema}.silences`, opts.schema],
+        [`${opts.schema}.jobs`, `${opts.schema}.silences`, opts.schema, `${opts.schema}.acks`],
       );
       if (!present.rows[0]?.ok)
         await store.tx(async (c) => {
@@ -435,22 +447,12 @@ export class PgStore implements AlertStore {
     return r.rows[0] && toJob(r.rows[0]);
   }
 
-  async list(opts: { status?: JobStatus; limit: number; digest?: string }): Promise<Job[]> {
-    if (opts.digest !== undefined)
-      return (
-        await this.pool.query<JobRow>(
-          `SELECT * FROM ${this.t('jobs')} WHERE digest = $1 ORDER BY id DESC LIMIT $2`,
-          [opts.digest, opts.limit],
-        )
-      ).rows.map(toJob);
-    const r = opts.status
-      ? await this.pool.query<JobRow>(
-          `SELECT * FROM ${this.t('jobs')} WHERE status = $1 ORDER BY id DESC LIMIT $2`,
-          [opts.status, opts.limit],
-        )
-      : await this.pool.query<JobRow>(`SELECT * FROM ${this.t('jobs')} ORDER BY id DESC LIMIT $1`, [
-          opts.limit,
-        ]);
+  async list(opts: JobFilter & { limit: number }): Promise<Job[]> {
+    const { where, values } = jobFilterWhere(opts, (i) => `$${i}`);
+    const r = await this.pool.query<JobRow>(
+      `SELECT * FROM ${this.t('jobs')} ${where} ORDER BY id DESC LIMIT $${values.length + 1}`,
+      [...values, opts.limit],
+    );
     return r.rows.map(toJob);
   }
 
@@ -513,6 +515,48 @@ export class PgStore implements AlertStore {
     );
   }
 
+  async endSilence(id: string, now: number): Promise<boolean> {
+    const r = await this.pool.query(
+      `UPDATE ${this.t('silences')} SET ends_at = $1 WHERE id = $2 AND ends_at > $1`,
+      [now, id],
+    );
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  async listAcks(opts: { active?: boolean; limit: number }): Promise<Acknowledgement[]> {
+    const r = await this.pool.query<AckRow>(
+      `SELECT * FROM ${this.t('acks')} ${opts.active ? 'WHERE ended_at IS NULL' : ''} ORDER BY at DESC LIMIT $1`,
+      [opts.limit],
+    );
+    return r.rows.map(toAck);
+  }
+
+  async putAck(ack: Acknowledgement): Promise<void> {
+    const a = storable(ack);
+    const values = ackValues(a);
+    await this.tx(async (c) => {
+      // Two people confirming at once: an advisory lock on the group orders them, the last one stands.
+      await c.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`stackwatch-ack:${a.groupKey}`]);
+      await c.query(
+        `UPDATE ${this.t('acks')} SET ended_at = $1, ended_by = $2 WHERE group_key = $3 AND ended_at IS NULL`,
+        [a.at, a.by, a.groupKey],
+      );
+      await c.query(
+        `INSERT INTO ${this.t('acks')} (${ACK_COLUMNS}) VALUES (${values.map((_v, i) => `$${i + 1}`).join(', ')})`,
+        values,
+      );
+    });
+  }
+
+  async endAck(groupKey: string, by: string, now: number): Promise<Acknowledgement | undefined> {
+    const r = await this.pool.query<AckRow>(
+      `UPDATE ${this.t('acks')} SET ended_at = $1, ended_by = $2 WHERE group_key = $3 AND ended_at IS NULL
+       RETURNING *`,
+      [now, storableText(by), storableText(groupKey)],
+    );
+    return r.rows[0] && toAck(r.rows[0]);
+  }
+
   async prune(now: number, retentionMs: number, dedupWindowMs: number): Promise<void> {
     const before = pruneHorizons(now, retentionMs, dedupWindowMs);
     await this.pool.query(
@@ -523,6 +567,7 @@ export class PgStore implements AlertStore {
     await this.pool.query(`DELETE FROM ${this.t('threads')} WHERE created_at < $1`, [before.threads]);
     await this.pool.query(`DELETE FROM ${this.t('groups')} WHERE updated_at < $1`, [before.groups]);
     await this.pool.query(`DELETE FROM ${this.t('silences')} WHERE ends_at < $1`, [before.silences]);
+    await this.pool.query(`DELETE FROM ${this.t('acks')} WHERE at < $1`, [before.acks]);
   }
 
   async close(): Promise<void> {

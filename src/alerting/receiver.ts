@@ -3,22 +3,30 @@ import type { Registry } from 'prom-client';
 import type { ReceiverConfig } from '../config/receiver.js';
 import type { Config } from '../config/schema.js';
 import { errorText, type Logger } from '../logger.js';
+import { Acknowledgements } from './acknowledgements.js';
+import { acknowledging } from './channels/acknowledging.js';
 import { GroupCommit } from './group-commit.js';
 import type { Labels } from '../matchers.js';
 import { ReceiverMetrics } from './metrics.js';
 import { openOutbox, StoreUnavailableError } from './outbox.js';
+import type { JobFilter } from './outbox-policy.js';
 import type { Webhook } from './payload.js';
 import { planEscalation, planWebhook } from './plan.js';
 import type { RouteTestResult } from './routing.js';
 import { sendTestNotifications, type SendTestResult } from './send-test.js';
 import { buildSetup, channelFor, closeSetup, paceOf, routeTestWith, type Setup } from './setup.js';
 import { compileSilence, type ActiveSilence, type Silence } from './silences.js';
+import { alertNameOf } from './render.js';
 import { pipe, type Stage } from './stage.js';
+import { storableText } from './storable.js';
 import type { AlertStore } from './store.js';
 import type { IngestRecord, Job, JobStatus, RecordOutcome } from './types.js';
 import { DeliveryWorker } from './worker.js';
 
 export { StoreUnavailableError };
+
+/** Longest scan of recent notifications for a filter the outbox has no column for (alert name). */
+const SCAN_LIMIT = 5000;
 
 export interface ReceiverOptions {
   config: Config;
@@ -44,6 +52,7 @@ export class AlertReceiver {
   private setup: Setup;
   private store?: AlertStore;
   private apiSilences: ActiveSilence[] = [];
+  readonly acknowledgements: Acknowledgements;
   private readonly worker: DeliveryWorker;
   private readonly recorder: GroupCommit;
   private readonly ingestPipeline: Stage<Webhook, RecordOutcome>;
@@ -65,9 +74,17 @@ export class AlertReceiver {
       lanes: () => this.setup.lanes.names,
       now: this.now,
     });
+    this.acknowledgements = new Acknowledgements({
+      requireStore: () => this.requireStore(),
+      config: () => this.setup.cfg,
+      logger: this.logger,
+      now: this.now,
+    });
     this.worker = new DeliveryWorker({
       store: () => this.store,
-      channelFor: (job) => channelFor(this.setup, job),
+      // Each notification says, as it is delivered, who acknowledged its group (or links to the page).
+      channelFor: (job) =>
+        acknowledging(channelFor(this.setup, job), (j) => this.acknowledgements.forDelivery(j)),
       policy: () => this.setup.cfg.retry,
       concurrency: () => ({
         email: this.setup.cfg.email.concurrency,
@@ -78,9 +95,7 @@ export class AlertReceiver {
       paceOf: (channel, key) => paceOf(this.setup, channel, key),
       digestLink: (id) => {
         const base = this.setup.cfg.external_url;
-        return base
-          ? `${base.replace(/\/+$/, '')}/api/v1/notifications?digest=${encodeURIComponent(id)}`
-          : undefined;
+        return base ? `${base}/notifications?digest=${encodeURIComponent(id)}` : undefined;
       },
       mailDomain: () => this.setup.mailDomain,
       // Other replicas record into a shared outbox without waking this one.
@@ -165,7 +180,7 @@ export class AlertReceiver {
 
   async start(): Promise<void> {
     await this.openStore();
-    if (this.store) await this.loadSilences();
+    if (this.store) await this.loadShared();
     this.logStartup();
     this.worker.start();
     const cfg = this.setup.cfg;
@@ -179,9 +194,9 @@ export class AlertReceiver {
     };
     every(Math.max(100, cfg.escalation.check_interval), async () => void (await this.checkEscalations()));
     // Replicas sharing a PostgreSQL outbox see each other's maintenance windows within seconds.
-    if (cfg.store.type === 'postgres') every(10_000, async () => this.loadSilences());
+    if (cfg.store.type === 'postgres') every(10_000, async () => this.loadShared());
     every(60_000, async () => {
-      if (!this.store && (await this.openStore())) await this.loadSilences();
+      if (!this.store && (await this.openStore())) await this.loadShared();
       await this.store?.prune(this.now(), this.setup.cfg.retention, this.setup.cfg.dedup_window);
     });
   }
@@ -202,6 +217,13 @@ export class AlertReceiver {
       },
       'alert receiver ready',
     );
+    if (!cfg.external_url)
+      this.logger.info('receiver.external_url is not set: notifications carry no Acknowledge link');
+  }
+
+  /** Signs Acknowledge links and console sessions. */
+  get signingKey(): string {
+    return this.acknowledgements.signingKey;
   }
 
   /** Applies a new configuration; old channels close after their deliveries finish. */
@@ -221,11 +243,19 @@ export class AlertReceiver {
     this.apiSilences = (await this.store.listSilences()).map(compileSilence);
   }
 
+  /** What replicas sharing an outbox share besides jobs: maintenance windows, acknowledgements. */
+  private async loadShared(): Promise<void> {
+    await Promise.all([this.loadSilences(), this.acknowledgements.load()]);
+  }
+
   /** Runs a webhook through the ingest pipeline; resolves once its jobs are committed. */
   async ingest(w: Webhook): Promise<RecordOutcome> {
     if (this.stopped) throw new StoreUnavailableError('the receiver is shutting down');
     if (!(await this.openStore())) throw new StoreUnavailableError('the outbox is not available');
-    return this.ingestPipeline.run(w);
+    const outcome = await this.ingestPipeline.run(w);
+    if (w.status === 'resolved')
+      await this.acknowledgements.groupResolved(storableText(this.setup.redactor.groupKey(w.groupKey)));
+    return outcome;
   }
 
   /** Enqueues one escalation per critical group firing longer than `escalation.after`. */
@@ -235,7 +265,9 @@ export class AlertReceiver {
     if (!s.cfg.escalation.enabled || !store) return 0;
     const now = this.now();
     let n = 0;
+    const acked = await this.acknowledgements.activeGroups(store);
     for (const g of await store.escalationCandidates(now, s.cfg.escalation.after)) {
+      if (acked.has(g.groupKey)) continue;
       const jobs = planEscalation(g, {
         book: s.book,
         silences: this.silences(),
@@ -268,7 +300,24 @@ export class AlertReceiver {
   }
 
   async listNotifications(status: JobStatus | undefined, limit: number, digest?: string): Promise<Job[]> {
-    return this.requireStore().list({ status, limit, digest });
+    return this.findNotifications({ status, digest }, limit);
+  }
+
+  /** Notifications matching a filter, newest first; the alert name is matched on a bounded scan. */
+  async findNotifications(filter: JobFilter & { alertname?: string }, limit: number): Promise<Job[]> {
+    const store = this.requireStore();
+    const { alertname, ...columns } = filter;
+    if (!alertname) return store.list({ ...columns, limit });
+    const out: Job[] = [];
+    for (const j of await store.list({ ...columns, limit: SCAN_LIMIT })) {
+      if (alertNameOf(j.content) === alertname) out.push(j);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  async counts() {
+    return this.requireStore().counts();
   }
 
   async getNotification(id: number): Promise<Job | undefined> {
@@ -304,6 +353,13 @@ export class AlertReceiver {
     await this.loadSilences();
     this.logger.info({ id: s.id, matchers: s.matchers }, 'maintenance window created');
     return s;
+  }
+
+  /** Ends a maintenance window now, keeping it listed as ended. */
+  async endSilence(id: string): Promise<boolean> {
+    const ok = await this.requireStore().endSilence(id, this.now());
+    if (ok) await this.loadSilences();
+    return ok;
   }
 
   async deleteSilence(id: string): Promise<boolean> {

@@ -124,8 +124,11 @@ export function renderEmail(
   const resolved = c.alerts.filter((a) => a.status === 'resolved');
   const intro = introText(c, now);
 
+  const ack = c.acknowledgement;
   const t: string[] = [subject, ''];
   if (intro) t.push(intro, '');
+  if (ack?.note) t.push(`${ack.note}.`, '');
+  if (ack?.link) t.push(`Acknowledge: ${ack.link}`, '');
   if (c.commonAnnotations.summary) t.push(`Summary: ${c.commonAnnotations.summary}`);
   if (c.commonAnnotations.description) t.push(`Description: ${c.commonAnnotations.description}`);
   if (c.contacts.length) {
@@ -163,6 +166,12 @@ export function renderEmail(
     `<h2 style="margin:0 0 8px;padding:8px;color:#fff;background:${colour}">${e(subject)}</h2>`,
   ];
   if (intro) h.push(`<p><strong>${e(intro)}</strong></p>`);
+  if (ack?.note) h.push(`<p style="padding:6px;background:#eef6ee"><strong>${e(ack.note)}.</strong></p>`);
+  const ackHref = safeUrl(ack?.link);
+  if (ackHref)
+    h.push(
+      `<p><a href="${e(ackHref)}" style="display:inline-block;padding:8px 14px;background:#1d4ed8;color:#fff;text-decoration:none;border-radius:4px">Acknowledge</a></p>`,
+    );
   if (c.commonAnnotations.summary)
     h.push(`<p><strong>Summary:</strong> ${e(c.commonAnnotations.summary)}</p>`);
   if (c.commonAnnotations.description)
@@ -256,6 +265,10 @@ export function renderSlack(c: NotificationContent, now = Date.now()): SlackMess
   const intro = introText(c, now);
   const head: string[] = [];
   if (intro) head.push(`*${s(intro)}*`);
+  const ack = c.acknowledgement;
+  if (ack?.note) head.push(`:white_check_mark: *${s(ack.note)}.*`);
+  const ackLinkText = slackLink(ack?.link, 'Acknowledge');
+  if (ackLinkText) head.push(`:raising_hand: ${ackLinkText}`);
   if (c.commonAnnotations.summary) head.push(`*Summary:* ${s(c.commonAnnotations.summary)}`);
   if (c.commonAnnotations.description) head.push(`*Description:* ${s(c.commonAnnotations.description)}`);
   if (head.length) blocks.push(mrkdwn(head.join('\n')));

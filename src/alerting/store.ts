@@ -3,21 +3,28 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { CHANNELS, type ChannelName } from '../config/receiver.js';
 import type { BacklogEntry } from './dispatch.js';
+import type { Acknowledgement } from './ack.js';
 import type { Silence } from './silences.js';
 import {
+  ACK_COLUMNS,
+  ackValues,
   endsGroup,
   groupUpdateOf,
   isThreaded,
+  jobFilterWhere,
   mutedText,
   pruneHorizons,
   silenceValues,
   threadStep,
+  toAck,
   toJob,
   toSilence,
+  type AckRow,
+  type JobFilter,
   type JobRow,
   type SilenceRow,
 } from './outbox-policy.js';
-import type { IngestRecord, Job, JobSpec, JobStatus, NotificationContent, RecordOutcome } from './types.js';
+import type { IngestRecord, Job, JobSpec, NotificationContent, RecordOutcome } from './types.js';
 import { storable, storableText } from './storable.js';
 
 /** A group whose critical alerts have fired long enough to be escalated. */
@@ -86,7 +93,7 @@ export interface AlertStore {
   /** Makes a dead letter due again with a fresh attempt/age budget. */
   redrive(id: number, now: number): Promise<Job | undefined>;
   get(id: number): Promise<Job | undefined>;
-  list(opts: { status?: JobStatus; limit: number; digest?: string }): Promise<Job[]>;
+  list(opts: JobFilter & { limit: number }): Promise<Job[]>;
   counts(): Promise<StoreCounts>;
   escalationCandidates(now: number, afterMs: number): Promise<EscalationCandidate[]>;
   /** Records escalation jobs and marks the group escalated, in one transaction. */
@@ -99,6 +106,14 @@ export interface AlertStore {
   listSilences(): Promise<Silence[]>;
   addSilence(s: Silence): Promise<void>;
   deleteSilence(id: string): Promise<boolean>;
+  /** Ends a window early (it stays listed as ended until pruned); false when none is running. */
+  endSilence(id: string, now: number): Promise<boolean>;
+  /** Acknowledgements, newest first; `active` only those not ended. */
+  listAcks(opts: { active?: boolean; limit: number }): Promise<Acknowledgement[]>;
+  /** Records an acknowledgement, ending the group's earlier one, in one transaction. */
+  putAck(a: Acknowledgement): Promise<void>;
+  /** Ends the group's active acknowledgement; undefined when it has none. */
+  endAck(groupKey: string, by: string, now: number): Promise<Acknowledgement | undefined>;
   prune(now: number, retentionMs: number, dedupWindowMs: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -155,6 +170,21 @@ CREATE TABLE IF NOT EXISTS silences (
   comment TEXT NOT NULL,
   created_by TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS acks (
+  id TEXT PRIMARY KEY,
+  group_key TEXT NOT NULL,
+  alertname TEXT NOT NULL,
+  group_labels TEXT NOT NULL,
+  by TEXT NOT NULL,
+  via TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  comment TEXT NOT NULL,
+  silence_id TEXT,
+  silence_ends_at INTEGER,
+  ended_at INTEGER,
+  ended_by TEXT
+);
+CREATE INDEX IF NOT EXISTS acks_group ON acks (group_key, ended_at);
 `;
 
 /** The dispatcher's view of a row (lane, group and destination; no content). */
@@ -236,7 +266,6 @@ function prepareStatements(db: Database.Database) {
       `SELECT channel, lane, COUNT(*) AS n, MIN(created_at) AS oldest FROM jobs WHERE status = 'pending'
        GROUP BY channel, lane`,
     ),
-    listDigest: db.prepare('SELECT * FROM jobs WHERE digest = ? ORDER BY id DESC LIMIT ?'),
     retry: db.prepare(
       `UPDATE jobs SET attempts = ?, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND status = 'pending'`,
     ),
@@ -248,14 +277,23 @@ function prepareStatements(db: Database.Database) {
        WHERE id = ? AND status = 'dead'`,
     ),
     get: db.prepare('SELECT * FROM jobs WHERE id = ?'),
-    listAll: db.prepare('SELECT * FROM jobs ORDER BY id DESC LIMIT ?'),
-    listStatus: db.prepare('SELECT * FROM jobs WHERE status = ? ORDER BY id DESC LIMIT ?'),
     counts: db.prepare('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status'),
     silences: db.prepare('SELECT * FROM silences ORDER BY starts_at'),
     silenceAdd: db.prepare(
       'INSERT INTO silences (id, matchers, starts_at, ends_at, comment, created_by) VALUES (?, ?, ?, ?, ?, ?)',
     ),
     silenceDel: db.prepare('DELETE FROM silences WHERE id = ?'),
+    silenceEnd: db.prepare('UPDATE silences SET ends_at = ? WHERE id = ? AND ends_at > ?'),
+    acksAll: db.prepare('SELECT * FROM acks ORDER BY at DESC LIMIT ?'),
+    acksActive: db.prepare('SELECT * FROM acks WHERE ended_at IS NULL ORDER BY at DESC LIMIT ?'),
+    ackActive: db.prepare('SELECT * FROM acks WHERE group_key = ? AND ended_at IS NULL'),
+    ackEnd: db.prepare('UPDATE acks SET ended_at = ?, ended_by = ? WHERE group_key = ? AND ended_at IS NULL'),
+    ackAdd: db.prepare(
+      `INSERT INTO acks (${ACK_COLUMNS}) VALUES (${ACK_COLUMNS.split(',')
+        .map(() => '?')
+        .join(', ')})`,
+    ),
+    pruneAcks: db.prepare('DELETE FROM acks WHERE at < ?'),
     pruneJobs: db.prepare(`DELETE FROM jobs WHERE status IN ('sent', 'muted') AND updated_at < ?`),
     pruneDedup: db.prepare('DELETE FROM dedup WHERE created_at < ?'),
     pruneThreads: db.prepare('DELETE FROM threads WHERE created_at < ?'),
@@ -278,6 +316,10 @@ export class SqliteStore implements AlertStore {
     now: number,
     window: number,
   ) => RecordOutcome;
+  private readonly putAckTx: (a: Acknowledgement) => void;
+  private readonly endAckTx: (groupKey: string, by: string, now: number) => Acknowledgement | undefined;
+  /** Prepared list statements, one per combination of filter fields. */
+  private readonly listStatements = new Map<string, Database.Statement>();
 
   constructor(dataDir: string, file = 'receiver.sqlite') {
     // Notifications quote alert contents: readable by stackwatch's user only. SQLite gives its
@@ -328,6 +370,16 @@ export class SqliteStore implements AlertStore {
         return out;
       },
     );
+    this.putAckTx = this.db.transaction((a: Acknowledgement) => {
+      this.st.ackEnd.run(a.at, a.by, a.groupKey);
+      this.st.ackAdd.run(...ackValues(a));
+    });
+    this.endAckTx = this.db.transaction((groupKey: string, by: string, now: number) => {
+      const row = this.st.ackActive.get(groupKey) as AckRow | undefined;
+      if (!row) return undefined;
+      this.st.ackEnd.run(now, by, groupKey);
+      return toAck({ ...row, ended_at: now, ended_by: by });
+    });
   }
 
   private insertJobs(jobs: readonly JobSpec[], now: number, window: number): RecordOutcome {
@@ -465,15 +517,15 @@ export class SqliteStore implements AlertStore {
     return r && toJob(r);
   }
 
-  async list(opts: { status?: JobStatus; limit: number; digest?: string }): Promise<Job[]> {
-    const rows = (
-      opts.digest !== undefined
-        ? this.st.listDigest.all(opts.digest, opts.limit)
-        : opts.status
-          ? this.st.listStatus.all(opts.status, opts.limit)
-          : this.st.listAll.all(opts.limit)
-    ) as JobRow[];
-    return rows.map((r) => toJob(r));
+  async list(opts: JobFilter & { limit: number }): Promise<Job[]> {
+    const { where, values, signature } = jobFilterWhere(opts, () => '?');
+    let st = this.listStatements.get(signature);
+    if (!st)
+      this.listStatements.set(
+        signature,
+        (st = this.db.prepare(`SELECT * FROM jobs ${where} ORDER BY id DESC LIMIT ?`)),
+      );
+    return (st.all(...values, opts.limit) as JobRow[]).map((r) => toJob(r));
   }
 
   async counts(): Promise<StoreCounts> {
@@ -513,6 +565,23 @@ export class SqliteStore implements AlertStore {
     return this.st.silenceDel.run(id).changes > 0;
   }
 
+  async endSilence(id: string, now: number): Promise<boolean> {
+    return this.st.silenceEnd.run(now, id, now).changes > 0;
+  }
+
+  async listAcks(opts: { active?: boolean; limit: number }): Promise<Acknowledgement[]> {
+    const st = opts.active ? this.st.acksActive : this.st.acksAll;
+    return (st.all(opts.limit) as AckRow[]).map(toAck);
+  }
+
+  async putAck(a: Acknowledgement): Promise<void> {
+    this.putAckTx(storable(a));
+  }
+
+  async endAck(groupKey: string, by: string, now: number): Promise<Acknowledgement | undefined> {
+    return this.endAckTx(storableText(groupKey), storableText(by), now);
+  }
+
   async prune(now: number, retentionMs: number, dedupWindowMs: number): Promise<void> {
     const before = pruneHorizons(now, retentionMs, dedupWindowMs);
     this.st.pruneJobs.run(before.jobs);
@@ -520,6 +589,7 @@ export class SqliteStore implements AlertStore {
     this.st.pruneThreads.run(before.threads);
     this.st.pruneGroups.run(before.groups);
     this.st.pruneSilences.run(before.silences);
+    this.st.pruneAcks.run(before.acks);
   }
 
   async close(): Promise<void> {

@@ -25,6 +25,8 @@ export interface NotificationContent {
   contacts: ResponsibleContact[];
   /** Escalations: since when the critical alerts fire, and the configured threshold. */
   escalation?: { firingSinceMs: number; afterMs: number };
+  /** Added at delivery, never stored: the Acknowledge link, and who acknowledged the group. */
+  acknowledgement?: { link?: string; note?: string };
 }
 
 /** A notification job as planned before it is recorded in the outbox. */

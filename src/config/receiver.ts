@@ -193,6 +193,12 @@ export const DEFAULT_RECEIVERS: z.input<typeof receiverTarget>[] = [
 
 const concurrency = z.number().int().min(1).max(64);
 
+const httpUrl = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\//i.test(u), { message: 'must start with http:// or https://' })
+  .transform((u) => u.replace(/\/+$/, ''));
+
 export const receiverSection = z
   .object({
     enabled: z.boolean().default(true),
@@ -200,6 +206,28 @@ export const receiverSection = z
     webhook_token: z.string().optional(),
     /** Bearer token for /api/v1/notifications, route-test, contacts, silences; defaults to webhook_token. */
     api_token: z.string().optional(),
+    /**
+     * The address people reach stackwatch at (e.g. https://stackwatch.example.com). With it,
+     * firing notifications carry an Acknowledge link and digests link to their full list in the
+     * console; without it they carry neither.
+     */
+    external_url: httpUrl.optional(),
+    /** Alertmanager's address (API v2), for the silence an acknowledgement may create. */
+    alertmanager_url: httpUrl.optional(),
+    acknowledgement: z
+      .object({
+        /** How long an Acknowledge link stays valid after the notification is sent. */
+        link_ttl: duration.default('7d'),
+        /**
+         * Key that signs Acknowledge links and console sessions; replicas must share it. Unset: one
+         * derived from api_token (or webhook_token); with neither, a random key per process.
+         */
+        secret: z.string().min(16).optional(),
+        /** Silence durations offered on the confirm page (the first is preselected). */
+        silence_durations: z.array(duration).min(1).default(['1h', '4h', '24h']),
+      })
+      .strict()
+      .default({}),
     /** Largest accepted webhook body. */
     max_body_bytes: z
       .number()
@@ -329,8 +357,6 @@ export const receiverSection = z
       })
       .strict()
       .default({}),
-    /** stackwatch's own URL as people reach it; digests link to their full list under it. */
-    external_url: z.string().url().optional(),
     /** Labels/annotations whose NAME matches this (case-insensitive, unanchored) have their value redacted. */
     redact: regexSource.default(DEFAULT_REDACT),
     /** A second identical notification within this window is a duplicate (HA replicas, retries). */
