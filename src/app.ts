@@ -9,6 +9,8 @@ import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createLogger, errorText, type Logger } from './logger.js';
 import { alertsRouter } from './routes/alerts.js';
+import { consoleRouter } from './console/router.js';
+import { summariseScrape, type ScrapeSummary } from './console/overview.js';
 import { apiRouter } from './routes/api.js';
 import { metricsRouter } from './routes/metrics.js';
 import { SelfMetrics } from './selfmetrics.js';
@@ -25,8 +27,11 @@ export interface StackwatchOptions {
   env?: Record<string, string | undefined>;
 }
 
-/** Routes that carry their own bearer-token auth or must answer liveness probes unauthenticated. */
-const BASIC_AUTH_EXEMPT = /^\/(api\/v1\/|-\/healthy$)/;
+/**
+ * Routes that carry their own auth (bearer tokens, the signed token of an Acknowledge link)
+ * or must answer liveness probes unauthenticated.
+ */
+const BASIC_AUTH_EXEMPT = /^\/(api\/v1\/|-\/healthy$|acknowledge\/)/;
 
 export function parseListenAddress(addr: string): { host?: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr);
@@ -46,6 +51,7 @@ export class Stackwatch {
   private web?: WebConfig;
   private ready = false;
   private readonly passwords = new PasswordChecker();
+  private lastScrape?: ScrapeSummary;
 
   constructor(private readonly opts: StackwatchOptions) {
     // Both throw ConfigError on a bad file; the CLI turns that into exit code 2.
@@ -145,15 +151,19 @@ export class Stackwatch {
           offsetMs: this.config.global.scrape_timeout_offset,
           defaultMs: this.config.global.scrape_timeout,
         }),
+        onScrape: (result) => (this.lastScrape = summariseScrape(result, Date.now())),
       }),
     );
-    app.get('/', (_req, res) => {
-      res
-        .type('text/html')
-        .send(
-          '<html><head><title>stackwatch</title></head><body><h1>stackwatch</h1><p><a href="/metrics">Metrics</a></p></body></html>\n',
-        );
-    });
+    app.use(
+      consoleRouter({
+        receiver,
+        basicAuth: () => Boolean(this.web?.users),
+        lastScrape: () => this.lastScrape,
+        lastReload: () => this.self.lastReload,
+        registry: this.self.registry,
+        logger: this.logger,
+      }),
+    );
     return app;
   }
 

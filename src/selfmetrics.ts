@@ -9,6 +9,8 @@ export class SelfMetrics {
   readonly registry = new Registry();
   readonly reloadSuccessful: Gauge;
   readonly reloadTimestamp: Gauge;
+  /** The last reload attempt's result, and when the configuration last loaded. */
+  lastReload = { ok: true, at: Date.now() };
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -43,6 +45,7 @@ export class SelfMetrics {
 
   recordReload(ok: boolean): void {
     this.reloadSuccessful.set(ok ? 1 : 0);
-    if (ok) this.reloadTimestamp.set(Date.now() / 1000);
+    this.lastReload = { ok, at: ok ? Date.now() : this.lastReload.at };
+    if (ok) this.reloadTimestamp.set(this.lastReload.at / 1000);
   }
 }

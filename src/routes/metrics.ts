@@ -3,7 +3,7 @@ import type { Collector } from '../collectors/collector.js';
 import { COLLECTOR_KINDS } from '../collectors/index.js';
 import { errorText, type Logger } from '../logger.js';
 import { renderFamilies, type MetricFamily } from '../metrics/exposition.js';
-import { runCollectors, scrapeTimeoutMs } from '../scrape.js';
+import { runCollectors, scrapeTimeoutMs, type ScrapeResult } from '../scrape.js';
 import type { SelfMetrics } from '../selfmetrics.js';
 
 export interface MetricsDeps {
@@ -11,6 +11,8 @@ export interface MetricsDeps {
   self: SelfMetrics;
   logger: Logger;
   timeouts: () => { offsetMs: number; defaultMs: number };
+  /** Told about each full scrape (the console's overview shows the last one). */
+  onScrape?: (result: ScrapeResult) => void;
 }
 
 const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -39,6 +41,7 @@ export function metricsRouter(deps: MetricsDeps): Router {
     const timeout = scrapeTimeoutMs(opts.timeoutHeader, offsetMs, defaultMs);
     const result = await runCollectors(opts.collectors, timeout, deps.logger);
     const answer = ANSWERS[opts.answer];
+    if (answer.selfMetrics) deps.onScrape?.(result);
     const families = answer.targetLabel ? result.families : result.families.map(withoutTargetLabel);
     const { text, conflicts } = renderFamilies(families);
     if (conflicts.length)

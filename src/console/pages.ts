@@ -1,0 +1,330 @@
+import { ackNote, type Acknowledgement } from '../alerting/ack.js';
+import type { Contact, ResponsibleContact } from '../alerting/contacts.js';
+import type { Labels } from '../matchers.js';
+import { alertNameOf, subjectOf } from '../alerting/render.js';
+import type { RouteTestResult } from '../alerting/routing.js';
+import type { Silence } from '../alerting/silences.js';
+import type { StoreCounts } from '../alerting/store.js';
+import type { Job } from '../alerting/types.js';
+import { CHANNELS } from '../config/receiver.js';
+import { csrfField, externalLink, h, iso, raw, type Html } from './html.js';
+import type { ScrapeSummary } from './overview.js';
+
+// The console's pages as pure functions of what they show. Every alert-derived string goes
+// through `h`, which escapes it.
+
+const labelText = (l: Labels) =>
+  Object.entries(l)
+    .map(([k, v]) => `${k}="${v}"`)
+    .join(', ');
+
+const status = (s: string) => h`<span class="status ${s}">${s}</span>`;
+
+function durationText(ms: number): string {
+  const m = Math.round(ms / 60_000);
+  if (m < 60) return `${m} min`;
+  return m % 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m / 60} h`;
+}
+
+/** A POST button carrying the CSRF token and optional hidden fields. */
+function postButton(
+  action: string,
+  label: string,
+  csrf: string | undefined,
+  opts: { fields?: Record<string, string>; kind?: 'danger' | 'secondary' } = {},
+): Html {
+  const fields = Object.entries(opts.fields ?? {}).map(
+    ([k, v]) => h`<input type="hidden" name="${k}" value="${v}">`,
+  );
+  return h`<form method="post" action="${action}" class="inline">${csrfField(csrf)}${fields}<button type="submit"${opts.kind ? raw(` class="${opts.kind}"`) : ''}>${label}</button></form>`;
+}
+
+export function loginPage(opts: { error?: string; disabled?: string; next?: string }): Html {
+  if (opts.disabled) return h`<p class="notice error" role="alert">${opts.disabled}</p>`;
+  return h`<form method="post" action="/login" class="stack">
+<p>Sign in with the receiver's API token (<code>receiver.api_token</code>).</p>
+<label>Your name (recorded with what you do)<input name="user" autocomplete="username" required maxlength="100"></label>
+<label>API token<input name="token" type="password" autocomplete="current-password" required></label>
+<input type="hidden" name="next" value="${opts.next ?? '/'}">
+<button type="submit">Sign in</button></form>`;
+}
+
+export interface OverviewData {
+  scrape?: ScrapeSummary;
+  counts?: StoreCounts;
+  pendingByChannel: { channel: string; pending: number; capped: boolean }[];
+  lastReload: { ok: boolean; at: number };
+  activeAcks: number;
+  activeWindows: number;
+  receiverEnabled: boolean;
+}
+
+export function overviewPage(d: OverviewData): Html {
+  const card = (label: string, value: string | number, href?: string) =>
+    h`<div class="card">${href ? h`<a href="${href}">${label}</a>` : label}<b>${value}</b></div>`;
+  const cards = d.counts
+    ? h`<div class="cards">
+${card('Waiting to be sent', d.counts.pending, '/notifications?status=pending')}
+${card('Dead letters', d.counts.dead, '/dead-letters')}
+${card('Sent', d.counts.sent, '/notifications?status=sent')}
+${card('Muted', d.counts.muted, '/notifications?status=muted')}
+${card('Acknowledged groups', d.activeAcks, '/acknowledgements')}
+${card('Maintenance windows', d.activeWindows, '/maintenance')}</div>`
+    : h`<p class="notice error">${d.receiverEnabled ? 'The outbox is not available.' : 'The alert receiver is disabled.'}</p>`;
+  const backlog = h`<h2>Backlog per channel</h2><div class="table-wrap"><table><thead><tr><th>Channel</th><th>Waiting</th></tr></thead><tbody>${d.pendingByChannel.map(
+    (b) => h`<tr><td>${b.channel}</td><td>${b.pending}${b.capped ? '+' : ''}</td></tr>`,
+  )}</tbody></table></div>`;
+  const s = d.scrape;
+  const collectors = s
+    ? h`<h2>Collectors <span class="muted-text">last scrape ${iso(s.at)}</span></h2>
+<div class="table-wrap"><table class="responsive"><thead><tr><th>Collector</th><th>Last scrape</th><th>Duration</th></tr></thead><tbody>${s.collectors.map(
+        (c) =>
+          h`<tr><td data-label="Collector">${c.name}</td><td data-label="Last scrape">${status(c.success ? 'up' : 'down')} ${c.success ? 'succeeded' : 'failed'}</td><td data-label="Duration">${c.seconds.toFixed(3)} s</td></tr>`,
+      )}</tbody></table></div>
+<h2>Targets</h2>${
+        s.targets.length
+          ? h`<div class="table-wrap"><table class="responsive"><thead><tr><th>Series</th><th>State</th></tr></thead><tbody>${s.targets.map(
+              (t) =>
+                h`<tr><td data-label="Series"><code>${t.metric}{${labelText(t.labels)}}</code></td><td data-label="State">${status(t.up ? 'up' : 'down')}</td></tr>`,
+            )}</tbody></table></div>`
+          : h`<p class="muted-text">No target series in the last scrape.</p>`
+      }`
+    : h`<h2>Collectors</h2><p class="muted-text">Not scraped yet: the overview shows the last scrape of <a href="/metrics">/metrics</a>.</p>`;
+  const reload = h`<h2>Configuration</h2><p>Last reload ${d.lastReload.ok ? 'succeeded' : h`<strong>failed</strong> (the running configuration is kept)`}; last successful load ${iso(d.lastReload.at)}.</p>`;
+  return h`${cards}${backlog}${collectors}${reload}`;
+}
+
+export interface NotificationFilter {
+  status?: string;
+  channel?: string;
+  receiver?: string;
+  alertname?: string;
+}
+
+function select(name: string, label: string, options: readonly string[], value: string | undefined): Html {
+  return h`<label>${label}<select name="${name}"><option value="">any</option>${options.map(
+    (o) => h`<option${o === value ? raw(' selected') : ''}>${o}</option>`,
+  )}</select></label>`;
+}
+
+function jobRow(j: Job, csrf: string | undefined, ack: Acknowledgement | undefined): Html {
+  const reason = j.lastError ?? '';
+  return h`<tr>
+<td data-label="Id"><a href="/notifications/${j.id}">#${j.id}</a></td>
+<td data-label="Recorded">${iso(j.createdAt)}</td>
+<td data-label="Status">${status(j.status)}</td>
+<td data-label="Channel">${j.channel}</td>
+<td data-label="Receiver">${j.receiver}</td>
+<td data-label="Subject" class="wrap">${subjectOf(j.content, j.createdAt)}${ack ? h`<br><span class="muted-text">${ackNote(ack)}</span>` : ''}</td>
+<td data-label="To" class="wrap">${j.recipients.join(', ')}</td>
+<td data-label="Attempts">${j.attempts}</td>
+<td data-label="Reason" class="wrap">${reason}</td>
+<td data-label="">${j.status === 'dead' ? postButton(`/notifications/${j.id}/redrive`, 'Re-drive', csrf) : ''}</td>
+</tr>`;
+}
+
+export function notificationsPage(d: {
+  jobs: Job[];
+  filter: NotificationFilter;
+  receivers: string[];
+  csrf?: string;
+  ackOf: (groupKey: string) => Acknowledgement | undefined;
+  action: string;
+  showFilters: boolean;
+}): Html {
+  const f = d.filter;
+  const filters = d.showFilters
+    ? h`<form method="get" action="${d.action}" class="filters" role="search">
+${select('status', 'Status', ['pending', 'sent', 'dead', 'muted'], f.status)}
+${select('channel', 'Channel', CHANNELS, f.channel)}
+${select('receiver', 'Receiver', d.receivers, f.receiver)}
+<label>Alert name<input name="alertname" value="${f.alertname ?? ''}" maxlength="200"></label>
+<button type="submit">Filter</button></form>`
+    : '';
+  const table = d.jobs.length
+    ? h`<div class="table-wrap"><table class="responsive"><thead><tr><th>Id</th><th>Recorded</th><th>Status</th><th>Channel</th><th>Receiver</th><th>Subject</th><th>To</th><th>Attempts</th><th>Reason</th><th></th></tr></thead><tbody>${d.jobs.map(
+        (j) => jobRow(j, d.csrf, d.ackOf(j.groupKey)),
+      )}</tbody></table></div>`
+    : h`<p>No notifications match.</p>`;
+  return h`${filters}<p class="muted-text">${d.jobs.length} shown, newest first.</p>${table}`;
+}
+
+/** The silence choice of an acknowledgement form (only when Alertmanager is configured). */
+function silenceSelect(durations: readonly number[], alertmanager: boolean): Html | '' {
+  if (!alertmanager) return '';
+  return h`<label>Silence the group in Alertmanager<select name="silence"><option value="">no silence</option>${durations.map(
+    (ms, i) => h`<option value="${ms}"${i === 0 ? raw(' selected') : ''}>for ${durationText(ms)}</option>`,
+  )}</select></label>`;
+}
+
+export function notificationPage(
+  j: Job,
+  csrf: string | undefined,
+  ack: Acknowledgement | undefined,
+  silence: { durations: readonly number[]; alertmanager: boolean },
+): Html {
+  const c = j.content;
+  const ackForm =
+    !ack && j.kind !== 'test'
+      ? h`<h2>Acknowledge this group</h2><form method="post" action="/acknowledgements" class="stack">${csrfField(csrf)}<input type="hidden" name="group" value="${j.groupKey}">${silenceSelect(silence.durations, silence.alertmanager)}<label>Comment (optional)<input name="comment" maxlength="500"></label><div><button type="submit">Acknowledge</button></div></form>`
+      : '';
+  const alerts = c.alerts.map(
+    (a) =>
+      h`<tr><td data-label="Status">${status(a.status)}</td><td data-label="Summary" class="wrap">${a.annotations.summary ?? a.labels.alertname ?? ''}</td><td data-label="Labels" class="wrap"><code>${labelText(a.labels)}</code></td><td data-label="Started">${a.startsAt}</td><td data-label="Links">${a.generatorURL ? externalLink(a.generatorURL, 'Source') : ''}${a.annotations.runbook_url ? h` ${externalLink(a.annotations.runbook_url, 'Runbook')}` : ''}</td></tr>`,
+  );
+  return h`<dl>
+<dt>Subject</dt><dd>${subjectOf(c, j.createdAt)}</dd>
+<dt>Status</dt><dd>${status(j.status)} ${j.status === 'dead' ? postButton(`/notifications/${j.id}/redrive`, 'Re-drive', csrf) : ''}</dd>
+<dt>Kind</dt><dd>${j.kind}</dd>
+<dt>Channel</dt><dd>${j.channel}</dd>
+<dt>Receiver</dt><dd>${j.receiver} (Alertmanager receiver ${c.amReceiver})</dd>
+<dt>To</dt><dd>${j.recipients.join(', ')}</dd>
+<dt>Attempts</dt><dd>${j.attempts}</dd>
+<dt>Last error / reason</dt><dd>${j.lastError ?? 'none'}</dd>
+<dt>Recorded</dt><dd>${iso(j.createdAt)}</dd>
+<dt>Updated</dt><dd>${iso(j.updatedAt)}</dd>
+<dt>Sent</dt><dd>${j.sentAt ? iso(j.sentAt) : 'not yet'}</dd>
+${j.status === 'pending' ? h`<dt>Next attempt</dt><dd>${iso(j.nextAttemptAt)}</dd>` : ''}
+<dt>Message-ID</dt><dd><code>${j.messageId ?? ''}</code></dd>
+<dt>Group</dt><dd><code>${j.groupKey}</code> <a href="/notifications?alertname=${encodeURIComponent(alertNameOf(c))}">all of ${alertNameOf(c)}</a></dd>
+<dt>Acknowledged</dt><dd>${ack ? ackNote(ack) : 'no'}</dd>
+<dt>Contacts</dt><dd>${c.contacts.map((p) => `${p.title} ${p.name} (${p.reason})`).join(', ')}</dd>
+</dl>
+<h2>Alerts (${c.alerts.length})</h2>
+<div class="table-wrap"><table class="responsive"><thead><tr><th>Status</th><th>Summary</th><th>Labels</th><th>Started</th><th>Links</th></tr></thead><tbody>${alerts}</tbody></table></div>${ackForm}`;
+}
+
+export function maintenancePage(d: {
+  windows: Silence[];
+  now: number;
+  csrf?: string;
+  form: { matchers: string; duration: string; comment: string };
+  preview?: { error?: string; matches: Job[]; scanned: number };
+}): Html {
+  const rows = d.windows.map((w) => {
+    const state = w.endsAt <= d.now ? 'ended' : w.startsAt > d.now ? 'scheduled' : 'active';
+    return h`<tr><td data-label="Matchers" class="wrap"><code>${w.matchers.join(', ')}</code></td><td data-label="State">${status(state)}</td><td data-label="From">${iso(w.startsAt)}</td><td data-label="Until">${iso(w.endsAt)}</td><td data-label="Comment" class="wrap">${w.comment}</td><td data-label="By">${w.createdBy}</td><td data-label="">${
+      w.source === 'api' && state !== 'ended'
+        ? postButton(`/maintenance/${encodeURIComponent(w.id)}/end`, 'End now', d.csrf, { kind: 'danger' })
+        : w.source === 'config'
+          ? h`<span class="muted-text">from the config file</span>`
+          : ''
+    }</td></tr>`;
+  });
+  const p = d.preview;
+  const preview = p
+    ? p.error
+      ? h`<p class="notice error" role="alert">${p.error}</p>`
+      : h`<h2>Preview</h2><p>Of the last ${p.scanned} notifications, <strong>${p.matches.length}</strong> had alerts these matchers would mute.</p>${
+          p.matches.length
+            ? h`<div class="table-wrap"><table class="responsive"><thead><tr><th>Id</th><th>Subject</th><th>Receiver</th><th>Recorded</th></tr></thead><tbody>${p.matches
+                .slice(0, 50)
+                .map(
+                  (j) =>
+                    h`<tr><td data-label="Id"><a href="/notifications/${j.id}">#${j.id}</a></td><td data-label="Subject" class="wrap">${subjectOf(j.content, j.createdAt)}</td><td data-label="Receiver">${j.receiver}</td><td data-label="Recorded">${iso(j.createdAt)}</td></tr>`,
+                )}</tbody></table></div>`
+            : ''
+        }`
+    : '';
+  return h`<form method="post" action="/maintenance" class="stack">${csrfField(d.csrf)}
+<label>Matchers, one per line (Alertmanager syntax)<textarea name="matchers" rows="3" required placeholder='service="postgres"'>${d.form.matchers}</textarea></label>
+<label>Duration<input name="duration" value="${d.form.duration}" placeholder="2h" required></label>
+<label>Comment<input name="comment" value="${d.form.comment}" maxlength="1000"></label>
+<div><button type="submit" name="intent" value="preview" class="secondary">Preview</button> <button type="submit" name="intent" value="create">Create window</button></div>
+</form>${preview}
+<h2>Windows</h2>${
+    rows.length
+      ? h`<div class="table-wrap"><table class="responsive"><thead><tr><th>Matchers</th><th>State</th><th>From</th><th>Until</th><th>Comment</th><th>By</th><th></th></tr></thead><tbody>${rows}</tbody></table></div>`
+      : h`<p>No maintenance windows.</p>`
+  }`;
+}
+
+function contactsTable(contacts: readonly (Contact | ResponsibleContact)[]): Html {
+  return h`<div class="table-wrap"><table class="responsive"><thead><tr><th>Role</th><th>Title</th><th>Name</th><th>Phone</th><th>Email</th><th>Why</th></tr></thead><tbody>${contacts.map(
+    (c) =>
+      h`<tr><td data-label="Role">${c.role}</td><td data-label="Title">${c.title}</td><td data-label="Name">${c.name}</td><td data-label="Phone">${c.phone ? h`<a href="tel:${c.phone}">${c.phone}</a>` : ''}</td><td data-label="Email">${c.email ? h`<a href="mailto:${c.email}">${c.email}</a>` : ''}</td><td data-label="Why">${'reason' in c ? c.reason : c.responsibility}</td></tr>`,
+  )}</tbody></table></div>`;
+}
+
+export function routeTestPage(d: { labelsText: string; result?: RouteTestResult; error?: string }): Html {
+  const r = d.result;
+  const result = r
+    ? h`<h2>Result</h2>${r.muted_by?.length ? h`<p class="notice error">Muted now by maintenance window ${r.muted_by.join(', ')}.</p>` : ''}
+<div class="table-wrap"><table class="responsive"><thead><tr><th>Receiver</th><th>Channels</th><th>Email recipients</th></tr></thead><tbody>${r.receivers.map(
+        (x) =>
+          h`<tr><td data-label="Receiver">${x.name}</td><td data-label="Channels">${x.channels.join(', ')}</td><td data-label="Recipients" class="wrap">${x.recipients.join(', ')}</td></tr>`,
+      )}</tbody></table></div>
+<h2>Responsible contacts</h2>${r.contacts.length ? contactsTable(r.contacts) : h`<p>None.</p>`}`
+    : '';
+  return h`<form method="get" action="/route-test" class="stack">
+<label>Labels, one <code>name=value</code> per line<textarea name="labels" rows="4" required placeholder="severity=critical&#10;service=postgres">${d.labelsText}</textarea></label>
+<div><button type="submit">Test route</button></div></form>
+${d.error ? h`<p class="notice error" role="alert">${d.error}</p>` : ''}${result}`;
+}
+
+export function contactsPage(contacts: readonly Contact[]): Html {
+  return contactsTable(contacts);
+}
+
+export function acknowledgementsPage(acks: Acknowledgement[], csrf: string | undefined): Html {
+  if (!acks.length) return h`<p>No acknowledgements yet.</p>`;
+  return h`<div class="table-wrap"><table class="responsive"><thead><tr><th>Group</th><th>Acknowledged</th><th>Via</th><th>Silence</th><th>Comment</th><th>Ended</th><th></th></tr></thead><tbody>${acks.map(
+    (a) =>
+      h`<tr><td data-label="Group" class="wrap"><strong>${a.alertname}</strong><br><code>${labelText(a.groupLabels)}</code></td><td data-label="Acknowledged">${a.by} at ${iso(a.at)}</td><td data-label="Via" class="wrap">${a.via}</td><td data-label="Silence">${a.silenceId ? h`<code>${a.silenceId}</code> until ${iso(a.silenceEndsAt)}` : 'none'}</td><td data-label="Comment" class="wrap">${a.comment}</td><td data-label="Ended">${a.endedAt ? h`${iso(a.endedAt)} by ${a.endedBy ?? ''}` : status('active')}</td><td data-label="">${
+        a.endedAt
+          ? ''
+          : postButton('/acknowledgements/end', 'Unacknowledge', csrf, {
+              fields: { group: a.groupKey },
+              kind: 'secondary',
+            })
+      }</td></tr>`,
+  )}</tbody></table></div>`;
+}
+
+/** The confirm page of an Acknowledge link: what the group is, and a button (a GET changes nothing). */
+export function ackConfirmPage(d: {
+  latest?: Job;
+  groupKey: string;
+  recipient: string;
+  action: string;
+  csrf: string;
+  current?: Acknowledgement;
+  silenceDurations: number[];
+  alertmanager: boolean;
+}): Html {
+  const c = d.latest?.content;
+  const group = c
+    ? h`<dl><dt>Alert</dt><dd>${subjectOf(c, d.latest?.createdAt)}</dd>
+<dt>Group</dt><dd><code>${labelText(c.groupLabels)}</code></dd>
+<dt>Summary</dt><dd>${c.commonAnnotations.summary ?? c.alerts[0]?.annotations.summary ?? ''}</dd>
+<dt>Alerts</dt><dd>${c.alerts.length} (${c.alerts.filter((a) => a.status === 'firing').length} firing)</dd>
+<dt>Sent to</dt><dd>${d.recipient}</dd></dl>`
+    : h`<p>No notification of this group is kept any more (<code>${d.groupKey}</code>).</p>`;
+  const current = d.current
+    ? h`<p class="notice ok" role="status">${ackNote(d.current)}. Confirming again records you instead.</p>`
+    : '';
+  const silence = silenceSelect(d.silenceDurations, d.alertmanager);
+  return h`${current}${group}
+<form method="post" action="${d.action}" class="stack">${csrfField(d.csrf)}
+<label>Your name<input name="by" value="${d.recipient.split(',')[0] ?? ''}" required maxlength="100" autocomplete="name"></label>
+${silence}
+<label>Comment (optional)<input name="comment" maxlength="500"></label>
+<div><button type="submit">Acknowledge</button></div></form>`;
+}
+
+export function ackDonePage(d: {
+  ack: Acknowledgement;
+  silenceError?: string;
+  undoAction: string;
+  csrf: string;
+}): Html {
+  const a = d.ack;
+  return h`<p class="notice ok" role="status">${ackNote(a)}. The group will not be escalated${a.silenceId ? h`, and Alertmanager silences it until ${iso(a.silenceEndsAt)} (silence <code>${a.silenceId}</code>)` : ''}.</p>
+${d.silenceError ? h`<p class="notice error" role="alert">No silence was made: ${d.silenceError}</p>` : ''}
+<p><strong>${a.alertname}</strong> <code>${labelText(a.groupLabels)}</code></p>
+<form method="post" action="${d.undoAction}" class="inline">${csrfField(d.csrf)}<button type="submit" class="secondary">Unacknowledge</button></form>`;
+}
+
+export function messageBody(text: string, link?: { href: string; label: string }): Html {
+  return h`<p>${text}</p>${link ? h`<p><a href="${link.href}">${link.label}</a></p>` : ''}`;
+}
