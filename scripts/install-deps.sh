@@ -10,6 +10,9 @@ PKGS=(postgresql postgresql-contrib redis-server docker.io busybox-static promet
 # The packaging tests: `docker-compose config` on deploy/ (Debian's compose v1), and debootstrap
 # for the image-build test's base-image stand-ins (no image registry is reached).
 PKGS+=(docker-compose debootstrap)
+# A real browser for the console's tests (driven by playwright-core, no browser download),
+# and CJK glyphs for the contact names in its screenshots.
+PKGS+=(chromium fonts-noto-cjk)
 
 missing=()
 for p in "${PKGS[@]}"; do

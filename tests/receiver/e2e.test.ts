@@ -8,7 +8,7 @@ import {
 } from '../support/alertmanager.js';
 import { startSlack, type SlackHandle } from '../support/slack.js';
 import { startSmtp, type ReceivedMail, type SmtpHandle } from '../support/smtp.js';
-import { samples, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
+import { apiJson, samples, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
 import { tempDir, waitFor } from '../support/util.js';
 
 const WEBHOOK_TOKEN = 'am-webhook-token-123';
@@ -39,12 +39,12 @@ describe('Alertmanager → stackwatch → SMTP and Slack (real Alertmanager 0.25
     tmp.cleanup();
   });
 
-  const api = async (path: string) =>
-    (await (
-      await fetch(`${sw.url}${path}`, { headers: { authorization: `Bearer ${API_TOKEN}` } })
-    ).json()) as {
-      notifications: { channel: string; subject: string; recipients: string[] }[];
-    };
+  const api = (path: string) =>
+    apiJson<{ notifications: { channel: string; subject: string; recipients: string[] }[] }>(
+      sw.url,
+      API_TOKEN,
+      path,
+    );
   const mailWith = (subject: string) =>
     waitFor(() => smtp.mails.find((m) => m.subject === subject), 20_000, `mail "${subject}"`);
   const slackWith = (text: string) =>

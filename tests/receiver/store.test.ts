@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Acknowledgement } from '../../src/alerting/ack.js';
 import { ContactBook } from '../../src/alerting/contacts.js';
 import { parseWebhook, type Webhook } from '../../src/alerting/payload.js';
 import { planEscalation, planWebhook } from '../../src/alerting/plan.js';
@@ -182,6 +183,9 @@ describe.each([sqlite, postgres])('$name outbox (record stage)', (kind) => {
       source: 'api',
     });
     expect((await store.listSilences()).map((s) => s.id)).toEqual(['s1']);
+    expect(await store.endSilence('s1', now + 60_000)).toBe(true);
+    expect(await store.endSilence('s1', now + 120_000)).toBe(false);
+    expect((await store.listSilences())[0]!.endsAt).toBe(now + 60_000);
     expect(await store.deleteSilence('s1')).toBe(true);
     expect(await store.deleteSilence('s1')).toBe(false);
   });
@@ -244,6 +248,56 @@ describe.each([sqlite, postgres])('$name outbox (record stage)', (kind) => {
       comment: stored,
       createdBy: stored,
     });
+  });
+
+  it('keeps one active acknowledgement per group, and its history when it ends', async () => {
+    const s = await fresh();
+    const ack = (id: string, by: string, at: number): Acknowledgement => ({
+      id,
+      groupKey: 'g1',
+      alertname: 'ApiDown',
+      groupLabels: { alertname: 'ApiDown' },
+      by,
+      via: 'ops@example.com',
+      at,
+      comment: '',
+      silenceId: id === 'a2' ? 'am-silence-1' : null,
+      silenceEndsAt: id === 'a2' ? at + HOUR : null,
+      endedAt: null,
+      endedBy: null,
+    });
+    await s.putAck(ack('a1', 'alice', now));
+    await s.putAck(ack('a2', 'bob', now + 1000));
+    const active = await s.listAcks({ active: true, limit: 10 });
+    expect(active.map((a) => [a.id, a.by, a.silenceId])).toEqual([['a2', 'bob', 'am-silence-1']]);
+    const all = await s.listAcks({ limit: 10 });
+    expect(all.map((a) => [a.id, a.endedAt, a.endedBy])).toEqual([
+      ['a2', null, null],
+      ['a1', now + 1000, 'bob'],
+    ]);
+    const ended = await s.endAck('g1', 'carol', now + 2000);
+    expect(ended).toMatchObject({ id: 'a2', endedAt: now + 2000, endedBy: 'carol' });
+    expect(await s.endAck('g1', 'carol', now + 3000)).toBeUndefined();
+    expect(await s.listAcks({ active: true, limit: 10 })).toEqual([]);
+    // A name with NUL in it (PostgreSQL refuses NUL in text) is stored as in the other outbox.
+    await s.putAck({ ...ack('a3', 'nul\u0000name', now + 4000), groupKey: 'g\u00002' });
+    const [odd] = await s.listAcks({ active: true, limit: 10 });
+    expect([odd?.by, odd?.groupKey]).toEqual(['nul\uFFFDname', 'g\uFFFD2']);
+    expect(await s.endAck('g\u00002', 'x', now + 5000)).toMatchObject({ id: 'a3' });
+  });
+
+  it('lists notifications filtered by status, channel, receiver and group', async () => {
+    const s = await fresh();
+    await s.record([planWebhook(fixture('apidown_0.json'), ctx)], now, HOUR);
+    const all = await s.list({ limit: 100 });
+    expect(all.map((j) => j.channel).sort()).toEqual(['email', 'slack']);
+    const [email] = await s.list({ channel: 'email', limit: 100 });
+    expect(email!.channel).toBe('email');
+    expect(await s.list({ channel: 'slack', status: 'dead', limit: 100 })).toEqual([]);
+    expect((await s.list({ groupKey: email!.groupKey, receiver: email!.receiver, limit: 100 })).length).toBe(
+      2,
+    );
+    expect(await s.list({ groupKey: 'another group', limit: 100 })).toEqual([]);
   });
 
   it('fails loudly when the database is gone (the webhook answers 503)', async () => {
@@ -320,6 +374,32 @@ describe('PostgreSQL outbox shared by two replicas', () => {
     await other.complete([{ id: job.id, attempts: 1, kind: 'sent' }], now + CLAIM);
     expect(await holder.get(job.id)).toMatchObject({ status: 'sent', attempts: 1 });
     expect(await holder.due('email', now + 2 * CLAIM, 10, new Set())).toEqual([]);
+  });
+
+  it('sees the other replica’s acknowledgements, and gives an older outbox its acks table', async () => {
+    await a.putAck({
+      id: 'r1',
+      groupKey: 'shared-group',
+      alertname: 'ApiDown',
+      groupLabels: {},
+      by: 'alice',
+      via: 'console',
+      at: now,
+      comment: '',
+      silenceId: null,
+      silenceEndsAt: null,
+      endedAt: null,
+      endedBy: null,
+    });
+    expect((await b.listAcks({ active: true, limit: 10 })).map((x) => x.by)).toEqual(['alice']);
+    // An outbox made before acknowledgements existed: the table appears when a replica opens it.
+    await pgServer.psql('DROP TABLE shared.acks');
+    const upgraded = await PgStore.open({ dsn: pgServer.dsn(), schema: 'shared', claimTimeoutMs: CLAIM });
+    try {
+      expect(await upgraded.listAcks({ limit: 10 })).toEqual([]);
+    } finally {
+      await upgraded.close();
+    }
   });
 
   it('sees the other replica’s maintenance windows', async () => {

@@ -68,6 +68,12 @@ export async function startStackwatch(opts: StartOptions = {}): Promise<Stackwat
   return { url, port, proc, dir, configFile, logs: proc.output, stop: (signal) => proc.stop(signal) };
 }
 
+/** GET of the receiver's read API with its bearer token, parsed as JSON. */
+export async function apiJson<T>(baseUrl: string, token: string, path: string): Promise<T> {
+  const res = await fetch(`${baseUrl}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  return (await res.json()) as T;
+}
+
 /** Parses Prometheus text into `name{labels}` → value, for assertions. */
 export function parseMetrics(text: string): Map<string, number> {
   const out = new Map<string, number>();
