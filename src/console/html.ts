@@ -46,6 +46,8 @@ export interface PageContext {
   title: string;
   /** Navigation and logout appear for a signed-in person. */
   user?: string;
+  /** A sign-out button (not with basic auth: the browser keeps sending its credentials). */
+  signOut?: boolean;
   csrf?: string;
   /** The page's navigation entry, highlighted. */
   active?: string;
@@ -72,7 +74,11 @@ export function page(ctx: PageContext, body: Html): string {
     ? h`<nav aria-label="Console"><ul>${NAV.map(
         ([href, label]) =>
           h`<li><a href="${href}"${ctx.active === href ? raw(' aria-current="page"') : ''}>${label}</a></li>`,
-      )}</ul><form method="post" action="/logout" class="logout">${csrfField(ctx.csrf)}<button type="submit">Sign out ${ctx.user}</button></form></nav>`
+      )}</ul>${
+        ctx.signOut
+          ? h`<form method="post" action="/logout" class="logout">${csrfField(ctx.csrf)}<button type="submit">Sign out ${ctx.user}</button></form>`
+          : h`<span class="logout">Signed in as ${ctx.user}</span>`
+      }</nav>`
     : '';
   const notice = ctx.notice
     ? h`<p class="notice ${ctx.notice.kind}" role="${ctx.notice.kind === 'error' ? 'alert' : 'status'}">${ctx.notice.text}</p>`

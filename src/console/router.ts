@@ -95,7 +95,10 @@ export function consoleRouter(deps: ConsoleDeps): Router {
     // Acknowledge links carry their token in the path: never hand it on to another site.
     // (Not no-referrer: with it, Chromium sends `Origin: null` on same-site form posts.)
     res.setHeader('Referrer-Policy', 'same-origin');
-    res.status(code).type('text/html; charset=utf-8').send(page(ctx, body));
+    res
+      .status(code)
+      .type('text/html; charset=utf-8')
+      .send(page({ ...ctx, signOut: !deps.basicAuth() }, body));
   };
   const message = (res: Response, code: number, title: string, text: string, viewer?: Viewer) =>
     send(res, code, { title, user: viewer?.user, csrf: viewer?.csrf }, P.messageBody(text));

@@ -46,7 +46,8 @@ describe('console behind basic auth', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
     const html = await res.text();
-    expect(html).toContain(`Sign out ${USER}`);
+    expect(html).toContain(`Signed in as ${USER}`);
+    expect(html).not.toContain('Sign out');
     expect(html).toContain('<h1>Overview</h1>');
   });
 
