@@ -320,6 +320,11 @@ export class AlertReceiver {
     return this.requireStore().counts();
   }
 
+  /** Waiting notifications per channel and lane. */
+  async backlog() {
+    return this.requireStore().backlogStats();
+  }
+
   async getNotification(id: number): Promise<Job | undefined> {
     return this.requireStore().get(id);
   }

@@ -4,7 +4,7 @@ import type { Labels } from '../matchers.js';
 import { alertNameOf, subjectOf } from '../alerting/render.js';
 import type { RouteTestResult } from '../alerting/routing.js';
 import type { Silence } from '../alerting/silences.js';
-import type { StoreCounts } from '../alerting/store.js';
+import type { BacklogStat, StoreCounts } from '../alerting/store.js';
 import type { Job } from '../alerting/types.js';
 import { CHANNELS } from '../config/receiver.js';
 import { csrfField, externalLink, h, iso, raw, type Html } from './html.js';
@@ -52,7 +52,9 @@ export function loginPage(opts: { error?: string; disabled?: string; next?: stri
 export interface OverviewData {
   scrape?: ScrapeSummary;
   counts?: StoreCounts;
-  pendingByChannel: { channel: string; pending: number; capped: boolean }[];
+  /** Waiting notifications per channel and severity lane, and how old the oldest is. */
+  backlog: BacklogStat[];
+  now: number;
   lastReload: { ok: boolean; at: number };
   activeAcks: number;
   activeWindows: number;
@@ -71,9 +73,14 @@ ${card('Muted', d.counts.muted, '/notifications?status=muted')}
 ${card('Acknowledged groups', d.activeAcks, '/acknowledgements')}
 ${card('Maintenance windows', d.activeWindows, '/maintenance')}</div>`
     : h`<p class="notice error">${d.receiverEnabled ? 'The outbox is not available.' : 'The alert receiver is disabled.'}</p>`;
-  const backlog = h`<h2>Backlog per channel</h2><div class="table-wrap"><table><thead><tr><th>Channel</th><th>Waiting</th></tr></thead><tbody>${d.pendingByChannel.map(
-    (b) => h`<tr><td>${b.channel}</td><td>${b.pending}${b.capped ? '+' : ''}</td></tr>`,
-  )}</tbody></table></div>`;
+  const backlog = h`<h2>Backlog per lane</h2>${
+    d.backlog.length
+      ? h`<div class="table-wrap"><table><thead><tr><th>Channel</th><th>Lane</th><th>Waiting</th><th>Oldest</th></tr></thead><tbody>${d.backlog.map(
+          (b) =>
+            h`<tr><td>${b.channel}</td><td>${b.lane}</td><td><a href="/notifications?status=pending&amp;channel=${b.channel}">${b.pending}</a></td><td>${Math.round((d.now - b.oldestCreatedAt) / 1000)} s</td></tr>`,
+        )}</tbody></table></div>`
+      : h`<p class="muted-text">Nothing is waiting to be sent.</p>`
+  }`;
   const s = d.scrape;
   const collectors = s
     ? h`<h2>Collectors <span class="muted-text">last scrape ${iso(s.at)}</span></h2>
@@ -99,6 +106,7 @@ export interface NotificationFilter {
   channel?: string;
   receiver?: string;
   alertname?: string;
+  digest?: string;
 }
 
 function select(name: string, label: string, options: readonly string[], value: string | undefined): Html {
@@ -118,7 +126,7 @@ function jobRow(j: Job, csrf: string | undefined, ack: Acknowledgement | undefin
 <td data-label="Subject" class="wrap">${subjectOf(j.content, j.createdAt)}${ack ? h`<br><span class="muted-text">${ackNote(ack)}</span>` : ''}</td>
 <td data-label="To" class="wrap">${j.recipients.join(', ')}</td>
 <td data-label="Attempts">${j.attempts}</td>
-<td data-label="Reason" class="wrap">${reason}</td>
+<td data-label="Reason" class="wrap">${reason}${j.digest ? h` <a href="/notifications?digest=${encodeURIComponent(j.digest)}">sent in a digest</a>` : ''}</td>
 <td data-label="">${j.status === 'dead' ? postButton(`/notifications/${j.id}/redrive`, 'Re-drive', csrf) : ''}</td>
 </tr>`;
 }
@@ -146,7 +154,10 @@ ${select('receiver', 'Receiver', d.receivers, f.receiver)}
         (j) => jobRow(j, d.csrf, d.ackOf(j.groupKey)),
       )}</tbody></table></div>`
     : h`<p>No notifications match.</p>`;
-  return h`${filters}<p class="muted-text">${d.jobs.length} shown, newest first.</p>${table}`;
+  const digest = f.digest
+    ? h`<p class="notice ok">The notifications digest <code>${f.digest}</code> carried. <a href="${d.action}">All notifications</a></p>`
+    : '';
+  return h`${filters}${digest}<p class="muted-text">${d.jobs.length} shown, newest first.</p>${table}`;
 }
 
 /** The silence choice of an acknowledgement form (only when Alertmanager is configured). */
@@ -181,6 +192,8 @@ export function notificationPage(
 <dt>To</dt><dd>${j.recipients.join(', ')}</dd>
 <dt>Attempts</dt><dd>${j.attempts}</dd>
 <dt>Last error / reason</dt><dd>${j.lastError ?? 'none'}</dd>
+<dt>Digest</dt><dd>${j.digest ? h`<a href="/notifications?digest=${encodeURIComponent(j.digest)}">${j.digest}</a> (all it carried)` : 'sent on its own'}</dd>
+<dt>Lane</dt><dd>${j.lane}</dd>
 <dt>Recorded</dt><dd>${iso(j.createdAt)}</dd>
 <dt>Updated</dt><dd>${iso(j.updatedAt)}</dd>
 <dt>Sent</dt><dd>${j.sentAt ? iso(j.sentAt) : 'not yet'}</dd>

@@ -222,14 +222,7 @@ export function consoleRouter(deps: ConsoleDeps): Router {
     '/',
     guarded(async (_req, res, viewer, r) => {
       const counts = await r.counts().catch(() => undefined);
-      const pendingByChannel = counts
-        ? await Promise.all(
-            CHANNELS.map(async (channel) => {
-              const n = (await r.findNotifications({ status: 'pending', channel }, 1000)).length;
-              return { channel, pending: n, capped: n >= 1000 };
-            }),
-          )
-        : [];
+      const backlog = counts ? await r.backlog() : [];
       const acks = counts ? await r.acknowledgements.list({ active: true, limit: 10_000 }) : [];
       const now = Date.now();
       send(
@@ -239,7 +232,8 @@ export function consoleRouter(deps: ConsoleDeps): Router {
         P.overviewPage({
           scrape: deps.lastScrape(),
           counts,
-          pendingByChannel,
+          backlog,
+          now: Date.now(),
           lastReload: deps.lastReload(),
           activeAcks: acks.length,
           activeWindows: r.listSilences().filter((s) => s.startsAt <= now && now < s.endsAt).length,
@@ -258,6 +252,7 @@ export function consoleRouter(deps: ConsoleDeps): Router {
         channel: CHANNELS.includes(str(q.channel, 10) as ChannelName) ? str(q.channel, 10) : undefined,
         receiver: r.config.receivers.some((x) => x.name === q.receiver) ? str(q.receiver, 200) : undefined,
         alertname: str(q.alertname, 200).trim() || undefined,
+        digest: str(q.digest, 100) || undefined,
       };
       const jobs = await r.findNotifications(
         {
@@ -265,6 +260,7 @@ export function consoleRouter(deps: ConsoleDeps): Router {
           channel: filter.channel as ChannelName | undefined,
           receiver: filter.receiver,
           alertname: filter.alertname,
+          digest: filter.digest,
         },
         LIST_LIMIT,
       );

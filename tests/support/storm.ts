@@ -146,7 +146,7 @@ export function messages(slack: SlackHandle, smtp: SmtpHandle): Message[] {
 
 /**
  * Every notification delivered, alone or inside a digest: a digest's notifications come from
- * the API (`?digest=ID`), which is where its "Full list" link points.
+ * the API (`?digest=ID`), the list its "Full list" link opens in the console.
  */
 export async function received(
   url: string,
