@@ -1,4 +1,4 @@
-import { connect, type Socket } from 'node:net';
+import { Socket } from 'node:net';
 import type { Transporter, TransportOptions } from 'nodemailer';
 import { renderEmail } from '../render.js';
 import type { DeliveryResult, Job } from '../types.js';
@@ -64,22 +64,18 @@ export function parseSmtpUrl(url: string): {
   };
 }
 
-function noDelaySocket(host: string, port: number, timeoutMs: number) {
-  return (_o: unknown, cb: (err: Error | null, s?: { connection: Socket }) => void) => {
-    const socket = connect({ host, port });
-    socket.setNoDelay(true);
-    socket.setTimeout(timeoutMs, () =>
-      socket.destroy(
-        Object.assign(new Error(`connection to ${host}:${port} timed out`), { code: 'ETIMEDOUT' }),
-      ),
-    );
-    const onError = (err: Error) => cb(err);
-    socket.once('error', onError);
-    socket.once('connect', () => {
-      socket.setTimeout(0);
-      socket.off('error', onError);
-      cb(null, { connection: socket });
-    });
+/**
+ * A socket without Nagle's delay, handed to nodemailer unconnected: nodemailer connects it
+ * itself, under its connection timeout, and a refused or timed-out connection is then
+ * nodemailer's own connection error, which removes that connection from the pool. (A
+ * connection failure reported by `getSocket` instead leaves its pool slot taken for good:
+ * after `concurrency` such failures, while the SMTP server is down, every later message
+ * would wait forever for a free slot.)
+ */
+function noDelaySocket() {
+  return (_o: unknown, cb: (err: Error | null, s?: { socket: Socket }) => void) => {
+    // Kept by an unconnected socket and applied when it connects.
+    cb(null, { socket: new Socket().setNoDelay(true) });
   };
 }
 
@@ -110,7 +106,7 @@ export class EmailChannel implements Channel {
       // the message and the final "." separately, and Nagle plus the server's delayed ACK add
       // about 40 ms per write; a pooled connection then manages about 7 messages a second.
       // (smtps:// keeps nodemailer's own TLS socket.)
-      ...(server.secure ? {} : { getSocket: noDelaySocket(server.host, server.port, opts.timeoutMs) }),
+      ...(server.secure ? {} : { getSocket: noDelaySocket() }),
     } as TransportOptions;
   }
 
