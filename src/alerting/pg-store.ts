@@ -116,6 +116,16 @@ export class PgStore implements AlertStore {
   /** This replica, in the claims it holds. */
   readonly owner = randomUUID();
   private readonly t: (table: string) => string;
+  /**
+   * Jobs this replica claimed and has not recorded a result for. Their lease is renewed while
+   * the delivery runs, so a slow delivery (a first connection, a loaded host) is not taken over
+   * and sent a second time by another replica; a dead replica stops renewing, and its jobs pass
+   * to the others once claim_timeout ends.
+   */
+  private readonly held = new Set<number>();
+  private renewTimer?: NodeJS.Timeout;
+  /** The caller's clock against Date.now(), so renewals extend leases on the callers' time. */
+  private clockOffsetMs = 0;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -332,6 +342,10 @@ export class PgStore implements AlertStore {
        WHERE j.id = d.id RETURNING j.*`,
       [channel, now, limit, this.owner, now + this.opts.claimTimeoutMs, [...exclude]],
     );
+    this.hold(
+      r.rows.map((row) => row.id),
+      now,
+    );
     return r.rows.sort((a, b) => a.next_attempt_at - b.next_attempt_at || a.id - b.id).map(toJob);
   }
 
@@ -364,6 +378,10 @@ export class PgStore implements AlertStore {
        WHERE j.id = d.id RETURNING j.*`,
       [[...ids], this.owner, now + this.opts.claimTimeoutMs, now],
     );
+    this.hold(
+      r.rows.map((row) => row.id),
+      now,
+    );
     const byId = new Map(r.rows.map((row) => [row.id, row]));
     return ids.flatMap((id) => {
       const row = byId.get(id);
@@ -392,7 +410,31 @@ export class PgStore implements AlertStore {
     return r.rows[0]?.t ?? undefined;
   }
 
+  private hold(ids: readonly number[], now: number): void {
+    if (!ids.length) return;
+    for (const id of ids) this.held.add(id);
+    this.clockOffsetMs = now - Date.now();
+    this.renewTimer ??= setInterval(
+      () => void this.renewClaims(),
+      Math.max(250, Math.floor(this.opts.claimTimeoutMs / 3)),
+    ).unref();
+  }
+
+  private async renewClaims(): Promise<void> {
+    if (!this.held.size) return;
+    try {
+      await this.pool.query(
+        `UPDATE ${this.t('jobs')} SET claimed_until = $3
+         WHERE id = ANY($1::bigint[]) AND claimed_by = $2 AND status = 'pending'`,
+        [[...this.held], this.owner, Date.now() + this.clockOffsetMs + this.opts.claimTimeoutMs],
+      );
+    } catch {
+      // PostgreSQL unreachable: the lease lapses as if this replica had died (at least once).
+    }
+  }
+
   async complete(outcomes: readonly AttemptOutcome[], now: number): Promise<void> {
+    for (const o of outcomes) this.held.delete(o.id);
     await this.tx(async (c) => {
       for (const o of storable(outcomes)) {
         if (o.kind === 'sent') {
@@ -571,6 +613,8 @@ export class PgStore implements AlertStore {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.renewTimer);
+    this.held.clear();
     await this.pool.end();
   }
 }

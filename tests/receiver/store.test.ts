@@ -11,7 +11,7 @@ import { PgStore } from '../../src/alerting/pg-store.js';
 import { SqliteStore, type AlertStore } from '../../src/alerting/store.js';
 import { receiverSection } from '../../src/config/receiver.js';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
-import { tempDir } from '../support/util.js';
+import { tempDir, waitFor } from '../support/util.js';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'alertmanager-0.25');
 const fixture = (name: string): Webhook => {
@@ -374,6 +374,41 @@ describe('PostgreSQL outbox shared by two replicas', () => {
     await other.complete([{ id: job.id, attempts: 1, kind: 'sent' }], now + CLAIM);
     expect(await holder.get(job.id)).toMatchObject({ status: 'sent', attempts: 1 });
     expect(await holder.due('email', now + 2 * CLAIM, 10, new Set())).toEqual([]);
+  });
+
+  it('renews the lease of a delivery still in flight, so a slow one is not taken over; a dead holder’s lapses', async () => {
+    const lease = 750;
+    const [x, y] = (await Promise.all(
+      [1, 2].map(() => PgStore.open({ dsn: pgServer.dsn(), schema: 'lease', claimTimeoutMs: lease })),
+    )) as [PgStore, PgStore];
+    try {
+      const t0 = Date.now();
+      await x.record([planWebhook(fixture('apidown_0.json'), ctx)], t0, HOUR);
+      const [job] = await x.due('email', t0, 1, new Set());
+      const claimedUntil = async () =>
+        Number(await pgServer.psql(`select claimed_until from lease.jobs where id = ${job!.id}`));
+      expect(await claimedUntil()).toBe(t0 + lease);
+      // Still delivering: the holder extends its lease past the first one's end.
+      await waitFor(
+        async () => ((await claimedUntil()) > t0 + lease ? true : undefined),
+        10_000,
+        'a renewal',
+      );
+      expect(await y.due('email', t0 + lease, 10, new Set())).toEqual([]);
+      // The holder dies: its lease lapses and the other replica takes the job.
+      await x.close();
+      const taken = await waitFor(
+        async () => {
+          const jobs = await y.due('email', Date.now(), 10, new Set());
+          return jobs.length ? jobs : undefined;
+        },
+        10_000,
+        'the lapsed lease',
+      );
+      expect(taken.map((j) => j.id)).toEqual([job!.id]);
+    } finally {
+      await y.close();
+    }
   });
 
   it('sees the other replica’s acknowledgements, and gives an older outbox its acks table', async () => {
