@@ -1,9 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import bcrypt from 'bcryptjs';
 import type { NextFunction, Request, Response } from 'express';
-import { parse as parseYaml } from 'yaml';
+import { parseYaml } from './config/yaml.js';
 import { z } from 'zod';
 import { ConfigError } from './config/load.js';
 import { PasswordChecker } from './password-check.js';
@@ -106,7 +105,9 @@ export function loadWebConfig(file: string, opts: LoadWebConfigOptions = {}): We
 }
 
 // A hash compared against when the user is unknown, so unknown users cost the same time.
-const DUMMY_HASH = bcrypt.hashSync('stackwatch-dummy-password', 10);
+// It is a constant (the hash of a random string nobody kept) so that loading this module costs
+// neither a bcrypt run on the event loop nor the bcrypt library in the main thread.
+const DUMMY_HASH = '$2a$10$Z5ZQNX7VuxiwQkcKQmGmoeYRFec3BIRe5Ym07JJ0sxy9FGxW3tIzm';
 
 export interface BasicAuthOptions {
   users: Map<string, string>;

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { secretFileWarning, scrubSecrets, scrubUrlPasswords } from '../secrets.js';
 import { configSchema, type Config } from './schema.js';
+import { parseYaml, yamlErrorPosition } from './yaml.js';
 
 /** A configuration problem, already phrased as the one line an operator needs. */
 export class ConfigError extends Error {
@@ -197,15 +197,18 @@ export function parseConfigText(
 ): Config {
   let doc: unknown;
   try {
-    doc = parseYaml(text, { prettyErrors: true, uniqueKeys: true }) ?? {};
+    doc = parseYaml(text) ?? {};
   } catch (err) {
-    const where =
-      err instanceof YAMLParseError && err.linePos
-        ? ` line ${err.linePos[0].line} column ${err.linePos[0].col}`
-        : '';
+    const pos = yamlErrorPosition(err);
+    const where = pos ? ` line ${pos.line} column ${pos.col}` : '';
     const msg = (err as Error).message.split('\n')[0];
     throw new ConfigError(`config: ${source}${where}: invalid YAML: ${msg}`);
   }
+  return configFromDocument(doc, env, source, opts);
+}
+
+/** Validates a parsed document: interpolation, `*_file` secrets, environment shortcuts, schema. */
+function configFromDocument(doc: unknown, env: Env, source: string, opts: LoadOptions): Config {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
     throw new ConfigError(
       `config: ${source}: the top level must be a mapping, got ${Array.isArray(doc) ? 'a list' : typeof doc}`,
@@ -219,7 +222,7 @@ export function parseConfigText(
 
 /** Loads the config file, or the defaults plus environment shortcuts when `file` is undefined. */
 export function loadConfig(file: string | undefined, env: Env = process.env, opts: LoadOptions = {}): Config {
-  if (file === undefined) return parseConfigText('{}', env, '(defaults)', opts);
+  if (file === undefined) return configFromDocument({}, env, '(defaults)', opts);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
