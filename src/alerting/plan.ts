@@ -5,14 +5,14 @@ import type { Alert, Webhook } from './payload.js';
 import { timeMs } from './payload.js';
 import type { Redactor } from './redact.js';
 import type { Router } from './routing.js';
-import { mutedBy, type ActiveSilence } from './silences.js';
+import { escalationMutedBy, muteWebhook, type MuteContext } from './mute.js';
+import type { ActiveSilence } from './silences.js';
 import type { AlertStatus, GroupUpdate, IngestRecord, JobSpec, NotificationContent } from './types.js';
 
 export interface PlanContext {
   router: Router;
   book: ContactBook;
   redactor: Redactor;
-  silences: readonly ActiveSilence[];
   now: number;
   /** Domain for Message-IDs. */
   mailDomain: string;
@@ -40,34 +40,57 @@ function statusOf(alerts: readonly Alert[]): AlertStatus {
   return alerts.some((a) => a.status === 'firing') ? 'firing' : 'resolved';
 }
 
+/** Some of a webhook's alerts to one receiver: the notification its jobs carry. */
+export interface Notification {
+  receiver: string;
+  /** Indexes into the webhook's alerts, in order. */
+  alerts: number[];
+  /** The maintenance windows muting it; absent when it is delivered. */
+  mutedBy?: string[];
+}
+
+/** A planned webhook: its jobs before maintenance windows, and how to plan parts of them again. */
+export interface WebhookPlan extends IngestRecord {
+  /** The webhook as received: maintenance windows match its labels before redaction. */
+  webhook: Webhook;
+  /** When it was planned: the Message-IDs' time, and the instant windows are checked at. */
+  now: number;
+  /**
+   * Its notifications: the alerts that reach the same receiver, in the order the alerts reach
+   * them; alerts `apart` go to notifications of their own.
+   */
+  notifications(apart?: (alert: number) => boolean): Notification[];
+  /** The jobs of one notification (content, contacts, dedup key, threading); pure. */
+  jobsOf(n: Notification): JobSpec[];
+}
+
 /**
  * Route, contact and dedup planning for one webhook (pure): each alert is routed by its own
  * labels; alerts that reach the same receiver form one notification per channel and recipient
- * set. Alerts under an active maintenance window go to separate `muted` jobs.
+ * set. Maintenance windows are applied after (mute.ts).
  */
-export function planWebhook(raw: Webhook, ctx: PlanContext): IngestRecord {
+export function planNotifications(raw: Webhook, ctx: PlanContext): WebhookPlan {
   const w = ctx.redactor.webhook(raw);
-  // receiver name → muted flag → alert indexes
-  const buckets = new Map<
-    string,
-    { receiver: string; muted: boolean; mutedBy: Set<string>; alerts: number[] }
-  >();
-  raw.alerts.forEach((a, i) => {
-    const silencedBy = mutedBy(ctx.silences, a.labels, ctx.now);
-    const muted = silencedBy.length > 0;
-    for (const m of ctx.router.match(a.labels)) {
-      const k = `${m.receiver}\0${muted ? 1 : 0}`;
-      let b = buckets.get(k);
-      if (!b) buckets.set(k, (b = { receiver: m.receiver, muted, mutedBy: new Set(), alerts: [] }));
-      b.alerts.push(i);
-      for (const id of silencedBy) b.mutedBy.add(id);
-    }
-  });
+  const routes = raw.alerts.map((a) => ctx.router.match(a.labels).map((m) => m.receiver));
+  const notifications = (apart: (alert: number) => boolean = () => false): Notification[] => {
+    // receiver name → apart or not → alert indexes
+    const buckets = new Map<string, Notification>();
+    routes.forEach((receivers, i) => {
+      const side = apart(i) ? 1 : 0;
+      for (const receiver of receivers) {
+        const k = `${receiver}\0${side}`;
+        let b = buckets.get(k);
+        if (!b) buckets.set(k, (b = { receiver, alerts: [] }));
+        b.alerts.push(i);
+      }
+    });
+    return [...buckets.values()];
+  };
 
-  const jobs: JobSpec[] = [];
-  for (const b of buckets.values()) {
+  const jobsOf = (b: Notification): JobSpec[] => {
+    const jobs: JobSpec[] = [];
     const target = ctx.router.receivers.get(b.receiver);
-    if (!target) continue;
+    if (!target) return jobs;
     const rawAlerts = b.alerts.map((i) => raw.alerts[i] as Alert);
     const alerts = b.alerts.map((i) => w.alerts[i] as Alert);
     const status = statusOf(alerts);
@@ -96,7 +119,7 @@ export function planWebhook(raw: Webhook, ctx: PlanContext): IngestRecord {
         recipients,
         status,
         alerts: rawAlerts,
-        extra: b.muted ? 'muted' : '',
+        extra: b.mutedBy ? 'muted' : '',
       });
       jobs.push(
         jobSpec({
@@ -104,14 +127,22 @@ export function planWebhook(raw: Webhook, ctx: PlanContext): IngestRecord {
           channel,
           recipients,
           content,
-          mutedBy: b.muted ? [...b.mutedBy] : undefined,
+          mutedBy: b.mutedBy ? [...b.mutedBy] : undefined,
           mailDomain: ctx.mailDomain,
           now: ctx.now,
         }),
       );
     }
-  }
-  return { jobs, group: groupUpdate(w, ctx) };
+    return jobs;
+  };
+  const jobs = notifications().flatMap(jobsOf);
+  return { jobs, group: groupUpdate(w, ctx), webhook: raw, now: ctx.now, notifications, jobsOf };
+}
+
+/** The plan and mute stages of one webhook in one call. */
+export function planWebhook(raw: Webhook, ctx: PlanContext & Omit<MuteContext, 'now'>): IngestRecord {
+  const plan = planNotifications(raw, ctx);
+  return muteWebhook(plan, { silences: ctx.silences, now: plan.now });
 }
 
 interface JobSpecOptions {
@@ -167,7 +198,10 @@ function groupUpdate(w: Webhook, ctx: PlanContext): GroupUpdate {
   };
 }
 
-/** Escalation jobs for one group: to the escalation role over the configured channels. */
+/**
+ * Escalation jobs for one group: to the escalation role over the configured channels, muted
+ * when every one of its alerts is under an active maintenance window (mute.ts).
+ */
 export function planEscalation(
   group: { groupKey: string; criticalSinceMs: number; content: NotificationContent },
   ctx: {
@@ -188,12 +222,7 @@ export function planEscalation(
     contacts,
     escalation: { firingSinceMs: group.criticalSinceMs, afterMs: ctx.afterMs },
   };
-  const silenced = new Set<string>();
-  const allMuted = content.alerts.every((a) => {
-    const ids = mutedBy(ctx.silences, a.labels, ctx.now);
-    ids.forEach((id) => silenced.add(id));
-    return ids.length > 0;
-  });
+  const mutedBy = escalationMutedBy(content.alerts, ctx);
   const out: JobSpec[] = [];
   for (const channel of ctx.channels) {
     const recipients = channel === 'email' ? (lead?.email ? [lead.email] : []) : ['slack'];
@@ -212,7 +241,7 @@ export function planEscalation(
       channel,
       recipients,
       content,
-      mutedBy: allMuted ? [...silenced] : undefined,
+      mutedBy,
       mailDomain: ctx.mailDomain,
       now: ctx.now,
     });

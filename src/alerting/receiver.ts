@@ -11,7 +11,8 @@ import { ReceiverMetrics } from './metrics.js';
 import { openOutbox, StoreUnavailableError } from './outbox.js';
 import type { JobFilter } from './outbox-policy.js';
 import type { Webhook } from './payload.js';
-import { planEscalation, planWebhook } from './plan.js';
+import { muteWebhook } from './mute.js';
+import { planEscalation, planNotifications, type WebhookPlan } from './plan.js';
 import type { RouteTestResult } from './routing.js';
 import { sendTestNotifications, type SendTestResult } from './send-test.js';
 import { buildSetup, channelFor, closeSetup, paceOf, routeTestWith, type Setup } from './setup.js';
@@ -41,10 +42,11 @@ export interface ReceiverOptions {
 
 /**
  * The alert receiver. Its pipeline, composed in the constructor and drawn in
- * docs/ARCHITECTURE.md: a webhook is planned (plan.ts: route, contacts, mute, dedup key),
- * recorded durably with others of the same event-loop turn (group-commit.ts) before the
- * caller is answered, and queued for the delivery worker (worker.ts), which renders each job
- * through its channel (channels/*.ts) and records the result. An escalation check and a
+ * docs/ARCHITECTURE.md: a webhook is planned (plan.ts: route, contacts, dedup key), its alerts
+ * under a maintenance window are split off as muted (mute.ts), it is recorded durably with
+ * others of the same event-loop turn (group-commit.ts) before the caller is answered, and queued
+ * for the delivery worker (worker.ts), which renders each job through its channel
+ * (channels/*.ts) and records the result. An escalation check and a
  * housekeeping pass run in the background.
  */
 export class AlertReceiver {
@@ -110,19 +112,24 @@ export class AlertReceiver {
       now: this.now,
       logger: this.logger,
     });
-    const plan: Stage<Webhook, IngestRecord> = {
+    const plan: Stage<Webhook, WebhookPlan> = {
       name: 'plan',
       run: (w) => {
         const s = this.setup;
-        const rec = planWebhook(w, {
+        return planNotifications(w, {
           router: s.router,
           book: s.book,
           redactor: s.redactor,
-          silences: this.silences(),
           now: this.now(),
           mailDomain: s.mailDomain,
         });
-        for (const j of rec.jobs) j.lane = s.lanes.laneOf(j.content);
+      },
+    };
+    const mute: Stage<WebhookPlan, IngestRecord> = {
+      name: 'mute',
+      run: (planned) => {
+        const rec = muteWebhook(planned, { silences: this.silences(), now: planned.now });
+        for (const j of rec.jobs) j.lane = this.setup.lanes.laneOf(j.content);
         return rec;
       },
     };
@@ -134,7 +141,7 @@ export class AlertReceiver {
         return outcome;
       },
     };
-    this.ingestPipeline = pipe(pipe(plan, this.recorder), queue);
+    this.ingestPipeline = pipe(pipe(pipe(plan, mute), this.recorder), queue);
   }
 
   get config(): ReceiverConfig {
