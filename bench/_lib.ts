@@ -7,6 +7,9 @@ import type { PostgresServer } from '../tests/support/postgres.js';
 import { REPO_ROOT } from '../tests/support/stackwatch.js';
 import { freePort, startProcess, waitFor, type Proc } from '../tests/support/util.js';
 
+/** Samples whose name starts with `prefix` (all samples with ''). */
+export { seriesCount } from '../tests/support/exposition.js';
+
 export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
@@ -46,10 +49,6 @@ export async function alternate(
   }
   return urls.map((_, k) => ({ ms: median(times[k] ?? []), text: texts[k] ?? '' }));
 }
-
-/** Sample lines whose name starts with `prefix` (all samples with ''). */
-export const seriesCount = (text: string, prefix = ''): number =>
-  text.split('\n').filter((l) => l && !l.startsWith('#') && l.startsWith(prefix)).length;
 
 /** Peak resident set of a process, from /proc. */
 export const peakRssMb = (pid: number | undefined): number => {

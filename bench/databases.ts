@@ -18,6 +18,7 @@ import {
 } from './_lib.js';
 import { startPostgres } from '../tests/support/postgres.js';
 import { startRedis } from '../tests/support/redis.js';
+import { value } from '../tests/support/exposition.js';
 import { startStackwatch } from '../tests/support/stackwatch.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40);
@@ -90,11 +91,8 @@ collectors:
     const ratio = mOurs / (mPg + mRedis);
     const perRound = median(oursTimes.map((t, i) => t / (sumTimes[i] as number)));
     const collectorMs = (name: string) => {
-      const m = new RegExp(
-        `^stackwatch_scrape_collector_duration_seconds\\{collector="${name}"\\} (\\S+)$`,
-        'm',
-      ).exec(texts.ours);
-      return m ? (Number(m[1]) * 1000).toFixed(1) : '?';
+      const seconds = value(texts.ours, 'stackwatch_scrape_collector_duration_seconds', { collector: name });
+      return seconds === undefined ? '?' : (seconds * 1000).toFixed(1);
     };
     const body = [
       `Measured by \`bench/databases.ts\` on ${machineNote()}. One PostgreSQL 15 (5 databases,`,

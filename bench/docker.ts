@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { writeSection as writeBenchSection } from './_lib.js';
 import { cpus, loadavg } from 'node:os';
 import { startDockerEngine } from '../tests/support/docker.js';
-import { samples, startStackwatch } from '../tests/support/stackwatch.js';
+import { samples, seriesCount, value } from '../tests/support/exposition.js';
+import { startStackwatch } from '../tests/support/stackwatch.js';
 import { run, sleep, waitFor } from '../tests/support/util.js';
 
 const COUNTS = (process.env.BENCH_CONTAINERS ?? '20,50,100').split(',').map(Number);
@@ -76,11 +77,9 @@ async function main(): Promise<void> {
         const t = performance.now();
         const text = await (await fetch(`${sw.url}/metrics`)).text();
         wall.push(performance.now() - t);
-        const d = samples(text, 'stackwatch_scrape_collector_duration_seconds').find(
-          (s) => s.labels.collector === 'docker',
-        );
-        collector.push((d?.value ?? NaN) * 1000);
-        series = text.split('\n').filter((l) => l.startsWith('container_') || l.startsWith('docker_')).length;
+        const d = value(text, 'stackwatch_scrape_collector_duration_seconds', { collector: 'docker' });
+        collector.push((d ?? NaN) * 1000);
+        series = seriesCount(text, 'container_') + seriesCount(text, 'docker_');
         await sleep(50);
       }
 

@@ -15,6 +15,7 @@ import {
   writeSection,
 } from './_lib.js';
 import { startPostgres, type PostgresServer } from '../tests/support/postgres.js';
+import { value } from '../tests/support/exposition.js';
 import { startStackwatch, type StackwatchHandle } from '../tests/support/stackwatch.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
@@ -74,11 +75,8 @@ async function main(): Promise<void> {
     // Alternating scrapes on the same server: 5 databases, ~300 statements.
     const [theirs, mine] = (await alternate([exporter.url, ours.url], ROUNDS)) as [Scrape, Scrape];
     const [mt, mm, theirText, myText] = [theirs.ms, mine.ms, theirs.text, mine.text];
-    const rss = Number(
-      /^process_resident_memory_bytes (\S+)$/m.exec(
-        await (await fetch(`${ours.sw.url}/metrics`)).text(),
-      )?.[1],
-    );
+    const rss =
+      value(await (await fetch(`${ours.sw.url}/metrics`)).text(), 'process_resident_memory_bytes') ?? NaN;
     lines.push(
       `Same PostgreSQL 15 (5 databases, ~300 pg_stat_statements entries), ${ROUNDS} alternating scrapes each, client-side time of a full HTTP scrape:`,
       '',

@@ -14,15 +14,13 @@ import {
   writeSection,
 } from './_lib.js';
 import { startBlackhole, startRedis } from '../tests/support/redis.js';
+import { value as sampleValue } from '../tests/support/exposition.js';
 import { startStackwatch } from '../tests/support/stackwatch.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 
 /** The value of a label-free (or /probe) series. */
-const value = (text: string, name: string) => {
-  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : NaN;
-};
+const value = (text: string, name: string) => sampleValue(text, name) ?? NaN;
 
 async function fill(redis: Redis, total: number): Promise<void> {
   // The manuals' cache families plus unrelated keys, in batches.

@@ -6,7 +6,8 @@ import { BackupCollector, IntegrityChecker, checkGzip } from '../../src/collecto
 import { globToRegExp, splitGlob } from '../../src/collectors/glob.js';
 import { backupsSection } from '../../src/config/host.js';
 import { createLogger } from '../../src/logger.js';
-import { samples, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
+import { samples, value } from '../support/exposition.js';
+import { startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
 import { run, tempDir } from '../support/util.js';
 
 const DAY = 86_400;
@@ -127,8 +128,7 @@ collectors:
   });
 
   const scrape = async () => (await fetch(`${sw.url}/metrics`)).text();
-  const v = (text: string, name: string, backup: string) =>
-    samples(text, name).find((s) => s.labels.backup === backup)?.value;
+  const v = (text: string, name: string, backup: string) => value(text, name, { backup });
 
   it('reports the newest matching file: count, age, size, integrity', async () => {
     const text = await scrape();

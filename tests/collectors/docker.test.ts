@@ -4,7 +4,8 @@ import { DockerCollector } from '../../src/collectors/docker.js';
 import { validateConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/logger.js';
 import { startDockerEngine, type DockerEngine } from '../support/docker.js';
-import { samples, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
+import { helpOf, samples, value as valueOf } from '../support/exposition.js';
+import { startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
 import { run, sleep, waitFor } from '../support/util.js';
 
 /** CPU seconds the kernel charged to a container's cgroup (v1 cpuacct or v2 cpu.stat). */
@@ -34,9 +35,7 @@ describe('Docker collector against a real engine', () => {
     return await res.text();
   };
   const value = (text: string, metric: string, name: string, extra: Record<string, string> = {}) =>
-    samples(text, metric).find(
-      (s) => s.labels.name === name && Object.entries(extra).every(([k, v]) => s.labels[k] === v),
-    )?.value;
+    valueOf(text, metric, { ...extra, name });
   const stateOf = (text: string, name: string) =>
     samples(text, 'container_state').find((s) => s.labels.name === name && s.value === 1)?.labels.state;
 
@@ -96,7 +95,7 @@ describe('Docker collector against a real engine', () => {
         20_000,
         'first CPU sample of busy',
       );
-      expect(first).toMatch(/# HELP container_cpu_usage_seconds_total .*[Ss]ampled in the background/);
+      expect(helpOf(first, 'container_cpu_usage_seconds_total')).toMatch(/[Ss]ampled in the background/);
       const labels = samples(first, 'container_cpu_usage_seconds_total').find(
         (s) => s.labels.name === 'busy',
       )!.labels;

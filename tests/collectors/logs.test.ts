@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifyLine, LOG_LEVEL_LABELS, type LogLevelLabel } from '../../src/collectors/log-level.js';
-import { samples, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
+import { samples, value } from '../support/exposition.js';
+import { startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
 import { run, tempDir } from '../support/util.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/logs/', import.meta.url));
@@ -108,8 +109,6 @@ collectors:
     return out;
   }
   const zero = Object.fromEntries(LOG_LEVEL_LABELS.map((l) => [l, 0]));
-  const value = (text: string, name: string, labels: Record<string, string>) =>
-    samples(text, name).find((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
   const line = (level: string, msg = 'message') => `2024-01-01 12:00:00 ${level} ${msg}\n`;
 
   it('starts at the end of a file that exists (like tail -f), or at its beginning when configured', async () => {

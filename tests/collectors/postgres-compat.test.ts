@@ -3,7 +3,8 @@
 // names, so dashboards and alerts written for postgres_exporter work unchanged.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
-import { samples, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
+import { parseExposition, samples, seriesNames } from '../support/exposition.js';
+import { startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
 import { freePort, startProcess, waitFor, type Proc } from '../support/util.js';
 
 const EXPORTER = '/usr/bin/prometheus-postgres-exporter';
@@ -147,10 +148,10 @@ collectors:
     const ours = await (await fetch(`${sw.url}/probe?target=main`)).text();
     const settings = (text: string) =>
       new Map(
-        text
-          .split('\n')
-          .filter((l) => l.startsWith('pg_settings_'))
-          .map((l) => [l.slice(0, l.indexOf('{')), Number(l.slice(l.lastIndexOf(' ') + 1))] as const),
+        parseExposition(text)
+          .flatMap((f) => f.samples)
+          .filter((s) => s.name.startsWith('pg_settings_'))
+          .map((s) => [s.name, s.value] as const),
       );
     const t = settings(theirs);
     const o = settings(ours);
@@ -164,15 +165,7 @@ collectors:
   it('has the background writer, postmaster and per-table families with the exporter’s labels and values', async () => {
     const theirs = await (await fetch(exporterUrl)).text();
     const ours = await (await fetch(`${sw.url}/probe?target=main`)).text();
-    const families = (text: string, prefix: string) =>
-      [
-        ...new Set(
-          text
-            .split('\n')
-            .filter((l) => l.startsWith(prefix))
-            .map((l) => l.split(/[{ ]/)[0]),
-        ),
-      ].sort();
+    const families = (text: string, prefix: string) => seriesNames(text, prefix).sort();
     for (const prefix of [
       'pg_stat_bgwriter_',
       'pg_stat_user_tables_',

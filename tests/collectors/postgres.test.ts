@@ -6,29 +6,18 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exporterMetricNames } from '../monitoring/exporter-metric-names.js';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
-import { samples, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
+import { matching, samples, seriesCount, single } from '../support/exposition.js';
+import { startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
 import { run, tempDir, waitFor } from '../support/util.js';
 
 const PASSWORD = 'pw-from-file-7c1e';
 const UNUSED_SQL = `select count(*) from pg_stat_user_indexes s join pg_index i on i.indexrelid = s.indexrelid
   where s.idx_scan = 0 and not (i.indisunique or i.indisprimary)`;
 
-type Sample = { labels: Record<string, string>; value: number };
-
 async function scrape(url: string): Promise<string> {
   const res = await fetch(url);
   expect(res.status).toBe(200);
   return await res.text();
-}
-
-function pick(text: string, name: string, labels: Record<string, string>): Sample[] {
-  return samples(text, name).filter((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v));
-}
-
-function one(text: string, name: string, labels: Record<string, string>): number | undefined {
-  const found = pick(text, name, labels);
-  if (found.length > 1) throw new Error(`${name} ${JSON.stringify(labels)} matches ${found.length} series`);
-  return found[0]?.value;
 }
 
 /** psql rows `a|b|n` → map `a|b` → n. */
@@ -114,12 +103,12 @@ collectors:
         const expected = table(after);
         expect(expected.get('app|idle')).toBeGreaterThanOrEqual(2);
         expect(expected.get('app|idle in transaction')).toBe(1);
-        for (const s of pick(text, 'pg_stat_activity_count', { datname: 'app' }))
+        for (const s of matching(text, 'pg_stat_activity_count', { datname: 'app' }))
           expect([s.labels.state, s.value]).toEqual([
             s.labels.state,
             expected.get(`app|${s.labels.state}`) ?? 0,
           ]);
-        expect(pick(text, 'pg_stat_activity_count', { datname: 'app' })).toHaveLength(6);
+        expect(matching(text, 'pg_stat_activity_count', { datname: 'app' })).toHaveLength(6);
         return true;
       },
       20_000,
@@ -142,15 +131,15 @@ collectors:
     const text = await scrape(metricsUrl);
     expect(await server.psql('select count(*) from pg_locks where not granted')).toBe('1');
     const waitingMode = await server.psql('select lower(mode) from pg_locks where not granted');
-    expect(one(text, 'pg_locks_waiting', { datname: 'app', mode: waitingMode })).toBe(1);
+    expect(single(text, 'pg_locks_waiting', { datname: 'app', mode: waitingMode })).toBe(1);
     expect(samples(text, 'pg_locks_waiting').reduce((a, s) => a + s.value, 0)).toBe(1);
     expect(
       await server.psql(
         "select count(*) from pg_stat_activity where datname = 'app' and cardinality(pg_blocking_pids(pid)) > 0",
       ),
     ).toBe('1');
-    expect(one(text, 'pg_blocked_sessions', { datname: 'app' })).toBe(1);
-    expect(one(text, 'pg_blocked_sessions', { datname: 'postgres' })).toBe(0);
+    expect(single(text, 'pg_blocked_sessions', { datname: 'app' })).toBe(1);
+    expect(single(text, 'pg_blocked_sessions', { datname: 'postgres' })).toBe(0);
 
     // Held locks in `app` per mode, as pg_locks has them (psql runs in `postgres`, so it adds none).
     const held = table(
@@ -159,20 +148,22 @@ collectors:
     );
     expect(held.get('rowexclusivelock')).toBeGreaterThan(0);
     // Every mode is exported, zero-filled, so the loop below sees each of pg_locks' modes.
-    expect(pick(text, 'pg_locks_count', { datname: 'app' }).map((s) => s.labels.mode)).toEqual(
+    expect(matching(text, 'pg_locks_count', { datname: 'app' }).map((s) => s.labels.mode)).toEqual(
       expect.arrayContaining([...held.keys()]),
     );
-    for (const s of pick(text, 'pg_locks_count', { datname: 'app' }))
+    for (const s of matching(text, 'pg_locks_count', { datname: 'app' }))
       expect([s.labels.mode, s.value]).toEqual([s.labels.mode, held.get(s.labels.mode as string) ?? 0]);
 
     expect(
-      one(text, 'pg_stat_activity_max_tx_duration', { datname: 'app', state: 'idle in transaction' }),
+      single(text, 'pg_stat_activity_max_tx_duration', { datname: 'app', state: 'idle in transaction' }),
     ).toBeGreaterThan(0);
-    expect(one(text, 'pg_stat_activity_max_query_duration_seconds', { datname: 'app' })).toBeGreaterThan(0);
+    expect(single(text, 'pg_stat_activity_max_query_duration_seconds', { datname: 'app' })).toBeGreaterThan(
+      0,
+    );
     await holder.query('rollback');
     await waiting;
     const after = await scrape(metricsUrl);
-    expect(one(after, 'pg_blocked_sessions', { datname: 'app' })).toBe(0);
+    expect(single(after, 'pg_blocked_sessions', { datname: 'app' })).toBe(0);
     expect(samples(after, 'pg_locks_waiting').reduce((a, s) => a + s.value, 0)).toBe(0);
   });
 
@@ -187,15 +178,15 @@ collectors:
       expect([datname, bytes]).toEqual([datname, sizes.get(datname as string)]);
 
     const datids = table(await server.psql("select datname, oid from pg_database where datname = 'app'"));
-    const commits = one(text, 'pg_stat_database_xact_commit', {
+    const commits = single(text, 'pg_stat_database_xact_commit', {
       datname: 'app',
       datid: String(datids.get('app')),
     });
     expect(commits).toBeGreaterThan(0);
-    expect(one(text, 'pg_settings_max_connections', {})).toBe(
+    expect(single(text, 'pg_settings_max_connections', {})).toBe(
       Number(await server.psql('show max_connections')),
     );
-    expect(one(text, 'pg_replication_lag_seconds', {})).toBe(0);
+    expect(single(text, 'pg_replication_lag_seconds', {})).toBe(0);
     expect(samples(text, 'pg_stat_database_numbackends').map((s) => s.labels.datname)).not.toContain(
       'ignored_db',
     );
@@ -239,17 +230,17 @@ collectors:
     expect(calls).toBe('7');
     const text = await scrape(metricsUrl);
     expect(
-      one(text, 'pg_stat_statements_calls_total', {
+      single(text, 'pg_stat_statements_calls_total', {
         datname: 'app',
         user: 'postgres',
         queryid: queryid as string,
       }),
     ).toBe(7);
-    expect(one(text, 'pg_stat_statements_rows_total', { queryid: queryid as string })).toBe(7);
-    expect(one(text, 'pg_stat_statements_query_id', { queryid: queryid as string })).toBe(1);
-    expect(pick(text, 'pg_stat_statements_query_id', { queryid: queryid as string })[0]?.labels.query).toBe(
-      'select count(*) from items where qty + $2 = $1',
-    );
+    expect(single(text, 'pg_stat_statements_rows_total', { queryid: queryid as string })).toBe(7);
+    expect(single(text, 'pg_stat_statements_query_id', { queryid: queryid as string })).toBe(1);
+    expect(
+      matching(text, 'pg_stat_statements_query_id', { queryid: queryid as string })[0]?.labels.query,
+    ).toBe('select count(*) from items where qty + $2 = $1');
 
     const [sleepId, sleepMean] = (
       await server.psql(
@@ -259,7 +250,7 @@ collectors:
     const slow = samples(text, 'pg_stat_statements_mean_seconds');
     expect(slow.length).toBeGreaterThan(0);
     expect(slow.length).toBeLessThanOrEqual(10);
-    const sleep = pick(text, 'pg_stat_statements_mean_seconds', { queryid: sleepId as string });
+    const sleep = matching(text, 'pg_stat_statements_mean_seconds', { queryid: sleepId as string });
     expect(sleep).toHaveLength(1);
     expect(sleep[0]?.value).toBeCloseTo(Number(sleepMean), 6);
     expect(sleep[0]?.value).toBeGreaterThanOrEqual(0.3);
@@ -280,20 +271,20 @@ collectors:
     const unused = await server.psql(UNUSED_SQL, 'app');
     expect(unused).toBe('1');
     const text = await scrape(metricsUrl);
-    expect(one(text, 'pg_unused_indexes', { datname: 'app' })).toBe(1);
-    expect(one(text, 'pg_unused_indexes', { datname: 'scratch' })).toBe(0);
+    expect(single(text, 'pg_unused_indexes', { datname: 'app' })).toBe(1);
+    expect(single(text, 'pg_unused_indexes', { datname: 'scratch' })).toBe(0);
     const scans = Number(
       await server.psql("select idx_scan from pg_stat_user_indexes where indexrelname = 'items_pkey'", 'app'),
     );
     expect(
-      one(text, 'pg_stat_user_indexes_idx_scan_total', {
+      single(text, 'pg_stat_user_indexes_idx_scan_total', {
         datname: 'app',
         schemaname: 'public',
         relname: 'items',
         indexrelname: 'items_pkey',
       }),
     ).toBe(scans);
-    expect(one(text, 'pg_stat_user_indexes_idx_scan_total', { indexrelname: 'items_qty' })).toBe(0);
+    expect(single(text, 'pg_stat_user_indexes_idx_scan_total', { indexrelname: 'items_qty' })).toBe(0);
   });
 
   it('labels every sample with its target on /metrics and none on /probe', async () => {
@@ -312,7 +303,7 @@ collectors:
     // `nostats` connects to `app`, where the extension was never created.
     for (let i = 0; i < 3; i++) {
       const text = await scrape(`${sw.url}/probe?target=nostats`);
-      expect(one(text, 'pg_up', {})).toBe(1);
+      expect(single(text, 'pg_up', {})).toBe(1);
       expect(samples(text, 'pg_stat_statements_calls_total')).toEqual([]);
       expect(samples(text, 'pg_stat_activity_count').length).toBeGreaterThan(0);
     }
@@ -348,18 +339,17 @@ collectors:
     expect(statements).toBeGreaterThanOrEqual(100);
     expect(statements).toBeLessThanOrEqual(110);
     expect(samples(text, 'pg_stat_user_indexes_idx_scan_total')).toHaveLength(50);
-    expect(one(text, 'pg_unused_indexes', { datname: 'app' })).toBe(61);
+    expect(single(text, 'pg_unused_indexes', { datname: 'app' })).toBe(61);
     // The numeric server parameters are one constant series each, as with postgres_exporter (about
     // 250): exactly as many as the server has; everything else stays under 800.
-    const lines = text.split('\n');
-    const settings = lines.filter((l) => l.startsWith('pg_settings_')).length;
+    const settings = seriesCount(text, 'pg_settings_');
     const numericParameters = Number(
       await server.psql(
         "select count(*) from pg_settings where vartype in ('bool', 'integer', 'real') and name <> 'sync_commit_cancel_wait'",
       ),
     );
     expect(settings).toBe(numericParameters);
-    const series = lines.filter((l) => l.startsWith('pg_') && !l.startsWith('pg_settings_')).length;
+    const series = seriesCount(text, 'pg_') - settings;
     expect(series).toBeLessThan(800);
   });
 
@@ -374,13 +364,13 @@ collectors:
     try {
       const first = await scrape(`${viaEnv.url}/probe?target=default`);
       expect(samples(first, 'pg_up')).toEqual([{ labels: {}, value: 1 }]);
-      const unused = one(first, 'pg_unused_indexes', { datname: 'app' });
+      const unused = single(first, 'pg_unused_indexes', { datname: 'app' });
       expect(unused).toBe(Number(await server.psql(UNUSED_SQL, 'app')));
       // A new unused index shows in pg_stat_user_indexes at once, in the sample only at the next interval.
       await server.psql('create index items_later on items(sku, qty)', 'app');
       const second = await scrape(`${viaEnv.url}/probe?target=default`);
       expect(Number(await server.psql(UNUSED_SQL, 'app'))).toBe((unused as number) + 1);
-      expect(one(second, 'pg_unused_indexes', { datname: 'app' })).toBe(unused);
+      expect(single(second, 'pg_unused_indexes', { datname: 'app' })).toBe(unused);
       expect(viaEnv.logs()).not.toContain(PASSWORD);
     } finally {
       await viaEnv.stop();

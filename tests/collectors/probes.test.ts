@@ -10,7 +10,8 @@ import {
 } from '../../src/collectors/probe-checks.js';
 import { probesSection } from '../../src/config/host.js';
 import { startFakeApp, type FakeAppHandle } from '../support/fakeapp.js';
-import { samples, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
+import { samples, value } from '../support/exposition.js';
+import { startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
 import { makeCertificate } from '../support/tls.js';
 import { freePort, run, startProcess, tempDir, waitFor, type Proc } from '../support/util.js';
 
@@ -30,9 +31,6 @@ async function probe(target: string, timeoutHeader?: string): Promise<{ status: 
   });
   return { status: res.status, text: await res.text() };
 }
-
-const value = (text: string, name: string, labels: Record<string, string> = {}) =>
-  samples(text, name).find((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
 
 /** Log lines (JSON) of stackwatch with the given message. */
 const logLines = (msg: string) =>

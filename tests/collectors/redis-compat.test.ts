@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisHandle } from '../support/redis.js';
-import { samples, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
+import { parseExposition, samples } from '../support/exposition.js';
+import { startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
 import { freePort, startProcess, waitFor, type Proc } from '../support/util.js';
 
 /** The Redis families SPEC §1.2 requires, with redis_exporter's names. */
@@ -26,22 +27,22 @@ const SPEC_FAMILIES = [
   'redis_uptime_in_seconds',
 ];
 
-/** Family name → {type, label-name sets}, from exposition text. */
+/** Family name → {type, label-name sets of the samples named like the family}, for each family with a TYPE line. */
 function families(text: string): Map<string, { type: string; labelSets: Set<string> }> {
   const out = new Map<string, { type: string; labelSets: Set<string> }>();
-  for (const line of text.split('\n')) {
-    const m = /^# TYPE (\S+) (\S+)$/.exec(line);
-    if (m) out.set(m[1] as string, { type: m[2] as string, labelSets: new Set() });
-  }
-  for (const [name, f] of out) {
-    for (const s of samples(text, name)) {
-      f.labelSets.add(
+  for (const f of parseExposition(text)) {
+    if (f.type === undefined) continue;
+    const labelSets = new Set<string>();
+    for (const s of f.samples) {
+      if (s.name !== f.name) continue;
+      labelSets.add(
         Object.keys(s.labels)
           .filter((k) => k !== 'target')
           .sort()
           .join(','),
       );
     }
+    out.set(f.name, { type: f.type, labelSets });
   }
   return out;
 }

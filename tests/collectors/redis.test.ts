@@ -3,7 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { infoFields, startRedis, type RedisHandle } from '../support/redis.js';
-import { samples, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
+import { samples, value } from '../support/exposition.js';
+import { startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
 import { freePort, run, tempDir, waitFor } from '../support/util.js';
 
 const PASSWORD = 'default-pw-8d1f';
@@ -23,8 +24,6 @@ describe('Redis collector against a real Redis 7', () => {
     expect(res.status).toBe(200);
     return await res.text();
   };
-  const value = (text: string, name: string, labels: Record<string, string>) =>
-    samples(text, name).find((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
 
   beforeAll(async () => {
     const cert = join(tmp.path, 'cert.pem');

@@ -18,7 +18,8 @@ import { startPrometheus, type PrometheusHandle } from '../support/prometheus.js
 import { startRedis, type RedisHandle } from '../support/redis.js';
 import { startSlack, type SlackHandle } from '../support/slack.js';
 import { startSmtp, type SmtpHandle } from '../support/smtp.js';
-import { samples, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
+import { samples, typeOf } from '../support/exposition.js';
+import { startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
 import { makeCertificate } from '../support/tls.js';
 import { run, tempDir, waitFor } from '../support/util.js';
 import { allExporterSeriesNames, exporterMetricNames } from './exporter-metric-names.js';
@@ -241,9 +242,8 @@ scrape_configs:
 
   it('every name of the exporter list (which rules and dashboards may use) is in the real /metrics', async () => {
     const text = await (await fetch(`${sw.url}/metrics`)).text();
-    const families = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] as string));
     const absent = Object.entries(exporterMetricNames).flatMap(([area, names]) =>
-      names.filter((n) => !families.has(n)).map((n) => `${area}: ${n}`),
+      names.filter((n) => typeOf(text, n) === undefined).map((n) => `${area}: ${n}`),
     );
     // As above: block I/O counters exist only where the engine reports block I/O at all.
     const blockIo = ['docker: container_fs_reads_bytes_total', 'docker: container_fs_writes_bytes_total'];

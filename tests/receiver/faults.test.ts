@@ -7,7 +7,8 @@ import {
   type SlackHandle,
 } from '../support/slack.js';
 import { startSmtp, type SmtpHandle } from '../support/smtp.js';
-import { samples, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
+import { value } from '../support/exposition.js';
+import { startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
 import { waitFor } from '../support/util.js';
 import { pool, postWebhook, webhook } from './webhooks.js';
 
@@ -60,11 +61,8 @@ describe('delivery faults: SMTP 4xx/5xx, Slack 429/5xx/404, slow SMTP', () => {
   const find = async (channel: string, subject: string) =>
     (await notifications()).find((n) => n.channel === channel && n.subject === subject);
   const post = async (body: unknown) => expect((await postWebhook(sw.url, body, TOKEN)).status).toBe(200);
-  const metric = async (name: string, labels: Record<string, string> = {}) => {
-    const text = await (await fetch(`${sw.url}/metrics`)).text();
-    return samples(text, name).find((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v))
-      ?.value;
-  };
+  const metric = async (name: string, labels: Record<string, string> = {}) =>
+    value(await (await fetch(`${sw.url}/metrics`)).text(), name, labels);
 
   it('SMTP 421 and 451 are retried, then the mail is delivered once', async () => {
     smtp.failNext(421, 1, 'service not available');

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSlack, type SlackHandle } from '../support/slack.js';
 import { startSmtp, type SmtpHandle } from '../support/smtp.js';
-import { samples, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
+import { matching } from '../support/exposition.js';
+import { startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
 import {
   CRITICAL_MAIL,
   criticalName,
@@ -40,9 +41,7 @@ const config = (slackUrl: string, criticalSlackUrl?: string) =>
 
 async function metric(sw: StackwatchHandle, name: string, labels: Record<string, string> = {}) {
   const text = await (await fetch(`${sw.url}/metrics`)).text();
-  return samples(text, name)
-    .filter((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v))
-    .reduce((n, s) => n + s.value, 0);
+  return matching(text, name, labels).reduce((n, s) => n + s.value, 0);
 }
 
 /** Every storm group once on Slack's team webhook and to ops@, every critical once to oncall@ and ops@. */
