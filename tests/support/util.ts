@@ -1,19 +1,38 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** A free TCP port on loopback (the OS picks; the tiny race is acceptable in tests). */
-export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
+// Ports handed out for a server a test starts later. They are taken below the kernel's
+// ephemeral range, so the servers other test files start on port 0 (and their outgoing
+// connections) can never be given the same port between this reservation and its use.
+function reservablePorts(): { low: number; high: number } {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (low > 12_000) return { low: 10_000, high: low - 1 };
+  } catch {
+    // not Linux: fall back to the top of the port space, above the usual ephemeral ranges
+  }
+  return { low: 61_000, high: 65_000 };
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+}
+
+/** A free TCP port on loopback, for a server that must know its own address before it starts. */
+export async function freePort(): Promise<number> {
+  const { low, high } = reservablePorts();
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port between ${low} and ${high} on 127.0.0.1`);
 }
 
 /** A temp dir removed by the returned cleanup. Short paths: unix sockets fail past ~100 chars. */
@@ -98,9 +117,15 @@ export function startProcess(cmd: string, args: string[], opts: SpawnOptions = {
     } else if (!groupAlive()) return;
     if (groupAlive()) {
       signal(sig);
-      await waitFor(() => !groupAlive() || undefined, graceMs, 'the process group to exit').catch(() =>
-        signal('SIGKILL'),
-      );
+      const gone = () => !groupAlive() || undefined;
+      await waitFor(gone, graceMs, 'the process group to exit').catch(async () => {
+        // A member slower than the grace period is killed, and waited for: a killed process is
+        // still listed until the kernel has torn it down, and the suite's end-of-run check
+        // must not find it.
+        signal('SIGKILL');
+        // (An unreaped zombie still counts as a member, so this wait is bounded and quiet.)
+        await waitFor(gone, graceMs, 'the killed process group to exit').catch(() => undefined);
+      });
     }
   };
   return { child, output: () => out, exited, stop };
