@@ -18,23 +18,23 @@ import {
   groupUpdateOf,
   isThreaded,
   jobFilterWhere,
-  mutedText,
+  jobValues,
   pruneHorizons,
   silenceValues,
   threadStep,
   toAck,
+  toBacklogEntry,
   toJob,
   toSilence,
   type AckRow,
+  type BacklogRow,
   type JobFilter,
   type JobRow,
   type SilenceRow,
 } from './outbox-policy.js';
 import {
-  toBacklogEntry,
   type AlertStore,
   type AttemptOutcome,
-  type BacklogRow,
   type BacklogStat,
   type EscalationCandidate,
   type StoreCounts,
@@ -231,7 +231,8 @@ export class PgStore implements AlertStore {
     }
     const inReplyTo = await this.threadBatch(c, recorded, now);
     if (recorded.length) {
-      const col = <T>(f: (j: JobSpec, i: number) => T) => recorded.map(f);
+      const rows = recorded.map(jobValues);
+      const col = <K extends keyof (typeof rows)[number]>(k: K) => rows.map((v) => v[k]);
       await c.query(
         `INSERT INTO ${this.t('jobs')} (created_at, updated_at, age_from, dedup_key, kind, group_key, receiver,
            channel, recipients, status, alert_status, content, message_id, in_reply_to, attempts,
@@ -243,19 +244,19 @@ export class PgStore implements AlertStore {
          ORDER BY n`,
         [
           now,
-          col((j) => j.dedupKey),
-          col((j) => j.content.kind),
-          col((j) => j.content.groupKey),
-          col((j) => j.content.receiver),
-          col((j) => j.channel),
-          col((j) => JSON.stringify(j.recipients)),
-          col((j) => j.status),
-          col((j) => j.content.status),
-          col((j) => JSON.stringify(j.content)),
-          col((j) => j.messageId ?? null),
-          col((_j, i) => inReplyTo[i] ?? null),
-          col(mutedText),
-          col((j) => j.lane ?? ''),
+          col('dedup_key'),
+          col('kind'),
+          col('group_key'),
+          col('receiver'),
+          col('channel'),
+          col('recipients'),
+          col('status'),
+          col('alert_status'),
+          col('content'),
+          col('message_id'),
+          recorded.map((_j, i) => inReplyTo[i] ?? null),
+          col('last_error'),
+          col('lane'),
         ],
       );
     }

@@ -12,14 +12,16 @@ import {
   groupUpdateOf,
   isThreaded,
   jobFilterWhere,
-  mutedText,
+  jobValues,
   pruneHorizons,
   silenceValues,
   threadStep,
   toAck,
+  toBacklogEntry,
   toJob,
   toSilence,
   type AckRow,
+  type BacklogRow,
   type JobFilter,
   type JobRow,
   type SilenceRow,
@@ -186,27 +188,6 @@ CREATE TABLE IF NOT EXISTS acks (
 );
 CREATE INDEX IF NOT EXISTS acks_group ON acks (group_key, ended_at);
 `;
-
-/** The dispatcher's view of a row (lane, group and destination; no content). */
-export interface BacklogRow {
-  id: number;
-  created_at: number;
-  next_attempt_at: number;
-  group_key: string;
-  recipients: string;
-  lane: string;
-}
-
-export function toBacklogEntry(r: BacklogRow): BacklogEntry {
-  return {
-    id: r.id,
-    createdAt: r.created_at,
-    nextAttemptAt: r.next_attempt_at,
-    groupKey: r.group_key,
-    recipientsKey: r.recipients,
-    lane: r.lane,
-  };
-}
 
 /** Every statement the store runs, prepared once (typed: no lookups by name). */
 function prepareStatements(db: Database.Database) {
@@ -400,22 +381,7 @@ export class SqliteStore implements AlertStore {
           if (step.root) this.st.threadPut.run(j.threadKey, step.root, now);
         }
       }
-      this.st.insertJob.run({
-        now,
-        dedup_key: j.dedupKey,
-        kind: j.content.kind,
-        group_key: j.content.groupKey,
-        receiver: j.content.receiver,
-        channel: j.channel,
-        recipients: JSON.stringify(j.recipients),
-        status: j.status,
-        alert_status: j.content.status,
-        content: JSON.stringify(j.content),
-        message_id: j.messageId ?? null,
-        in_reply_to: inReplyTo,
-        last_error: mutedText(j),
-        lane: j.lane ?? '',
-      });
+      this.st.insertJob.run({ now, ...jobValues(j), in_reply_to: inReplyTo });
       out.recorded++;
       if (j.status === 'muted') out.muted++;
     }
