@@ -4,6 +4,7 @@
 // each table keeps its rows. The stores keep only their SQL and call these.
 import type { ChannelName } from '../config/receiver.js';
 import type { Acknowledgement } from './ack.js';
+import { destinationOf } from './destination.js';
 import type { BacklogEntry } from './dispatch.js';
 import type { Silence } from './silences.js';
 import { storableText } from './storable.js';
@@ -78,6 +79,7 @@ export interface JobRow {
   receiver: string;
   channel: string;
   recipients: string;
+  slack_webhook: string | null;
   status: string;
   alert_status: string;
   content: string;
@@ -103,6 +105,7 @@ export function toJob(r: JobRow): Job {
     receiver: r.receiver,
     channel: r.channel as ChannelName,
     recipients: JSON.parse(r.recipients) as string[],
+    slackWebhook: r.slack_webhook ?? null,
     status: r.status as JobStatus,
     alertStatus: r.alert_status as Job['alertStatus'],
     content: JSON.parse(r.content) as NotificationContent,
@@ -126,6 +129,7 @@ export function jobValues(j: JobSpec) {
     receiver: j.content.receiver,
     channel: j.channel,
     recipients: JSON.stringify(j.recipients),
+    slack_webhook: j.slackWebhook,
     status: j.status,
     alert_status: j.content.status,
     content: JSON.stringify(j.content),
@@ -141,7 +145,9 @@ export interface BacklogRow {
   created_at: number;
   next_attempt_at: number;
   group_key: string;
+  channel: string;
   recipients: string;
+  slack_webhook: string | null;
   lane: string;
 }
 
@@ -151,7 +157,11 @@ export function toBacklogEntry(r: BacklogRow): BacklogEntry {
     createdAt: r.created_at,
     nextAttemptAt: r.next_attempt_at,
     groupKey: r.group_key,
-    recipientsKey: r.recipients,
+    destination: destinationOf({
+      channel: r.channel as ChannelName,
+      recipients: JSON.parse(r.recipients) as string[],
+      slackWebhook: r.slack_webhook ?? null,
+    }),
     lane: r.lane,
   };
 }
