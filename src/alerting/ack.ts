@@ -9,7 +9,10 @@ import type { ReceiverConfig } from '../config/receiver.js';
 export interface AckClaims {
   /** Redacted Alertmanager group key, as stored with the group's notifications. */
   groupKey: string;
-  /** Who the notification went to: an email recipient list, or `slack` / `slack:<receiver>`. */
+  /**
+   * Who the notification went to, as its destination is named (destination.ts): an email
+   * recipient list, or `slack` (the default webhook) / `slack:<receiver>` (a receiver's own).
+   */
   recipient: string;
   /** Epoch milliseconds after which the link is refused. */
   expiresAt: number;

@@ -3,6 +3,7 @@ import type { ReceiverConfig } from '../config/receiver.js';
 import { errorText, type Logger } from '../logger.js';
 import { ackLink, ackNote, signingKey, type Acknowledgement } from './ack.js';
 import { createSilence, expireSilence } from './am-silence.js';
+import { destinationOf } from './destination.js';
 import { alertNameOf } from './render.js';
 import type { AlertStore } from './store.js';
 import type { Job, NotificationContent } from './types.js';
@@ -64,13 +65,15 @@ export class Acknowledgements {
   }
 
   /** An acknowledged group's notifications say who acknowledged; a firing one otherwise links to the page. */
-  forDelivery(job: Pick<Job, 'content' | 'recipients'>): NotificationContent['acknowledgement'] {
+  forDelivery(
+    job: Pick<Job, 'content' | 'channel' | 'recipients' | 'slackWebhook'>,
+  ): NotificationContent['acknowledgement'] {
     const c = job.content;
     if (c.kind === 'test') return undefined;
     const ack = this.active.get(c.groupKey);
     if (ack) return { note: ackNote(ack) };
     if (c.status !== 'firing') return undefined;
-    const claims = { groupKey: c.groupKey, recipient: job.recipients.join(', ') };
+    const claims = { groupKey: c.groupKey, recipient: destinationOf(job).names.join(', ') };
     const link = ackLink(this.deps.config(), this.signingKey, claims, this.deps.now());
     return link ? { link } : undefined;
   }

@@ -1,3 +1,4 @@
+import type { Destination } from './destination.js';
 import type { Lanes } from './lanes.js';
 import type { Pacer, RateBudget } from './pacing.js';
 
@@ -7,8 +8,8 @@ export interface BacklogEntry {
   createdAt: number;
   nextAttemptAt: number;
   groupKey: string;
-  /** The stored recipients (JSON): one destination per recipient set. */
-  recipientsKey: string;
+  /** Where it goes on its channel (destination.ts). */
+  destination: Destination;
   lane: string;
 }
 
@@ -56,7 +57,7 @@ export interface DispatchDeps {
   digest: DigestPolicy;
   pacer: Pacer;
   /** The rate-limit key of a destination (a Slack webhook URL, the SMTP server) and its budget. */
-  paceOf: (recipientsKey: string) => PaceKey;
+  paceOf: (destination: Destination) => PaceKey;
 }
 
 /**
@@ -91,10 +92,10 @@ export class Dispatcher {
 
     // Eligible: the oldest pending notification of each group on each destination, when due.
     const heads = new Set<string>();
-    const byDestination = new Map<string, BacklogEntry[]>();
+    const byDestination = new Map<string, { destination: Destination; list: BacklogEntry[] }>();
     const sorted = [...input.entries].sort((a, b) => a.id - b.id);
     for (const e of sorted) {
-      const head = `${e.recipientsKey}\0${e.groupKey}`;
+      const head = `${e.destination.key}\0${e.groupKey}`;
       if (heads.has(head)) continue;
       heads.add(head);
       if (input.inFlight.has(e.id)) continue;
@@ -102,15 +103,15 @@ export class Dispatcher {
         wake(e.nextAttemptAt);
         continue;
       }
-      let list = byDestination.get(e.recipientsKey);
-      if (!list) byDestination.set(e.recipientsKey, (list = []));
-      list.push(e);
+      let d = byDestination.get(e.destination.key);
+      if (!d) byDestination.set(e.destination.key, (d = { destination: e.destination, list: [] }));
+      d.list.push(e);
     }
     const order = (a: BacklogEntry, b: BacklogEntry) =>
       lanes.rank(a.lane) - lanes.rank(b.lane) || a.id - b.id;
-    const destinations = [...byDestination].map(([key, list]) => ({
+    const destinations = [...byDestination].map(([key, { destination, list }]) => ({
       key,
-      pace: paceOf(key),
+      pace: paceOf(destination),
       urgent: list.filter((e) => lanes.urgent(e.lane)).sort(order),
       rest: list.filter((e) => !lanes.urgent(e.lane)).sort(order),
     }));

@@ -1,9 +1,11 @@
 // The outbox's rules, written once for both stores (store.ts for SQLite, pg-store.ts for
 // PostgreSQL): email threading, when a webhook may change a group's escalation state, the
-// muted jobs' text, row mappers and how long each table keeps its rows. The stores keep only
-// their SQL and call these.
+// muted jobs' text, row mappers (a job's columns, the dispatcher's view of a row) and how long
+// each table keeps its rows. The stores keep only their SQL and call these.
 import type { ChannelName } from '../config/receiver.js';
 import type { Acknowledgement } from './ack.js';
+import { destinationOf } from './destination.js';
+import type { BacklogEntry } from './dispatch.js';
 import type { Silence } from './silences.js';
 import { storableText } from './storable.js';
 import type { GroupUpdate, Job, JobSpec, JobStatus, NotificationContent, RecordOutcome } from './types.js';
@@ -77,6 +79,7 @@ export interface JobRow {
   receiver: string;
   channel: string;
   recipients: string;
+  slack_webhook: string | null;
   status: string;
   alert_status: string;
   content: string;
@@ -102,6 +105,7 @@ export function toJob(r: JobRow): Job {
     receiver: r.receiver,
     channel: r.channel as ChannelName,
     recipients: JSON.parse(r.recipients) as string[],
+    slackWebhook: r.slack_webhook ?? null,
     status: r.status as JobStatus,
     alertStatus: r.alert_status as Job['alertStatus'],
     content: JSON.parse(r.content) as NotificationContent,
@@ -113,6 +117,52 @@ export function toJob(r: JobRow): Job {
     sentAt: r.sent_at,
     lane: r.lane ?? '',
     digest: r.digest ?? null,
+  };
+}
+
+/** The columns a job is recorded with, from its spec (its times, attempts and In-Reply-To aside). */
+export function jobValues(j: JobSpec) {
+  return {
+    dedup_key: j.dedupKey,
+    kind: j.content.kind,
+    group_key: j.content.groupKey,
+    receiver: j.content.receiver,
+    channel: j.channel,
+    recipients: JSON.stringify(j.recipients),
+    slack_webhook: j.slackWebhook,
+    status: j.status,
+    alert_status: j.content.status,
+    content: JSON.stringify(j.content),
+    message_id: j.messageId ?? null,
+    last_error: mutedText(j),
+    lane: j.lane ?? '',
+  };
+}
+
+/** The dispatcher's view of a row (lane, group and destination; no content). */
+export interface BacklogRow {
+  id: number;
+  created_at: number;
+  next_attempt_at: number;
+  group_key: string;
+  channel: string;
+  recipients: string;
+  slack_webhook: string | null;
+  lane: string;
+}
+
+export function toBacklogEntry(r: BacklogRow): BacklogEntry {
+  return {
+    id: r.id,
+    createdAt: r.created_at,
+    nextAttemptAt: r.next_attempt_at,
+    groupKey: r.group_key,
+    destination: destinationOf({
+      channel: r.channel as ChannelName,
+      recipients: JSON.parse(r.recipients) as string[],
+      slackWebhook: r.slack_webhook ?? null,
+    }),
+    lane: r.lane,
   };
 }
 

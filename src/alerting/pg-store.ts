@@ -18,23 +18,23 @@ import {
   groupUpdateOf,
   isThreaded,
   jobFilterWhere,
-  mutedText,
+  jobValues,
   pruneHorizons,
   silenceValues,
   threadStep,
   toAck,
+  toBacklogEntry,
   toJob,
   toSilence,
   type AckRow,
+  type BacklogRow,
   type JobFilter,
   type JobRow,
   type SilenceRow,
 } from './outbox-policy.js';
 import {
-  toBacklogEntry,
   type AlertStore,
   type AttemptOutcome,
-  type BacklogRow,
   type BacklogStat,
   type EscalationCandidate,
   type StoreCounts,
@@ -67,6 +67,7 @@ CREATE TABLE IF NOT EXISTS ${s}.jobs (
   receiver TEXT NOT NULL,
   channel TEXT NOT NULL,
   recipients TEXT NOT NULL,
+  slack_webhook TEXT,
   status TEXT NOT NULL,
   alert_status TEXT NOT NULL,
   content TEXT NOT NULL,
@@ -98,7 +99,8 @@ CREATE TABLE IF NOT EXISTS ${s}.acks (
   by TEXT NOT NULL, via TEXT NOT NULL, at BIGINT NOT NULL, comment TEXT NOT NULL, silence_id TEXT,
   silence_ends_at BIGINT, ended_at BIGINT, ended_by TEXT);
 CREATE INDEX IF NOT EXISTS acks_group ON ${s}.acks (group_key, ended_at);
-${laneSql(s)}`;
+${laneSql(s)}
+${slackWebhookSql(s)}`;
 }
 
 /** Outboxes made before lanes and digests get their two columns and indexes. */
@@ -108,6 +110,18 @@ ALTER TABLE ${s}.jobs ADD COLUMN IF NOT EXISTS lane TEXT NOT NULL DEFAULT '';
 ALTER TABLE ${s}.jobs ADD COLUMN IF NOT EXISTS digest TEXT;
 CREATE INDEX IF NOT EXISTS jobs_lane ON ${s}.jobs (status, channel, lane, id);
 CREATE INDEX IF NOT EXISTS jobs_digest ON ${s}.jobs (digest);`;
+}
+
+/**
+ * Outboxes made before Slack jobs had their webhook in a column of their own: a job's
+ * ["slack:<receiver>"] recipients become that receiver in slack_webhook, and ["slack"].
+ */
+function slackWebhookSql(s: string): string {
+  return `
+ALTER TABLE ${s}.jobs ADD COLUMN IF NOT EXISTS slack_webhook TEXT;
+UPDATE ${s}.jobs SET slack_webhook = substr(recipients::jsonb ->> 0, 7), recipients = '["slack"]'
+  WHERE channel = 'slack' AND slack_webhook IS NULL AND jsonb_array_length(recipients::jsonb) = 1
+    AND left(recipients::jsonb ->> 0, 6) = 'slack:';`;
 }
 
 type Querier = Pick<pg.PoolClient, 'query'>;
@@ -158,7 +172,7 @@ export class PgStore implements AlertStore {
       const present = await pool.query<{ ok: boolean }>(
         `SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AND to_regclass($4) IS NOT NULL
            AND EXISTS (SELECT 1 FROM information_schema.columns
-                       WHERE table_schema = $3 AND table_name = 'jobs' AND column_name = 'digest') AS ok`,
+                       WHERE table_schema = $3 AND table_name = 'jobs' AND column_name = 'slack_webhook') AS ok`,
         [`${opts.schema}.jobs`, `${opts.schema}.silences`, opts.schema, `${opts.schema}.acks`],
       );
       if (!present.rows[0]?.ok)
@@ -231,31 +245,33 @@ export class PgStore implements AlertStore {
     }
     const inReplyTo = await this.threadBatch(c, recorded, now);
     if (recorded.length) {
-      const col = <T>(f: (j: JobSpec, i: number) => T) => recorded.map(f);
+      const rows = recorded.map(jobValues);
+      const col = <K extends keyof (typeof rows)[number]>(k: K) => rows.map((v) => v[k]);
       await c.query(
         `INSERT INTO ${this.t('jobs')} (created_at, updated_at, age_from, dedup_key, kind, group_key, receiver,
-           channel, recipients, status, alert_status, content, message_id, in_reply_to, attempts,
+           channel, recipients, slack_webhook, status, alert_status, content, message_id, in_reply_to, attempts,
            next_attempt_at, last_error, lane)
-         SELECT $1, $1, $1, d, k, g, r, ch, rc, st, ast, ct, mid, irt, 0, $1, le, ln
+         SELECT $1, $1, $1, d, k, g, r, ch, rc, sw, st, ast, ct, mid, irt, 0, $1, le, ln
          FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-           $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
-           WITH ORDINALITY AS u(d, k, g, r, ch, rc, st, ast, ct, mid, irt, le, ln, n)
+           $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
+           WITH ORDINALITY AS u(d, k, g, r, ch, rc, sw, st, ast, ct, mid, irt, le, ln, n)
          ORDER BY n`,
         [
           now,
-          col((j) => j.dedupKey),
-          col((j) => j.content.kind),
-          col((j) => j.content.groupKey),
-          col((j) => j.content.receiver),
-          col((j) => j.channel),
-          col((j) => JSON.stringify(j.recipients)),
-          col((j) => j.status),
-          col((j) => j.content.status),
-          col((j) => JSON.stringify(j.content)),
-          col((j) => j.messageId ?? null),
-          col((_j, i) => inReplyTo[i] ?? null),
-          col(mutedText),
-          col((j) => j.lane ?? ''),
+          col('dedup_key'),
+          col('kind'),
+          col('group_key'),
+          col('receiver'),
+          col('channel'),
+          col('recipients'),
+          col('slack_webhook'),
+          col('status'),
+          col('alert_status'),
+          col('content'),
+          col('message_id'),
+          recorded.map((_j, i) => inReplyTo[i] ?? null),
+          col('last_error'),
+          col('lane'),
         ],
       );
     }
@@ -357,7 +373,8 @@ export class PgStore implements AlertStore {
   ): Promise<BacklogEntry[]> {
     // Lane by lane (a lane a reload removed comes last), leaving out what another replica holds.
     const r = await this.pool.query<BacklogRow>(
-      `SELECT id, created_at, next_attempt_at, group_key, recipients, lane FROM ${this.t('jobs')}
+      `SELECT id, created_at, next_attempt_at, group_key, channel, recipients, slack_webhook, lane
+       FROM ${this.t('jobs')}
        WHERE status = 'pending' AND channel = $1 AND (claimed_until IS NULL OR claimed_until <= $3
          OR claimed_by = $4)
        ORDER BY COALESCE(array_position($2::text[], lane), 2147483647), id LIMIT $5`,

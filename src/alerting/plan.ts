@@ -1,6 +1,7 @@
 import type { ChannelName } from '../config/receiver.js';
 import type { ContactBook } from './contacts.js';
 import { dedupKey, shortHash } from './dedup.js';
+import { destinationOf } from './destination.js';
 import type { Alert, Webhook } from './payload.js';
 import { timeMs } from './payload.js';
 import type { Redactor } from './redact.js';
@@ -18,8 +19,9 @@ export interface PlanContext {
   mailDomain: string;
 }
 
-export function slackRecipient(receiver: { name: string; slack_webhook_url?: string }): string {
-  return receiver.slack_webhook_url ? `slack:${receiver.name}` : 'slack';
+/** The receiver whose own Slack webhook a notification to it uses; null: the default webhook. */
+export function slackWebhookOf(receiver: { name: string; slack_webhook_url?: string }): string | null {
+  return receiver.slack_webhook_url ? receiver.name : null;
 }
 
 /**
@@ -109,14 +111,14 @@ export function planNotifications(raw: Webhook, ctx: PlanContext): WebhookPlan {
       contacts: ctx.book.responsible(alerts),
     };
     for (const channel of target.channels) {
-      const recipients =
-        channel === 'email' ? ctx.book.resolveRecipients(target.recipients) : [slackRecipient(target)];
+      const recipients = channel === 'email' ? ctx.book.resolveRecipients(target.recipients) : ['slack'];
       if (recipients.length === 0) continue;
+      const slackWebhook = channel === 'slack' ? slackWebhookOf(target) : null;
       const key = dedupKey({
         kind: 'alert',
         groupKey: raw.groupKey,
         channel,
-        recipients,
+        recipients: destinationOf({ channel, recipients, slackWebhook }).names,
         status,
         alerts: rawAlerts,
         extra: b.mutedBy ? 'muted' : '',
@@ -126,6 +128,7 @@ export function planNotifications(raw: Webhook, ctx: PlanContext): WebhookPlan {
           dedupKey: key,
           channel,
           recipients,
+          slackWebhook,
           content,
           mutedBy: b.mutedBy ? [...b.mutedBy] : undefined,
           mailDomain: ctx.mailDomain,
@@ -149,6 +152,7 @@ interface JobSpecOptions {
   dedupKey: string;
   channel: ChannelName;
   recipients: string[];
+  slackWebhook: string | null;
   content: NotificationContent;
   /** The maintenance windows muting the job; absent when it is delivered. */
   mutedBy?: string[];
@@ -162,6 +166,7 @@ function jobSpec(o: JobSpecOptions): JobSpec {
     dedupKey: o.dedupKey,
     channel: o.channel,
     recipients: o.recipients,
+    slackWebhook: o.slackWebhook,
     status: muted ? 'muted' : 'pending',
     content: o.content,
   };
@@ -225,13 +230,14 @@ export function planEscalation(
   const mutedBy = escalationMutedBy(content.alerts, ctx);
   const out: JobSpec[] = [];
   for (const channel of ctx.channels) {
+    // Escalations go to the default Slack webhook.
     const recipients = channel === 'email' ? (lead?.email ? [lead.email] : []) : ['slack'];
     if (recipients.length === 0) continue;
     const key = dedupKey({
       kind: 'escalation',
       groupKey: group.groupKey,
       channel,
-      recipients,
+      recipients: destinationOf({ channel, recipients, slackWebhook: null }).names,
       status: 'firing',
       alerts: [],
       extra: String(group.criticalSinceMs),
@@ -240,6 +246,7 @@ export function planEscalation(
       dedupKey: key,
       channel,
       recipients,
+      slackWebhook: null,
       content,
       mutedBy,
       mailDomain: ctx.mailDomain,

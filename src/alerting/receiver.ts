@@ -94,7 +94,7 @@ export class AlertReceiver {
       }),
       lanes: () => this.setup.lanes,
       digest: () => this.setup.digest,
-      paceOf: (channel, key) => paceOf(this.setup, channel, key),
+      paceOf: (channel, destination) => paceOf(this.setup, channel, destination),
       digestLink: (id) => {
         const base = this.setup.cfg.external_url;
         return base ? `${base}/notifications?digest=${encodeURIComponent(id)}` : undefined;

@@ -56,10 +56,10 @@ export async function sendTestNotifications(
     channel: 'email',
     mode: s.email.console ? 'console' : 'smtp',
     recipients,
-    result: await s.email.deliver({ ...base, recipients }),
+    result: await s.email.deliver({ ...base, channel: 'email', recipients, slackWebhook: null }),
   });
-  const slackJob = { ...base, recipients: ['slack'] };
-  const slack = channelFor(s, { ...slackJob, channel: 'slack' });
+  const slackJob = { ...base, channel: 'slack' as const, recipients: ['slack'], slackWebhook: null };
+  const slack = channelFor(s, slackJob);
   out.push({
     channel: 'slack',
     mode: slack.console ? 'console' : 'webhook',

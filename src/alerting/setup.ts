@@ -5,6 +5,7 @@ import { ConsoleChannel } from './channels/console.js';
 import { EmailChannel } from './channels/email.js';
 import { SlackChannel } from './channels/slack.js';
 import { ContactBook } from './contacts.js';
+import { destinationOf, type Destination } from './destination.js';
 import { SLACK_DIGEST_MAX_LINES } from './digest.js';
 import type { DigestPolicy, PaceKey } from './dispatch.js';
 import { Lanes, laneOrderFromRoutes } from './lanes.js';
@@ -90,22 +91,22 @@ export function buildSetup(cfg: ReceiverConfig, logger: Logger): Setup {
 }
 
 /** The rate-limit key and budget of a destination: the SMTP server, or a Slack webhook URL. */
-export function paceOf(s: Setup, channel: ChannelName, recipientsKey: string): PaceKey {
+export function paceOf(s: Setup, channel: ChannelName, destination: Destination): PaceKey {
   const unpaced = { rate: 0, burst: 1 };
   if (channel === 'email')
     return s.email.console
       ? { key: 'email:console', budget: unpaced }
       : { key: 'email:smtp', budget: { rate: s.cfg.email.rate, burst: s.cfg.email.burst } };
-  const url = s.slack?.urlFor({ recipients: JSON.parse(recipientsKey) as string[] });
+  const url = s.slack?.urlFor(destination);
   return url
     ? { key: `slack:${url}`, budget: { rate: s.cfg.slack.rate, burst: s.cfg.slack.burst } }
     : { key: 'slack:console', budget: unpaced };
 }
 
 /** The channel a job is delivered by: Slack jobs without a webhook URL go to the log. */
-export function channelFor(s: Setup, job: Pick<Job, 'channel' | 'recipients' | 'receiver'>): Channel {
+export function channelFor(s: Setup, job: Pick<Job, 'channel' | 'recipients' | 'slackWebhook'>): Channel {
   if (job.channel === 'email') return s.email;
-  return s.slack && s.slack.urlFor(job) ? s.slack : s.slackConsole;
+  return s.slack && s.slack.urlFor(destinationOf(job)) ? s.slack : s.slackConsole;
 }
 
 /** "Who would be told about these labels?", and which maintenance windows would mute it. */

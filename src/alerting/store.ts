@@ -12,14 +12,16 @@ import {
   groupUpdateOf,
   isThreaded,
   jobFilterWhere,
-  mutedText,
+  jobValues,
   pruneHorizons,
   silenceValues,
   threadStep,
   toAck,
+  toBacklogEntry,
   toJob,
   toSilence,
   type AckRow,
+  type BacklogRow,
   type JobFilter,
   type JobRow,
   type SilenceRow,
@@ -130,6 +132,7 @@ CREATE TABLE IF NOT EXISTS jobs (
   receiver TEXT NOT NULL,
   channel TEXT NOT NULL,
   recipients TEXT NOT NULL,
+  slack_webhook TEXT,
   status TEXT NOT NULL,
   alert_status TEXT NOT NULL,
   content TEXT NOT NULL,
@@ -187,27 +190,6 @@ CREATE TABLE IF NOT EXISTS acks (
 CREATE INDEX IF NOT EXISTS acks_group ON acks (group_key, ended_at);
 `;
 
-/** The dispatcher's view of a row (lane, group and destination; no content). */
-export interface BacklogRow {
-  id: number;
-  created_at: number;
-  next_attempt_at: number;
-  group_key: string;
-  recipients: string;
-  lane: string;
-}
-
-export function toBacklogEntry(r: BacklogRow): BacklogEntry {
-  return {
-    id: r.id,
-    createdAt: r.created_at,
-    nextAttemptAt: r.next_attempt_at,
-    groupKey: r.group_key,
-    recipientsKey: r.recipients,
-    lane: r.lane,
-  };
-}
-
 /** Every statement the store runs, prepared once (typed: no lookups by name). */
 function prepareStatements(db: Database.Database) {
   return {
@@ -218,9 +200,10 @@ function prepareStatements(db: Database.Database) {
     ),
     insertJob: db.prepare(
       `INSERT INTO jobs (created_at, updated_at, age_from, dedup_key, kind, group_key, receiver, channel,
-         recipients, status, alert_status, content, message_id, in_reply_to, attempts, next_attempt_at, last_error, lane)
-       VALUES (@now, @now, @now, @dedup_key, @kind, @group_key, @receiver, @channel, @recipients, @status,
-         @alert_status, @content, @message_id, @in_reply_to, 0, @now, @last_error, @lane)`,
+         recipients, slack_webhook, status, alert_status, content, message_id, in_reply_to, attempts,
+         next_attempt_at, last_error, lane)
+       VALUES (@now, @now, @now, @dedup_key, @kind, @group_key, @receiver, @channel, @recipients, @slack_webhook,
+         @status, @alert_status, @content, @message_id, @in_reply_to, 0, @now, @last_error, @lane)`,
     ),
     threadGet: db.prepare('SELECT root_message_id FROM threads WHERE key = ?'),
     threadPut: db.prepare('INSERT INTO threads (key, root_message_id, created_at) VALUES (?, ?, ?)'),
@@ -255,11 +238,11 @@ function prepareStatements(db: Database.Database) {
          AND in_reply_to = (SELECT message_id FROM jobs WHERE id = @id)`,
     ),
     backlog: db.prepare(
-      `SELECT id, created_at, next_attempt_at, group_key, recipients, lane FROM jobs
+      `SELECT id, created_at, next_attempt_at, group_key, channel, recipients, slack_webhook, lane FROM jobs
        WHERE status = 'pending' AND channel = ? AND lane = ? ORDER BY id LIMIT ?`,
     ),
     backlogAll: db.prepare(
-      `SELECT id, created_at, next_attempt_at, group_key, recipients, lane FROM jobs
+      `SELECT id, created_at, next_attempt_at, group_key, channel, recipients, slack_webhook, lane FROM jobs
        WHERE status = 'pending' AND channel = ? ORDER BY id LIMIT ?`,
     ),
     backlogStats: db.prepare(
@@ -339,6 +322,17 @@ export class SqliteStore implements AlertStore {
     // Outboxes written before lanes and digests get the two columns.
     if (!columns.has('lane')) this.db.exec(`ALTER TABLE jobs ADD COLUMN lane TEXT NOT NULL DEFAULT ''`);
     if (!columns.has('digest')) this.db.exec('ALTER TABLE jobs ADD COLUMN digest TEXT');
+    // Outboxes written before Slack jobs had their webhook in a column of their own: a job's
+    // ["slack:<receiver>"] recipients become that receiver in slack_webhook, and ["slack"].
+    if (!columns.has('slack_webhook'))
+      this.db.transaction(() => {
+        this.db.exec('ALTER TABLE jobs ADD COLUMN slack_webhook TEXT');
+        this.db.exec(
+          `UPDATE jobs SET slack_webhook = substr(json_extract(recipients, '$[0]'), 7), recipients = '["slack"]'
+           WHERE channel = 'slack' AND json_array_length(recipients) = 1
+             AND substr(json_extract(recipients, '$[0]'), 1, 6) = 'slack:'`,
+        );
+      })();
     this.db.exec('CREATE INDEX IF NOT EXISTS jobs_lane ON jobs (status, channel, lane, id)');
     this.db.exec('CREATE INDEX IF NOT EXISTS jobs_digest ON jobs (digest)');
     this.st = prepareStatements(this.db);
@@ -400,22 +394,7 @@ export class SqliteStore implements AlertStore {
           if (step.root) this.st.threadPut.run(j.threadKey, step.root, now);
         }
       }
-      this.st.insertJob.run({
-        now,
-        dedup_key: j.dedupKey,
-        kind: j.content.kind,
-        group_key: j.content.groupKey,
-        receiver: j.content.receiver,
-        channel: j.channel,
-        recipients: JSON.stringify(j.recipients),
-        status: j.status,
-        alert_status: j.content.status,
-        content: JSON.stringify(j.content),
-        message_id: j.messageId ?? null,
-        in_reply_to: inReplyTo,
-        last_error: mutedText(j),
-        lane: j.lane ?? '',
-      });
+      this.st.insertJob.run({ now, ...jobValues(j), in_reply_to: inReplyTo });
       out.recorded++;
       if (j.status === 'muted') out.muted++;
     }

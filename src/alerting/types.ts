@@ -33,8 +33,10 @@ export interface NotificationContent {
 export interface JobSpec {
   dedupKey: string;
   channel: ChannelName;
-  /** Email addresses, or `slack` / `slack:<receiver>` for Slack. */
+  /** Email addresses; `slack` for Slack (shown only: the webhook is `slackWebhook`). */
   recipients: string[];
+  /** Slack: the routing receiver whose own webhook URL applies; null: the default webhook (and email). */
+  slackWebhook: string | null;
   status: 'pending' | 'muted';
   content: NotificationContent;
   /** Email threading: the key of the conversation and this message's own Message-ID. */
@@ -59,6 +61,8 @@ export interface Job {
   receiver: string;
   channel: ChannelName;
   recipients: string[];
+  /** As JobSpec's: the receiver whose own Slack webhook URL applies, null the default one. */
+  slackWebhook: string | null;
   status: JobStatus;
   alertStatus: AlertStatus;
   content: NotificationContent;

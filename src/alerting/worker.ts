@@ -3,6 +3,7 @@ import { CHANNELS } from '../config/receiver.js';
 import { errorText, type Logger } from '../logger.js';
 import { settleWithin } from '../wait.js';
 import type { Channel } from './channels/channel.js';
+import { destinationOf, type Destination } from './destination.js';
 import type { ReceiverMetrics } from './metrics.js';
 import { renderDigest } from './digest.js';
 import { Dispatcher, type DigestPolicy, type PaceKey, type Send } from './dispatch.js';
@@ -31,8 +32,8 @@ export interface WorkerDeps {
   concurrency: () => Record<ChannelName, number>;
   lanes: () => Lanes;
   digest: () => DigestPolicy;
-  /** The rate-limit key and budget of a destination (stored recipients of a channel). */
-  paceOf: (channel: ChannelName, recipientsKey: string) => PaceKey;
+  /** The rate-limit key and budget of a destination of a channel. */
+  paceOf: (channel: ChannelName, destination: Destination) => PaceKey;
   /** Where a digest's full list can be read (the notifications API), if known. */
   digestLink: (digestId: string) => string | undefined;
   mailDomain: () => string;
@@ -70,7 +71,7 @@ export class DeliveryWorker {
         lanes: deps.lanes(),
         digest: deps.digest(),
         pacer: this.pacer,
-        paceOf: (key) => deps.paceOf(channel, key),
+        paceOf: (destination) => deps.paceOf(channel, destination),
       }));
     this.dispatchers = { email: dispatcher('email'), slack: dispatcher('slack') };
   }
@@ -241,6 +242,7 @@ export class DeliveryWorker {
       () =>
         channel.deliverDigest({
           recipients: first.recipients,
+          destination: destinationOf(first),
           receiver: first.receiver,
           rendered,
           messageId,

@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Acknowledgement } from '../../src/alerting/ack.js';
+import { AlertReceiver } from '../../src/alerting/receiver.js';
 import { ContactBook } from '../../src/alerting/contacts.js';
 import { parseWebhook, type Webhook } from '../../src/alerting/payload.js';
 import { planEscalation, planWebhook } from '../../src/alerting/plan.js';
@@ -9,8 +12,11 @@ import { Redactor } from '../../src/alerting/redact.js';
 import { Router } from '../../src/alerting/routing.js';
 import { PgStore } from '../../src/alerting/pg-store.js';
 import { SqliteStore, type AlertStore } from '../../src/alerting/store.js';
+import { validateConfig } from '../../src/config/load.js';
 import { receiverSection } from '../../src/config/receiver.js';
+import { createLogger } from '../../src/logger.js';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
+import { startSlack } from '../support/slack.js';
 import { tempDir, waitFor } from '../support/util.js';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'alertmanager-0.25');
@@ -31,11 +37,24 @@ const ctx = {
 };
 const HOUR = 3_600_000;
 
+/** An outbox made for a test: the receiver's store settings for it, raw SQL on it, and a way to open it. */
+interface MadeOutbox {
+  /** receiver.store, and the data directory (SQLite). */
+  store: { type: 'sqlite' } | { type: 'postgres'; dsn: string; schema: string };
+  dataDir?: string;
+  /** The jobs table's name in SQL. */
+  jobs: string;
+  sql: (statements: string) => Promise<void>;
+  open: () => Promise<AlertStore>;
+}
+
 /** A way to open fresh, empty outboxes of one kind. */
 interface StoreKind {
   name: string;
   setup: () => Promise<void>;
   open: () => Promise<AlertStore>;
+  /** A fresh outbox with this version's tables, closed again, for raw SQL. */
+  make: () => Promise<MadeOutbox>;
   teardown: () => Promise<void>;
 }
 
@@ -47,6 +66,25 @@ const sqlite: StoreKind = {
     const t = tempDir('swstore');
     dirs.push(t);
     return new SqliteStore(t.path);
+  },
+  make: async () => {
+    const t = tempDir('swstore');
+    dirs.push(t);
+    await new SqliteStore(t.path).close();
+    return {
+      store: { type: 'sqlite' },
+      dataDir: t.path,
+      jobs: 'jobs',
+      sql: async (statements) => {
+        const db = new Database(join(t.path, 'receiver.sqlite'));
+        try {
+          db.exec(statements);
+        } finally {
+          db.close();
+        }
+      },
+      open: async () => new SqliteStore(t.path),
+    };
   },
   teardown: async () => dirs.splice(0).forEach((d) => d.cleanup()),
 };
@@ -60,6 +98,17 @@ const postgres: StoreKind = {
   },
   // Each outbox in its own schema of the one server.
   open: () => PgStore.open({ dsn: server!.dsn(), schema: `outbox_${++schemas}`, claimTimeoutMs: 5 * 60_000 }),
+  make: async () => {
+    const schema = `outbox_${++schemas}`;
+    const open = () => PgStore.open({ dsn: server!.dsn(), schema, claimTimeoutMs: 5 * 60_000 });
+    await (await open()).close();
+    return {
+      store: { type: 'postgres', dsn: server!.dsn(), schema },
+      jobs: `${schema}.jobs`,
+      sql: async (statements) => void (await server!.psql(statements)),
+      open,
+    };
+  },
   teardown: async () => {
     await server?.destroy();
   },
@@ -298,6 +347,57 @@ describe.each([sqlite, postgres])('$name outbox (record stage)', (kind) => {
       2,
     );
     expect(await s.list({ groupKey: 'another group', limit: 100 })).toEqual([]);
+  });
+
+  it('delivers the Slack jobs of an outbox that named their webhook in the recipients to that webhook', async () => {
+    // An outbox as the version before this column wrote it: a job to a receiver with a webhook of
+    // its own had ["slack:<receiver>"] as its recipients; one to the default webhook ["slack"].
+    const made = await kind.make();
+    const content = planWebhook(fixture('apidown_0.json'), ctx).jobs[0]!.content;
+    const t = Date.now();
+    const row = (dedup: string, receiver: string, recipients: string) =>
+      `(${t}, ${t}, ${t}, '${dedup}', 'alert', '${content.groupKey}', '${receiver}', 'slack', '${recipients}',
+        'pending', 'firing', '${JSON.stringify({ ...content, receiver }).replaceAll("'", "''")}', ${t}, '')`;
+    await made.sql(`ALTER TABLE ${made.jobs} DROP COLUMN slack_webhook;
+      INSERT INTO ${made.jobs} (created_at, updated_at, age_from, dedup_key, kind, group_key, receiver, channel,
+        recipients, status, alert_status, content, next_attempt_at, lane)
+      VALUES ${row('old-own', 'team-db', '["slack:team-db"]')}, ${row('old-default', 'team-ops', '["slack"]')};`);
+
+    const slack = await startSlack();
+    const receiver = new AlertReceiver({
+      config: validateConfig({
+        receiver: {
+          store: made.store,
+          slack: { webhook_url: `${slack.url}/default` },
+          route: { receiver: 'team-ops' },
+          receivers: [
+            { name: 'team-ops', channels: ['slack'] },
+            { name: 'team-db', channels: ['slack'], slack_webhook_url: `${slack.url}/team-db` },
+          ],
+        },
+      }),
+      logger: createLogger('error'),
+      registry: new Registry(),
+      dataDir: made.dataDir,
+    });
+    try {
+      await receiver.start();
+      await waitFor(async () => (slack.requests.length >= 2 ? true : undefined), 10_000, 'both deliveries');
+      expect(slack.requests.map((r) => r.path).sort()).toEqual([
+        new URL(`${slack.url}/default`).pathname,
+        new URL(`${slack.url}/team-db`).pathname,
+      ]);
+    } finally {
+      await receiver.stop();
+      await slack.close();
+    }
+    const s = await made.open();
+    opened.push(s);
+    const jobs = await s.list({ limit: 10 });
+    expect(jobs.map((j) => [j.dedupKey, j.recipients, j.slackWebhook, j.status]).sort()).toEqual([
+      ['old-default', ['slack'], null, 'sent'],
+      ['old-own', ['slack'], 'team-db', 'sent'],
+    ]);
   });
 
   it('fails loudly when the database is gone (the webhook answers 503)', async () => {

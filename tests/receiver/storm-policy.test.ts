@@ -6,6 +6,7 @@ import {
   SLACK_DIGEST_MAX_LINES,
   type DigestItem,
 } from '../../src/alerting/digest.js';
+import { destinationOf } from '../../src/alerting/destination.js';
 import { Dispatcher, type BacklogEntry, type DigestPolicy, type Send } from '../../src/alerting/dispatch.js';
 import { Lanes, laneOrderFromRoutes, OTHER_LANE, SELF_LANE } from '../../src/alerting/lanes.js';
 import { Pacer, TokenBucket } from '../../src/alerting/pacing.js';
@@ -169,7 +170,8 @@ function harness(policy: DigestPolicy = POLICY, budget = { rate: 1, burst: 2 }) 
 let nextId = 1;
 function entry(lane: string, o: Partial<BacklogEntry> = {}): BacklogEntry {
   const id = nextId++;
-  return { id, createdAt: 0, nextAttemptAt: 0, groupKey: `g${id}`, recipientsKey: '["slack"]', lane, ...o };
+  const destination = destinationOf({ channel: 'slack', recipients: ['slack'], slackWebhook: null });
+  return { id, createdAt: 0, nextAttemptAt: 0, groupKey: `g${id}`, destination, lane, ...o };
 }
 const ids = (sends: Send[]) =>
   sends.map((s) =>

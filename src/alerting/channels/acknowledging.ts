@@ -3,7 +3,7 @@ import type { Channel } from './channel.js';
 
 /** What a notification of a group says about acknowledgement at the moment it is delivered. */
 export type AcknowledgementFor = (
-  job: Pick<Job, 'content' | 'recipients'>,
+  job: Pick<Job, 'content' | 'channel' | 'recipients' | 'slackWebhook'>,
 ) => NotificationContent['acknowledgement'];
 
 /**

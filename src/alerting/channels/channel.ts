@@ -1,10 +1,13 @@
 import type { ChannelName } from '../../config/receiver.js';
+import type { Destination } from '../destination.js';
 import type { RenderedDigest } from '../digest.js';
 import type { DeliveryResult, Job } from '../types.js';
 
 /** A digest ready to send: where to, and as which message. */
 export interface DigestDelivery {
   recipients: string[];
+  /** The destination of the notifications it carries (one for all of them). */
+  destination: Destination;
   receiver: string;
   rendered: RenderedDigest;
   /** Email: the digest's own Message-ID. */
@@ -17,7 +20,10 @@ export interface Channel {
   /** Printing to the log because the channel is not configured. */
   readonly console: boolean;
   deliver(
-    job: Pick<Job, 'content' | 'recipients' | 'messageId' | 'inReplyTo' | 'receiver'>,
+    job: Pick<
+      Job,
+      'content' | 'channel' | 'recipients' | 'slackWebhook' | 'messageId' | 'inReplyTo' | 'receiver'
+    >,
   ): Promise<DeliveryResult>;
   /** Sends one digest carrying many notifications. */
   deliverDigest(digest: DigestDelivery): Promise<DeliveryResult>;

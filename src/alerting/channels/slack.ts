@@ -1,4 +1,5 @@
 import type { IncomingWebhook } from '@slack/webhook';
+import { destinationOf, type Destination } from '../destination.js';
 import { renderSlack } from '../render.js';
 import type { DeliveryResult, Job } from '../types.js';
 import type { SlackMessage } from '../render.js';
@@ -79,20 +80,22 @@ export class SlackChannel implements Channel {
     return h;
   }
 
-  urlFor(job: Pick<Job, 'recipients'>): string | undefined {
-    const r = job.recipients[0] ?? 'slack';
-    if (r.startsWith('slack:')) return this.receiverUrls.get(r.slice(6)) ?? this.defaultUrl;
-    return this.defaultUrl;
+  /** A receiver's own webhook URL, else (or when the receiver no longer has one) the default. */
+  urlFor(d: Pick<Destination, 'slackWebhook'>): string | undefined {
+    if (d.slackWebhook === null) return this.defaultUrl;
+    return this.receiverUrls.get(d.slackWebhook) ?? this.defaultUrl;
   }
 
-  async deliver(job: Pick<Job, 'content' | 'recipients' | 'receiver'>): Promise<DeliveryResult> {
-    const url = this.urlFor(job);
+  async deliver(
+    job: Pick<Job, 'content' | 'channel' | 'recipients' | 'slackWebhook'>,
+  ): Promise<DeliveryResult> {
+    const url = this.urlFor(destinationOf(job));
     if (!url) return { kind: 'failure', reason: 'no Slack webhook URL configured for this receiver' };
     return this.post(url, renderSlack(job.content));
   }
 
   async deliverDigest(d: DigestDelivery): Promise<DeliveryResult> {
-    const url = this.urlFor(d);
+    const url = this.urlFor(d.destination);
     if (!url) return { kind: 'failure', reason: 'no Slack webhook URL configured for this receiver' };
     return this.post(url, d.rendered.slack);
   }
