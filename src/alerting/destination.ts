@@ -29,3 +29,9 @@ export function destinationOf(n: Addressed): Destination {
     n.channel === 'slack' ? [n.slackWebhook === null ? 'slack' : `slack:${n.slackWebhook}`] : n.recipients;
   return { slackWebhook: n.channel === 'slack' ? n.slackWebhook : null, names, key: JSON.stringify(names) };
 }
+
+/** How a person reads the destination: the email recipients, or the Slack webhook used. */
+export function destinationText(n: Addressed): string {
+  if (n.channel !== 'slack') return n.recipients.join(', ');
+  return n.slackWebhook === null ? 'Slack' : `Slack (${n.slackWebhook}'s webhook)`;
+}

@@ -456,10 +456,6 @@ export class SqliteStore implements AlertStore {
     ).map((r) => ({ channel: r.channel, lane: r.lane, pending: r.n, oldestCreatedAt: r.oldest }));
   }
 
-  private withAge(r: JobRow): Job {
-    return toJob(r);
-  }
-
   async nextDue(): Promise<number | undefined> {
     let min: number | undefined;
     for (const channel of CHANNELS) {

@@ -1,6 +1,7 @@
 import { ackNote, type Acknowledgement } from '../alerting/ack.js';
 import type { Contact, ResponsibleContact } from '../alerting/contacts.js';
 import type { Labels } from '../matchers.js';
+import { destinationText } from '../alerting/destination.js';
 import { alertNameOf, subjectOf } from '../alerting/render.js';
 import type { RouteTestResult } from '../alerting/routing.js';
 import type { Silence } from '../alerting/silences.js';
@@ -124,7 +125,7 @@ function jobRow(j: Job, csrf: string | undefined, ack: Acknowledgement | undefin
 <td data-label="Channel">${j.channel}</td>
 <td data-label="Receiver">${j.receiver}</td>
 <td data-label="Subject" class="wrap">${subjectOf(j.content, j.createdAt)}${ack ? h`<br><span class="muted-text">${ackNote(ack)}</span>` : ''}</td>
-<td data-label="To" class="wrap">${j.recipients.join(', ')}</td>
+<td data-label="To" class="wrap">${destinationText(j)}</td>
 <td data-label="Attempts">${j.attempts}</td>
 <td data-label="Reason" class="wrap">${reason}${j.digest ? h` <a href="/notifications?digest=${encodeURIComponent(j.digest)}">sent in a digest</a>` : ''}</td>
 <td data-label="">${j.status === 'dead' ? postButton(`/notifications/${j.id}/redrive`, 'Re-drive', csrf) : ''}</td>
@@ -189,7 +190,7 @@ export function notificationPage(
 <dt>Kind</dt><dd>${j.kind}</dd>
 <dt>Channel</dt><dd>${j.channel}</dd>
 <dt>Receiver</dt><dd>${j.receiver} (Alertmanager receiver ${c.amReceiver})</dd>
-<dt>To</dt><dd>${j.recipients.join(', ')}</dd>
+<dt>To</dt><dd>${destinationText(j)}</dd>
 <dt>Attempts</dt><dd>${j.attempts}</dd>
 <dt>Last error / reason</dt><dd>${j.lastError ?? 'none'}</dd>
 <dt>Digest</dt><dd>${j.digest ? h`<a href="/notifications?digest=${encodeURIComponent(j.digest)}">${j.digest}</a> (all it carried)` : 'sent on its own'}</dd>

@@ -26,6 +26,7 @@ export function jobSummary(j: Job) {
     channel: j.channel,
     receiver: j.receiver,
     recipients: j.recipients,
+    slack_webhook: j.channel === 'slack' ? j.slackWebhook : undefined,
     subject: subjectOf(j.content, j.createdAt),
     group_key: j.groupKey,
     alerts: j.content.alerts.length,
@@ -115,11 +116,9 @@ export function apiRouter(deps: ApiDeps): Router {
         return void res.status(400).json({ error: 'limit: expected an integer from 1 to 1000' });
       const digest = typeof req.query.digest === 'string' && req.query.digest ? req.query.digest : undefined;
       if (digest !== undefined && !/^d\d+-\d+$/.test(digest))
-        return void res
-          .status(400)
-          .json({
-            error: `digest: expected a digest id like d42-17, got ${JSON.stringify(digest.slice(0, 40))}`,
-          });
+        return void res.status(400).json({
+          error: `digest: expected a digest id like d42-17, got ${JSON.stringify(digest.slice(0, 40))}`,
+        });
       const jobs = await R().listNotifications(status as JobStatus | undefined, limit, digest);
       res.json({ notifications: jobs.map(jobSummary) });
     }),

@@ -7,7 +7,7 @@ import { ContactBook, words } from '../../src/alerting/contacts.js';
 import { Acknowledgements } from '../../src/alerting/acknowledgements.js';
 import { verifyAckToken } from '../../src/alerting/ack.js';
 import { dedupKey } from '../../src/alerting/dedup.js';
-import { destinationOf } from '../../src/alerting/destination.js';
+import { destinationOf, destinationText } from '../../src/alerting/destination.js';
 import { Dispatcher, type BacklogEntry } from '../../src/alerting/dispatch.js';
 import { Pacer } from '../../src/alerting/pacing.js';
 import { buildSetup, channelFor, paceOf } from '../../src/alerting/setup.js';
@@ -384,6 +384,15 @@ describe('Slack destination', () => {
       ['slack'],
       ['tech@company.com'],
       ['slack'],
+    ]);
+    // What the console and the API show a person: which webhook, not the internal name.
+    expect(jobs.map((j) => destinationText(j))).toEqual([
+      'oncall@x.test, ops@x.test',
+      "Slack (team-ops-critical's webhook)",
+      'ops@x.test',
+      'Slack',
+      'tech@company.com',
+      'Slack',
     ]);
   });
 
