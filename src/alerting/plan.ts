@@ -96,20 +96,7 @@ export function planNotifications(raw: Webhook, ctx: PlanContext): WebhookPlan {
     const rawAlerts = b.alerts.map((i) => raw.alerts[i] as Alert);
     const alerts = b.alerts.map((i) => w.alerts[i] as Alert);
     const status = statusOf(alerts);
-    const content: NotificationContent = {
-      kind: 'alert',
-      status,
-      groupKey: w.groupKey,
-      receiver: b.receiver,
-      amReceiver: w.receiver,
-      groupLabels: w.groupLabels,
-      commonLabels: w.commonLabels,
-      commonAnnotations: w.commonAnnotations,
-      externalURL: w.externalURL,
-      truncatedAlerts: w.truncatedAlerts,
-      alerts,
-      contacts: ctx.book.responsible(alerts),
-    };
+    const content = contentOf(w, { kind: 'alert', status, receiver: b.receiver, alerts }, ctx.book);
     for (const channel of target.channels) {
       const recipients = channel === 'email' ? ctx.book.resolveRecipients(target.recipients) : ['slack'];
       if (recipients.length === 0) continue;
@@ -186,20 +173,33 @@ function groupUpdate(w: Webhook, ctx: PlanContext): GroupUpdate {
   return {
     groupKey: w.groupKey,
     criticalSinceMs: since,
-    content: {
-      kind: 'escalation',
-      status: 'firing',
-      groupKey: w.groupKey,
-      receiver: 'escalation',
-      amReceiver: w.receiver,
-      groupLabels: w.groupLabels,
-      commonLabels: w.commonLabels,
-      commonAnnotations: w.commonAnnotations,
-      externalURL: w.externalURL,
-      truncatedAlerts: w.truncatedAlerts,
-      alerts: critical,
-      contacts: ctx.book.responsible(critical),
-    },
+    content: contentOf(
+      w,
+      { kind: 'escalation', status: 'firing', receiver: 'escalation', alerts: critical },
+      ctx.book,
+    ),
+  };
+}
+
+/** What a notification about some of a (redacted) webhook's alerts says, and who is responsible. */
+function contentOf(
+  w: Webhook,
+  n: Pick<NotificationContent, 'kind' | 'status' | 'receiver' | 'alerts'>,
+  book: ContactBook,
+): NotificationContent {
+  return {
+    kind: n.kind,
+    status: n.status,
+    groupKey: w.groupKey,
+    receiver: n.receiver,
+    amReceiver: w.receiver,
+    groupLabels: w.groupLabels,
+    commonLabels: w.commonLabels,
+    commonAnnotations: w.commonAnnotations,
+    externalURL: w.externalURL,
+    truncatedAlerts: w.truncatedAlerts,
+    alerts: n.alerts,
+    contacts: book.responsible(n.alerts),
   };
 }
 
