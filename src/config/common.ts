@@ -53,3 +53,18 @@ export const regex = z.string().transform((v, ctx) => {
 export const targetName = z
   .string()
   .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . -');
+
+/**
+ * TLS of a client connection (https probes, rediss:// targets). `ca`, `cert` and `key` are PEM
+ * text; in YAML they are usually given as `ca_file`, `cert_file`, `key_file`, which the loader
+ * reads.
+ */
+export const clientTls = z
+  .object({
+    ca: z.string().optional(),
+    cert: z.string().optional(),
+    key: z.string().optional(),
+    server_name: z.string().optional(),
+    insecure_skip_verify: z.boolean().default(false),
+  })
+  .strict();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, regex, targetName } from './common.js';
+import { clientTls, duration, regex, targetName } from './common.js';
 
 export const postgresTarget = z
   .object({
@@ -63,17 +63,6 @@ export const postgresSection = z
   })
   .strict();
 
-const redisTls = z
-  .object({
-    /** PEM text; give `ca_file` (and `cert_file`/`key_file`) to read it from a file. */
-    ca: z.string().optional(),
-    cert: z.string().optional(),
-    key: z.string().optional(),
-    server_name: z.string().optional(),
-    insecure_skip_verify: z.boolean().default(false),
-  })
-  .strict();
-
 export const redisTarget = z
   .object({
     name: targetName,
@@ -82,7 +71,7 @@ export const redisTarget = z
     /** ACL user and password, if not in the URL; `password_file` reads the password from a file. */
     username: z.string().optional(),
     password: z.string().optional(),
-    tls: redisTls.optional(),
+    tls: clientTls.optional(),
     /** Overrides the section's key_prefixes for this target. */
     key_prefixes: z.array(z.string().min(1).max(200)).max(50).optional(),
   })

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, regex, targetName } from './common.js';
+import { clientTls, duration, regex, targetName } from './common.js';
 
 export const dockerSection = z
   .object({
@@ -35,20 +35,6 @@ const searchRegex = z.string().transform((v, ctx) => {
     return z.NEVER;
   }
 });
-
-/**
- * TLS for https probes. `ca`, `cert` and `key` are PEM text; in YAML they are usually given
- * as `ca_file`, `cert_file`, `key_file`, which the loader reads.
- */
-export const probeTls = z
-  .object({
-    ca: z.string().optional(),
-    cert: z.string().optional(),
-    key: z.string().optional(),
-    server_name: z.string().optional(),
-    insecure_skip_verify: z.boolean().default(false),
-  })
-  .strict();
 
 /** A check on one field of a JSON body; `path` is dotted, array items by index (`agents.0.status`). */
 export const jsonCheck = z
@@ -98,7 +84,7 @@ export const httpProbe = z
       .int()
       .positive()
       .default(1024 * 1024),
-    tls: probeTls.default({}),
+    tls: clientTls.default({}),
   })
   .strict();
 
@@ -111,7 +97,7 @@ export const probesSection = z
       .refine((u) => /^https?:\/\//i.test(u), { message: 'must be an http:// or https:// URL' })
       .optional(),
     /** Applied to the default probes (e.g. a private CA for the application). */
-    app_tls: probeTls.default({}),
+    app_tls: clientTls.default({}),
     app_timeout: duration.default('5s'),
     http: z.array(httpProbe).default([]),
   })
