@@ -222,6 +222,8 @@ export function renderEmail(
 // ---- Slack ----
 
 export const SLACK_MAX_BLOCKS = 50;
+/** Block Kit's limit on a button's URL. */
+const SLACK_MAX_BUTTON_URL = 3000;
 export const SLACK_MAX_TEXT = 3000;
 const SLACK_MAX_HEADER = 150;
 
@@ -267,11 +269,25 @@ export function renderSlack(c: NotificationContent, now = Date.now()): SlackMess
   if (intro) head.push(`*${s(intro)}*`);
   const ack = c.acknowledgement;
   if (ack?.note) head.push(`:white_check_mark: *${s(ack.note)}.*`);
-  const ackLinkText = slackLink(ack?.link, 'Acknowledge');
-  if (ackLinkText) head.push(`:raising_hand: ${ackLinkText}`);
   if (c.commonAnnotations.summary) head.push(`*Summary:* ${s(c.commonAnnotations.summary)}`);
   if (c.commonAnnotations.description) head.push(`*Description:* ${s(c.commonAnnotations.description)}`);
   if (head.length) blocks.push(mrkdwn(head.join('\n')));
+  // A button, right under the summary, that opens the Acknowledge page (a link button: the
+  // page asks who acknowledges and for how long, so no Slack app or interactivity is needed).
+  const ackUrl = safeUrl(ack?.link);
+  if (ackUrl && ackUrl.length <= SLACK_MAX_BUTTON_URL)
+    blocks.push({
+      type: 'actions',
+      elements: [
+        {
+          type: 'button',
+          action_id: 'acknowledge',
+          style: 'primary',
+          text: { type: 'plain_text', text: 'Acknowledge', emoji: false },
+          url: ackUrl,
+        },
+      ],
+    });
   if (c.contacts.length)
     blocks.push(mrkdwn(`*Responsible:*\n${c.contacts.map((p) => `• ${s(contactLine(p))}`).join('\n')}`));
 

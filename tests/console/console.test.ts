@@ -164,7 +164,12 @@ describe('on-call console and Acknowledge links in a real Chromium', () => {
       20_000,
       'the Slack message with an Acknowledge link',
     );
-    expect(slackMsg.raw).toContain('|Acknowledge>');
+    // An Acknowledge button (Block Kit), linking to an Acknowledge page of this group.
+    const button = JSON.parse(slackMsg.raw).attachments[0].blocks.find(
+      (b: { type: string }) => b.type === 'actions',
+    )?.elements[0];
+    expect(button).toMatchObject({ type: 'button', text: { text: 'Acknowledge' } });
+    expect(button.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/acknowledge\/[A-Za-z0-9_.-]+$/);
 
     // Opening the link changes nothing: it shows the group and a button.
     await page.goto(link);

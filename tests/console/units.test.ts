@@ -72,14 +72,30 @@ describe('notifications carry the link or who acknowledged', () => {
   const content = testContent(receiverSection.parse({}), 'team-ops');
   const firing = { ...content, kind: 'alert' as const };
 
-  it('renders an Acknowledge button in the email and a link in Slack', () => {
+  it('renders an Acknowledge button in the email and in Slack', () => {
     const link = 'https://sw.example.com/acknowledge/abc.def';
     const mail = renderEmail({ ...firing, acknowledgement: { link } }, {}, now);
     expect(mail.html).toContain(`<a href="${link}"`);
     expect(mail.text).toContain(`Acknowledge: ${link}`);
-    expect(JSON.stringify(renderSlack({ ...firing, acknowledgement: { link } }, now))).toContain(
-      `<${link}|Acknowledge>`,
-    );
+    const blocks = renderSlack({ ...firing, acknowledgement: { link } }, now).attachments[0]!.blocks;
+    // Right under the header and summary, before the alerts.
+    const types = blocks.map((b) => b.type);
+    expect(types.slice(0, 3)).toEqual(['header', 'section', 'actions']);
+    expect(types.indexOf('actions')).toBeLessThan(types.indexOf('divider'));
+    expect(blocks.find((b) => b.type === 'actions')).toEqual({
+      type: 'actions',
+      elements: [
+        {
+          type: 'button',
+          action_id: 'acknowledge',
+          style: 'primary',
+          text: { type: 'plain_text', text: 'Acknowledge', emoji: false },
+          url: link,
+        },
+      ],
+    });
+    // No link, no button.
+    expect(renderSlack(firing, now).attachments[0]!.blocks.some((b) => b.type === 'actions')).toBe(false);
   });
 
   it('says who acknowledged, escaped, and makes no link of a javascript: URL', () => {
@@ -90,6 +106,8 @@ describe('notifications carry the link or who acknowledged', () => {
     expect(mail.html).not.toContain('javascript:');
     const slack = JSON.stringify(renderSlack({ ...firing, acknowledgement: { note } }, now));
     expect(slack).toContain('Acknowledged by &lt;b&gt;eve&lt;/b&gt;');
+    const unsafe = renderSlack({ ...firing, acknowledgement: { link: 'javascript:alert(1)' } }, now);
+    expect(JSON.stringify(unsafe)).not.toContain('javascript:');
   });
 });
 
