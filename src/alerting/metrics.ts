@@ -23,6 +23,7 @@ export class ReceiverMetrics {
   readonly backlog: Gauge<'channel' | 'lane'>;
   readonly oldestAge: Gauge<'channel' | 'lane'>;
   readonly escalationChecks: Counter;
+  readonly replicas: Gauge;
 
   constructor(
     registry: Registry,
@@ -32,6 +33,8 @@ export class ReceiverMetrics {
       lanes: () => readonly string[];
       now: () => number;
     },
+    /** Replicas sharing the outbox as this one counts them (undefined while it is closed). */
+    replicas: () => number | undefined,
   ) {
     this.notifications = new Counter({
       name: 'stackwatch_notifications_total',
@@ -88,6 +91,16 @@ export class ReceiverMetrics {
       registers: [registry],
       async collect() {
         this.set((await refresh()).dead);
+      },
+    });
+    let lastReplicas = 1;
+    this.replicas = new Gauge({
+      name: 'stackwatch_receiver_replicas',
+      help: 'Receiver replicas sharing the outbox, this one included, as this replica counts them; each paces a destination with its share of the budget.',
+      registers: [registry],
+      collect() {
+        lastReplicas = replicas() ?? lastReplicas;
+        this.set(lastReplicas);
       },
     });
     this.errors = new Counter({
@@ -198,6 +211,7 @@ export class ReceiverMetrics {
       'stackwatch_rate_limit_wait_seconds_total',
       'stackwatch_outbox_backlog',
       'stackwatch_outbox_oldest_age_seconds',
+      'stackwatch_receiver_replicas',
     ])
       registry.removeSingleMetric(n);
   }

@@ -5,6 +5,17 @@ export interface RateBudget {
 }
 
 /**
+ * One replica's share of a destination's budget when `replicas` replicas of a shared outbox
+ * each pace it with their own bucket: the rate divided among them and the burst too (at least
+ * one message), so that together they stay inside the destination's limit. Unpaced stays unpaced.
+ */
+export function shareOf(budget: RateBudget, replicas: number): RateBudget {
+  const n = Math.max(1, Math.floor(replicas));
+  if (n === 1 || budget.rate <= 0) return budget;
+  return { rate: budget.rate / n, burst: Math.max(1, Math.floor(budget.burst / n)) };
+}
+
+/**
  * A token bucket for one destination (a Slack webhook URL, an SMTP server). stackwatch takes
  * a token before each message, so it stays inside the destination's limit instead of finding
  * it by a 429. A `Retry-After` empties the bucket until the pause ends: after it, one message

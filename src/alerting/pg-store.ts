@@ -99,6 +99,7 @@ CREATE TABLE IF NOT EXISTS ${s}.acks (
   by TEXT NOT NULL, via TEXT NOT NULL, at BIGINT NOT NULL, comment TEXT NOT NULL, silence_id TEXT,
   silence_ends_at BIGINT, ended_at BIGINT, ended_by TEXT);
 CREATE INDEX IF NOT EXISTS acks_group ON ${s}.acks (group_key, ended_at);
+CREATE TABLE IF NOT EXISTS ${s}.replicas (owner TEXT PRIMARY KEY, seen_at BIGINT NOT NULL);
 ${laneSql(s)}
 ${slackWebhookSql(s)}`;
 }
@@ -126,6 +127,9 @@ UPDATE ${s}.jobs SET slack_webhook = substr(recipients::jsonb ->> 0, 7), recipie
 
 type Querier = Pick<pg.PoolClient, 'query'>;
 
+/** PostgreSQL's clock in milliseconds: replicas are counted on one clock, whatever their hosts'. */
+const DB_NOW_MS = '(extract(epoch FROM clock_timestamp()) * 1000)::bigint';
+
 export class PgStore implements AlertStore {
   /** This replica, in the claims it holds. */
   readonly owner = randomUUID();
@@ -137,7 +141,11 @@ export class PgStore implements AlertStore {
    * to the others once claim_timeout ends.
    */
   private readonly held = new Set<number>();
+  /** Every third of claim_timeout: renews the leases held and says this replica is alive. */
   private renewTimer?: NodeJS.Timeout;
+  /** Replicas seen within claim_timeout at the last count, this one included. */
+  private live = 1;
+  private beat?: Promise<void>;
   /** The caller's clock against Date.now(), so renewals extend leases on the callers' time. */
   private clockOffsetMs = 0;
 
@@ -171,9 +179,16 @@ export class PgStore implements AlertStore {
       // A schema made beforehand by a DBA needs no CREATE privilege: only a missing table is created.
       const present = await pool.query<{ ok: boolean }>(
         `SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AND to_regclass($4) IS NOT NULL
+           AND to_regclass($5) IS NOT NULL
            AND EXISTS (SELECT 1 FROM information_schema.columns
                        WHERE table_schema = $3 AND table_name = 'jobs' AND column_name = 'slack_webhook') AS ok`,
-        [`${opts.schema}.jobs`, `${opts.schema}.silences`, opts.schema, `${opts.schema}.acks`],
+        [
+          `${opts.schema}.jobs`,
+          `${opts.schema}.silences`,
+          opts.schema,
+          `${opts.schema}.acks`,
+          `${opts.schema}.replicas`,
+        ],
       );
       if (!present.rows[0]?.ok)
         await store.tx(async (c) => {
@@ -181,11 +196,41 @@ export class PgStore implements AlertStore {
           await c.query("SELECT pg_advisory_xact_lock(hashtext('stackwatch-receiver-schema'))");
           await c.query(schemaSql(opts.schema));
         });
+      await store.heartbeat();
     } catch (err) {
       await pool.end().catch(() => undefined);
       throw err;
     }
+    store.renewTimer = setInterval(
+      () => {
+        void store.renewClaims();
+        store.beat ??= store.heartbeat().finally(() => (store.beat = undefined));
+      },
+      Math.max(250, Math.floor(opts.claimTimeoutMs / 3)),
+    ).unref();
     return store;
+  }
+
+  replicas(): number {
+    return this.live;
+  }
+
+  /**
+   * Says this replica is alive and counts the replicas seen within claim_timeout (a replica
+   * that died stops counting then). Unreachable PostgreSQL: the last count stands.
+   */
+  private async heartbeat(): Promise<void> {
+    const r = await this.pool
+      .query<{ n: number }>(
+        `WITH clock AS (SELECT ${DB_NOW_MS} AS t),
+           me AS (INSERT INTO ${this.t('replicas')} (owner, seen_at) SELECT $1, t FROM clock
+                  ON CONFLICT (owner) DO UPDATE SET seen_at = excluded.seen_at)
+         SELECT 1 + COUNT(*)::int AS n FROM ${this.t('replicas')}, clock
+         WHERE owner <> $1 AND seen_at > t - $2`,
+        [this.owner, this.opts.claimTimeoutMs],
+      )
+      .catch(() => undefined);
+    if (r?.rows[0]) this.live = r.rows[0].n;
   }
 
   private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
@@ -431,10 +476,6 @@ export class PgStore implements AlertStore {
     if (!ids.length) return;
     for (const id of ids) this.held.add(id);
     this.clockOffsetMs = now - Date.now();
-    this.renewTimer ??= setInterval(
-      () => void this.renewClaims(),
-      Math.max(250, Math.floor(this.opts.claimTimeoutMs / 3)),
-    ).unref();
   }
 
   private async renewClaims(): Promise<void> {
@@ -627,11 +668,19 @@ export class PgStore implements AlertStore {
     await this.pool.query(`DELETE FROM ${this.t('groups')} WHERE updated_at < $1`, [before.groups]);
     await this.pool.query(`DELETE FROM ${this.t('silences')} WHERE ends_at < $1`, [before.silences]);
     await this.pool.query(`DELETE FROM ${this.t('acks')} WHERE at < $1`, [before.acks]);
+    await this.pool.query(`DELETE FROM ${this.t('replicas')} WHERE seen_at < ${DB_NOW_MS} - $1`, [
+      this.opts.claimTimeoutMs,
+    ]);
   }
 
+  /** A replica that stops cleanly stops counting at the others' next count: they take its share back. */
   async close(): Promise<void> {
     clearInterval(this.renewTimer);
     this.held.clear();
+    await this.beat;
+    await this.pool
+      .query(`DELETE FROM ${this.t('replicas')} WHERE owner = $1`, [this.owner])
+      .catch(() => undefined);
     await this.pool.end();
   }
 }

@@ -71,11 +71,16 @@ export class AlertReceiver {
     this.now = opts.now ?? Date.now;
     this.setup = buildSetup(opts.config.receiver, this.logger);
     this.store = opts.store;
-    this.metrics = new ReceiverMetrics(opts.registry, async () => this.store?.counts(), {
-      stats: async () => this.store?.backlogStats(),
-      lanes: () => this.setup.lanes.names,
-      now: this.now,
-    });
+    this.metrics = new ReceiverMetrics(
+      opts.registry,
+      async () => this.store?.counts(),
+      {
+        stats: async () => this.store?.backlogStats(),
+        lanes: () => this.setup.lanes.names,
+        now: this.now,
+      },
+      () => this.store?.replicas(),
+    );
     this.acknowledgements = new Acknowledgements({
       requireStore: () => this.requireStore(),
       config: () => this.setup.cfg,
@@ -94,7 +99,7 @@ export class AlertReceiver {
       }),
       lanes: () => this.setup.lanes,
       digest: () => this.setup.digest,
-      paceOf: (channel, destination) => paceOf(this.setup, channel, destination),
+      paceOf: (channel, destination) => paceOf(this.setup, channel, destination, this.store?.replicas() ?? 1),
       digestLink: (id) => {
         const base = this.setup.cfg.external_url;
         return base ? `${base}/notifications?digest=${encodeURIComponent(id)}` : undefined;

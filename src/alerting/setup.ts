@@ -9,6 +9,7 @@ import { destinationOf, type Destination } from './destination.js';
 import { SLACK_DIGEST_MAX_LINES } from './digest.js';
 import type { DigestPolicy, PaceKey } from './dispatch.js';
 import { Lanes, laneOrderFromRoutes } from './lanes.js';
+import { shareOf } from './pacing.js';
 import type { Labels } from '../matchers.js';
 import { Redactor } from './redact.js';
 import { routeTest, Router, type RouteTestResult } from './routing.js';
@@ -90,16 +91,22 @@ export function buildSetup(cfg: ReceiverConfig, logger: Logger): Setup {
   };
 }
 
-/** The rate-limit key and budget of a destination: the SMTP server, or a Slack webhook URL. */
-export function paceOf(s: Setup, channel: ChannelName, destination: Destination): PaceKey {
+/**
+ * The rate-limit key and budget of a destination: the SMTP server, or a Slack webhook URL.
+ * `replicas` replicas sharing one outbox each pace it, so each takes its share of the budget.
+ */
+export function paceOf(s: Setup, channel: ChannelName, destination: Destination, replicas: number): PaceKey {
   const unpaced = { rate: 0, burst: 1 };
   if (channel === 'email')
     return s.email.console
       ? { key: 'email:console', budget: unpaced }
-      : { key: 'email:smtp', budget: { rate: s.cfg.email.rate, burst: s.cfg.email.burst } };
+      : {
+          key: 'email:smtp',
+          budget: shareOf({ rate: s.cfg.email.rate, burst: s.cfg.email.burst }, replicas),
+        };
   const url = s.slack?.urlFor(destination);
   return url
-    ? { key: `slack:${url}`, budget: { rate: s.cfg.slack.rate, burst: s.cfg.slack.burst } }
+    ? { key: `slack:${url}`, budget: shareOf({ rate: s.cfg.slack.rate, burst: s.cfg.slack.burst }, replicas) }
     : { key: 'slack:console', budget: unpaced };
 }
 

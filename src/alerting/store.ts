@@ -117,6 +117,11 @@ export interface AlertStore {
   /** Ends the group's active acknowledgement; undefined when it has none. */
   endAck(groupKey: string, by: string, now: number): Promise<Acknowledgement | undefined>;
   prune(now: number, retentionMs: number, dedupWindowMs: number): Promise<void>;
+  /**
+   * Replicas sharing this outbox, this one included, as last counted: each paces a destination
+   * with its share of the budget. Always 1 with SQLite.
+   */
+  replicas(): number;
   close(): Promise<void>;
 }
 
@@ -565,6 +570,10 @@ export class SqliteStore implements AlertStore {
     this.st.pruneGroups.run(before.groups);
     this.st.pruneSilences.run(before.silences);
     this.st.pruneAcks.run(before.acks);
+  }
+
+  replicas(): number {
+    return 1;
   }
 
   async close(): Promise<void> {

@@ -114,6 +114,7 @@ export const exporterMetricNames = {
     'stackwatch_rate_limit_waits_total',
     'stackwatch_rate_limit_wait_seconds_total',
     'stackwatch_webhook_requests_total',
+    'stackwatch_receiver_replicas',
   ],
 } as const;
 

@@ -1,8 +1,10 @@
 // Two receiver replicas sharing one PostgreSQL outbox, as behind an Alertmanager HA pair:
 // the pair posts every group to both, and a person still gets one mail; a replica killed
-// with what it accepted still undelivered leaves the work to the other.
+// with what it accepted still undelivered leaves the work to the other; together the
+// replicas stay inside a Slack webhook's rate.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
+import { startSlack, type SlackHandle } from '../support/slack.js';
 import { startSmtp, type SmtpHandle } from '../support/smtp.js';
 import { samples, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
 import { waitFor } from '../support/util.js';
@@ -131,5 +133,88 @@ describe('two receiver replicas on one PostgreSQL outbox', () => {
     const text = await (await fetch(`${b.url}/metrics`)).text();
     expect(samples(text, 'stackwatch_outbox_depth')[0]?.value).toBe(0);
     a = await start();
+  });
+});
+
+describe('two receiver replicas pacing one Slack webhook', () => {
+  const PACED = 12;
+  let pg: PostgresServer;
+  let slack: SlackHandle;
+  let a: StackwatchHandle;
+  let b: StackwatchHandle;
+  const config = () => `receiver:
+  webhook_token: ${TOKEN}
+  store:
+    type: postgres
+    dsn: ${pg.dsn()}
+    schema: pacing
+    claim_timeout: 2s
+  # One message per group, each taking a token of the webhook's budget.
+  digest: { enabled: false }
+  escalation:
+    enabled: false
+  route: { receiver: team-slack }
+  receivers:
+    - { name: team-slack, channels: [slack] }
+  slack:
+    webhook_url: ${slack.url}
+    rate: 1
+    burst: 2
+  retry:
+    base: 200ms
+    max_delay: 1s
+    max_attempts: 1000
+`;
+  const start = () => startStackwatch({ config: config() });
+  const post = (sw: StackwatchHandle, body: unknown) => postWebhook(sw.url, body, TOKEN);
+  const metric = async (sw: StackwatchHandle, name: string, labels: Record<string, string> = {}) =>
+    samples(await (await fetch(`${sw.url}/metrics`)).text(), name)
+      .filter((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+      .reduce((n, s) => n + s.value, 0);
+
+  beforeAll(async () => {
+    [pg, slack] = await Promise.all([startPostgres(), startSlack()]);
+    // Slack's limit for one webhook: about 1 a second, short bursts, then 429.
+    slack.rateLimit({ perSecond: 1, burst: 3, retryAfterSeconds: 1 });
+    [a, b] = await Promise.all([start(), start()]);
+  });
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await Promise.all([slack?.close(), pg?.destroy()]);
+  });
+
+  it('each takes its share of the budget, so Slack refuses nothing; a stopped replica gives its share back', async () => {
+    for (const sw of [a, b])
+      await waitFor(
+        async () => (await metric(sw, 'stackwatch_receiver_replicas')) === 2,
+        10_000,
+        'each replica to count two',
+      );
+    const name = (i: number) => `Pace${String(i).padStart(2, '0')}`;
+    const answers = await pool(
+      Array.from({ length: PACED }, (_, i) => webhook({ alertname: name(i), severity: 'warning' })),
+      PACED,
+      (body) => Promise.all([post(a, body), post(b, body)]),
+    );
+    for (const [x, y] of answers) expect([x!.status, y!.status]).toEqual([200, 200]);
+    await waitFor(() => slack.delivered().length >= PACED, 40_000, 'every group on Slack', 200);
+    for (let i = 0; i < PACED; i++)
+      expect(slack.delivered().filter((r) => r.raw.includes(name(i))).length, name(i)).toBe(1);
+    expect(slack.overLimit()).toEqual([]);
+    // Both replicas delivered: the budget was shared, not used by one replica alone.
+    const sent = (sw: StackwatchHandle) =>
+      metric(sw, 'stackwatch_notifications_total', { integration: 'slack' });
+    const [sentA, sentB] = await Promise.all([sent(a), sent(b)]);
+    expect(sentA + sentB).toBe(PACED);
+    expect(sentA).toBeGreaterThan(0);
+    expect(sentB).toBeGreaterThan(0);
+
+    // Stopped cleanly, b no longer counts: a paces with the whole budget again.
+    await b.stop();
+    await waitFor(
+      async () => (await metric(a, 'stackwatch_receiver_replicas')) === 1,
+      10_000,
+      'a to count itself alone',
+    );
   });
 });

@@ -143,6 +143,10 @@ describe.each([sqlite, postgres])('$name outbox (record stage)', (kind) => {
     expect(d!.recorded).toBe(2);
   });
 
+  it('counts one replica while it alone uses the outbox', async () => {
+    expect((await fresh()).replicas()).toBe(1);
+  });
+
   it('threads the resolved mail to the firing one', async () => {
     const s = await fresh();
     await s.record([planWebhook(fixture('apidown_0.json'), ctx)], now, HOUR);
@@ -508,6 +512,30 @@ describe('PostgreSQL outbox shared by two replicas', () => {
       expect(taken.map((j) => j.id)).toEqual([job!.id]);
     } finally {
       await y.close();
+    }
+  });
+
+  it('counts the replicas seen within claim_timeout: one that closes stops counting, one that died too, later', async () => {
+    const lease = 750;
+    const open = () => PgStore.open({ dsn: pgServer.dsn(), schema: 'count', claimTimeoutMs: lease });
+    const x = await open();
+    const y = await open();
+    try {
+      // y counted x when it opened; x counts y at its next renewal tick.
+      expect(y.replicas()).toBe(2);
+      await waitFor(() => x.replicas() === 2, 10_000, 'x to count y');
+      await y.close();
+      await waitFor(() => x.replicas() === 1, 10_000, 'x to stop counting the closed replica');
+      // A replica that died leaves its row: counted until claim_timeout after it was last seen.
+      await pgServer.psql(
+        `insert into count.replicas values ('dead', (extract(epoch from clock_timestamp()) * 1000)::bigint)`,
+      );
+      await waitFor(() => x.replicas() === 2, 10_000, 'x to count the replica seen just now');
+      await waitFor(() => x.replicas() === 1, 10_000, 'x to stop counting the dead replica');
+      await x.prune(Date.now(), HOUR, HOUR);
+      expect(await pgServer.psql('select owner from count.replicas')).toBe(x.owner);
+    } finally {
+      await Promise.all([x.close(), y.close().catch(() => undefined)]);
     }
   });
 

@@ -9,7 +9,7 @@ import {
 import { destinationOf } from '../../src/alerting/destination.js';
 import { Dispatcher, type BacklogEntry, type DigestPolicy, type Send } from '../../src/alerting/dispatch.js';
 import { Lanes, laneOrderFromRoutes, OTHER_LANE, SELF_LANE } from '../../src/alerting/lanes.js';
-import { Pacer, TokenBucket } from '../../src/alerting/pacing.js';
+import { Pacer, shareOf, TokenBucket } from '../../src/alerting/pacing.js';
 import { SLACK_MAX_BLOCKS, SLACK_MAX_TEXT } from '../../src/alerting/render.js';
 import type { NotificationContent } from '../../src/alerting/types.js';
 
@@ -100,6 +100,21 @@ describe('token bucket and pacer', () => {
     expect(b.tryTake(1000)).toBe(true);
     expect(b.tryTake(1500)).toBe(false);
     expect(b.available(10_000)).toBe(2);
+  });
+
+  it('gives each of n replicas sharing an outbox its share of a budget: rate / n, burst at least 1', () => {
+    expect(shareOf({ rate: 1, burst: 2 }, 1)).toEqual({ rate: 1, burst: 2 });
+    expect(shareOf({ rate: 1, burst: 2 }, 2)).toEqual({ rate: 0.5, burst: 1 });
+    expect(shareOf({ rate: 3, burst: 10 }, 3)).toEqual({ rate: 1, burst: 3 });
+    expect(shareOf({ rate: 1, burst: 2 }, 5)).toEqual({ rate: 0.2, burst: 1 });
+    expect(shareOf({ rate: 0, burst: 10 }, 4)).toEqual({ rate: 0, burst: 10 }); // unpaced stays unpaced
+    expect(shareOf({ rate: 1, burst: 2 }, 0)).toEqual({ rate: 1, burst: 2 }); // never fewer than itself
+    // Together the replicas stay inside the budget: the sum of their rates and bursts.
+    for (const n of [1, 2, 3, 4, 7]) {
+      const share = shareOf({ rate: 2, burst: 10 }, n);
+      expect(share.rate * n).toBeCloseTo(2);
+      expect(share.burst * n).toBeLessThanOrEqual(10);
+    }
   });
 
   it('a Retry-After pause empties the bucket until it ends, then allows one message, not a burst', () => {

@@ -451,7 +451,7 @@ describe('Slack destination', () => {
       'https://hooks.example/default',
     ]);
     expect([own, shared].map((j) => channelFor(setup, j))).toEqual([setup.slack, setup.slack]);
-    expect([own, shared].map((j) => paceOf(setup, 'slack', destinationOf(j)).key)).toEqual([
+    expect([own, shared].map((j) => paceOf(setup, 'slack', destinationOf(j), 1).key)).toEqual([
       'slack:https://hooks.example/critical',
       'slack:https://hooks.example/default',
     ]);
@@ -468,7 +468,7 @@ describe('Slack destination', () => {
       lanes: setup.lanes,
       digest: setup.digest,
       pacer: new Pacer(() => now),
-      paceOf: (dest) => paceOf(setup, 'slack', dest),
+      paceOf: (dest) => paceOf(setup, 'slack', dest, 1),
     }));
     const plan = d.plan({ entries: [entry(1, own), entry(2, shared)], inFlight: new Set(), now, free: 10 });
     expect(plan.sends.map((s) => (s.kind === 'single' ? [s.entry.id, s.pace.key] : s.kind))).toEqual([
