@@ -7,6 +7,19 @@ export const FAILURE_REASONS = ['retryable', 'permanent', 'dead_letter'] as cons
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 export const WEBHOOK_CODES = ['200', '400', '401', '413', '415', '503'] as const;
 
+/** Where the receiver's gauges read their values at scrape time. */
+export interface ReceiverMetricsSource {
+  /** Pending and dead notifications (undefined while the outbox is closed). */
+  counts: () => Promise<{ pending: number; dead: number } | undefined>;
+  backlog: {
+    stats: () => Promise<BacklogStat[] | undefined>;
+    lanes: () => readonly string[];
+    now: () => number;
+  };
+  /** Replicas sharing the outbox as this one counts them (undefined while it is closed). */
+  replicas: () => number | undefined;
+}
+
 /** Receiver metrics, named like Alertmanager's own; every series starts at 0. */
 export class ReceiverMetrics {
   readonly notifications: Counter<'integration'>;
@@ -25,17 +38,8 @@ export class ReceiverMetrics {
   readonly escalationChecks: Counter;
   readonly replicas: Gauge;
 
-  constructor(
-    registry: Registry,
-    counts: () => Promise<{ pending: number; dead: number } | undefined>,
-    backlog: {
-      stats: () => Promise<BacklogStat[] | undefined>;
-      lanes: () => readonly string[];
-      now: () => number;
-    },
-    /** Replicas sharing the outbox as this one counts them (undefined while it is closed). */
-    replicas: () => number | undefined,
-  ) {
+  constructor(registry: Registry, source: ReceiverMetricsSource) {
+    const { counts, backlog, replicas } = source;
     this.notifications = new Counter({
       name: 'stackwatch_notifications_total',
       help: 'The total number of attempted notifications.',

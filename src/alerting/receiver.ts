@@ -71,16 +71,15 @@ export class AlertReceiver {
     this.now = opts.now ?? Date.now;
     this.setup = buildSetup(opts.config.receiver, this.logger);
     this.store = opts.store;
-    this.metrics = new ReceiverMetrics(
-      opts.registry,
-      async () => this.store?.counts(),
-      {
+    this.metrics = new ReceiverMetrics(opts.registry, {
+      counts: async () => this.store?.counts(),
+      backlog: {
         stats: async () => this.store?.backlogStats(),
         lanes: () => this.setup.lanes.names,
         now: this.now,
       },
-      () => this.store?.replicas(),
-    );
+      replicas: () => this.store?.replicas(),
+    });
     this.acknowledgements = new Acknowledgements({
       requireStore: () => this.requireStore(),
       config: () => this.setup.cfg,
