@@ -127,6 +127,11 @@ UPDATE ${s}.jobs SET slack_webhook = substr(recipients::jsonb ->> 0, 7), recipie
 
 type Querier = Pick<pg.PoolClient, 'query'>;
 
+// The longest gap between two counts of the replicas. While replicas pace with an old count, a
+// replica that has just started makes them send more than the budget; this bounds that window
+// without tying it to claim_timeout (5 minutes by default).
+const HEARTBEAT_MAX_MS = 10_000;
+
 /** PostgreSQL's clock in milliseconds: replicas are counted on one clock, whatever their hosts'. */
 const DB_NOW_MS = '(extract(epoch FROM clock_timestamp()) * 1000)::bigint';
 
@@ -141,7 +146,10 @@ export class PgStore implements AlertStore {
    * to the others once claim_timeout ends.
    */
   private readonly held = new Set<number>();
-  /** Every third of claim_timeout: renews the leases held and says this replica is alive. */
+  /**
+   * Every third of claim_timeout, and at least every HEARTBEAT_MAX_MS: renews the leases held and
+   * says this replica is alive (and learns of one that has just started within seconds).
+   */
   private renewTimer?: NodeJS.Timeout;
   /** Replicas seen within claim_timeout at the last count, this one included. */
   private live = 1;
@@ -206,7 +214,7 @@ export class PgStore implements AlertStore {
         void store.renewClaims();
         store.beat ??= store.heartbeat().finally(() => (store.beat = undefined));
       },
-      Math.max(250, Math.floor(opts.claimTimeoutMs / 3)),
+      Math.max(250, Math.min(HEARTBEAT_MAX_MS, Math.floor(opts.claimTimeoutMs / 3))),
     ).unref();
     return store;
   }
