@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
 import { startSlack, type SlackHandle } from '../support/slack.js';
 import { startSmtp, type SmtpHandle } from '../support/smtp.js';
+import { matching } from '../support/exposition.js';
 import { samples, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
 import { waitFor } from '../support/util.js';
 import { pool, postWebhook, webhook } from './webhooks.js';
@@ -13,30 +14,41 @@ import { pool, postWebhook, webhook } from './webhooks.js';
 const TOKEN = 'replica-token';
 const GROUPS = 100;
 
+/**
+ * A replica's configuration: the shared outbox in `schema` with a short claim timeout, one
+ * message per group (no digests, no escalations), quick retries, and the channels in `channels`.
+ */
+const replicaConfig = (pg: PostgresServer, schema: string, channels: string) => `receiver:
+  webhook_token: ${TOKEN}
+  store:
+    type: postgres
+    dsn: ${pg.dsn()}
+    schema: ${schema}
+    claim_timeout: 2s
+  digest: { enabled: false }
+  escalation:
+    enabled: false
+  retry:
+    base: 200ms
+    max_delay: 1s
+    max_attempts: 1000
+${channels}`;
+
 describe('two receiver replicas on one PostgreSQL outbox', () => {
   let pg: PostgresServer;
   let smtp: SmtpHandle;
   let a: StackwatchHandle;
   let b: StackwatchHandle;
-  const config = () => `receiver:
-  webhook_token: ${TOKEN}
-  store:
-    type: postgres
-    dsn: ${pg.dsn()}
-    schema: replicas
-    claim_timeout: 2s
-  # One mail per group: this checks each group's own message, not storm digests.
-  digest: { enabled: false }
-  escalation:
-    enabled: false
-  email:
+  // One mail per group: this checks each group's own message, not storm digests.
+  const config = () =>
+    replicaConfig(
+      pg,
+      'replicas',
+      `  email:
     smtp_url: ${smtp.url}
     concurrency: 4
-  retry:
-    base: 200ms
-    max_delay: 1s
-    max_attempts: 1000
-`;
+`,
+    );
   const start = () => startStackwatch({ config: config() });
 
   beforeAll(async () => {
@@ -142,35 +154,24 @@ describe('two receiver replicas pacing one Slack webhook', () => {
   let slack: SlackHandle;
   let a: StackwatchHandle;
   let b: StackwatchHandle;
-  const config = () => `receiver:
-  webhook_token: ${TOKEN}
-  store:
-    type: postgres
-    dsn: ${pg.dsn()}
-    schema: pacing
-    claim_timeout: 2s
-  # One message per group, each taking a token of the webhook's budget.
-  digest: { enabled: false }
-  escalation:
-    enabled: false
-  route: { receiver: team-slack }
+  // One message per group, each taking a token of the webhook's budget.
+  const config = () =>
+    replicaConfig(
+      pg,
+      'pacing',
+      `  route: { receiver: team-slack }
   receivers:
     - { name: team-slack, channels: [slack] }
   slack:
     webhook_url: ${slack.url}
     rate: 1
     burst: 2
-  retry:
-    base: 200ms
-    max_delay: 1s
-    max_attempts: 1000
-`;
+`,
+    );
   const start = () => startStackwatch({ config: config() });
   const post = (sw: StackwatchHandle, body: unknown) => postWebhook(sw.url, body, TOKEN);
   const metric = async (sw: StackwatchHandle, name: string, labels: Record<string, string> = {}) =>
-    samples(await (await fetch(`${sw.url}/metrics`)).text(), name)
-      .filter((s) => Object.entries(labels).every(([k, v]) => s.labels[k] === v))
-      .reduce((n, s) => n + s.value, 0);
+    matching(await (await fetch(`${sw.url}/metrics`)).text(), name, labels).reduce((n, s) => n + s.value, 0);
 
   beforeAll(async () => {
     [pg, slack] = await Promise.all([startPostgres(), startSlack()]);
