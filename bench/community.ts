@@ -12,7 +12,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { join, relative, resolve } from 'node:path';
 import { parser } from '@prometheus-io/lezer-promql';
 import { parse as parseYaml } from 'yaml';
-import { allPanels, templateVariableExpr, type GrafanaPanel } from '../tests/monitoring/promql.js';
+import { allPanels, templateVariableExpr, type GrafanaPanel } from '../tests/support/promql.js';
 import { BUSYBOX_IMAGE, startDockerEngine } from '../tests/support/docker.js';
 import { startFakeApp } from '../tests/support/fakeapp.js';
 import { startPostgres } from '../tests/support/postgres.js';

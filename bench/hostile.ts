@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { startStackwatch } from '../tests/support/stackwatch.js';
 import { tempDir } from '../tests/support/util.js';
-import { webhook } from '../tests/receiver/webhooks.js';
+import { webhook } from '../tests/support/webhooks.js';
 import { machineNote, median, writeSection } from './_lib.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);

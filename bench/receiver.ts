@@ -8,7 +8,7 @@ import { startSlack } from '../tests/support/slack.js';
 import { startSmtp } from '../tests/support/smtp.js';
 import { startStackwatch } from '../tests/support/stackwatch.js';
 import { sleep } from '../tests/support/util.js';
-import { webhook } from '../tests/receiver/webhooks.js';
+import { webhook } from '../tests/support/webhooks.js';
 import { machineNote, writeSection } from './_lib.js';
 
 const N = Number(process.env.BENCH_WEBHOOKS ?? 5000);

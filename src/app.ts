@@ -2,7 +2,6 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import express, { type Express, type RequestHandler } from 'express';
-import { AlertReceiver } from './alerting/receiver.js';
 import type { Collector } from './collectors/collector.js';
 import { buildCollectors } from './collectors/index.js';
 import { ConfigError, loadConfig } from './config/load.js';
@@ -17,6 +16,7 @@ import { SelfMetrics } from './selfmetrics.js';
 import { PasswordChecker } from './password-check.js';
 import { requestOrigin } from './request-origin.js';
 import { basicAuth, loadWebConfig, type WebConfig } from './webconfig.js';
+import { AlertReceiver } from './alerting/index.js';
 
 export interface StackwatchOptions {
   configFile?: string;

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { routeTestCommand, sendTestCommand } from './alerting/cli.js';
 import { Stackwatch } from './app.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { healthcheckCommand, SERVICE_FLAGS } from './healthcheck.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
 import { VERSION } from './version.js';
+import { routeTestCommand, sendTestCommand } from './alerting/index.js';
 
 // statfs and DNS run on libuv's pool; a few hung mounts must not starve it.
 process.env.UV_THREADPOOL_SIZE ??= '16';

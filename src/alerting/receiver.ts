@@ -1,28 +1,29 @@
-import { randomUUID } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import type { ReceiverConfig } from '../config/receiver.js';
 import type { Config } from '../config/schema.js';
 import { errorText, type Logger } from '../logger.js';
-import { Acknowledgements } from './acknowledgements.js';
+import { Acknowledgements } from './acknowledgement/acknowledgements.js';
 import { acknowledging } from './channels/acknowledging.js';
-import { GroupCommit } from './group-commit.js';
+import { GroupCommit } from './ingest/group-commit.js';
 import type { Labels } from '../matchers.js';
-import { ReceiverMetrics } from './metrics.js';
-import { openOutbox, StoreUnavailableError } from './outbox.js';
-import type { JobFilter } from './outbox-policy.js';
-import type { Webhook } from './payload.js';
-import { muteWebhook } from './mute.js';
-import { planEscalation, planNotifications, type WebhookPlan } from './plan.js';
-import type { RouteTestResult } from './routing.js';
-import { sendTestNotifications, type SendTestResult } from './send-test.js';
+import { ReceiverMetrics } from './receiver-metrics.js';
+import { openOutbox, StoreUnavailableError } from './outbox/open.js';
+import type { JobFilter } from './outbox/contract.js';
+import type { Webhook } from './ingest/payload.js';
+import { muteWebhook } from './ingest/mute.js';
+import { planNotifications } from './ingest/plan.js';
+import type { RouteTestResult } from './ingest/routing.js';
+import { sendTestNotifications, type SendTestResult } from './channels/send-test.js';
 import { buildSetup, channelFor, closeSetup, paceOf, routeTestWith, type Setup } from './setup.js';
-import { compileSilence, type ActiveSilence, type Silence } from './silences.js';
-import { alertNameOf } from './render.js';
-import { pipe, type Stage } from './stage.js';
-import { storableText } from './storable.js';
-import type { AlertStore } from './store.js';
-import type { IngestRecord, Job, JobStatus, RecordOutcome } from './types.js';
-import { DeliveryWorker } from './worker.js';
+import { EscalationCheck } from './escalation.js';
+import { WindowList } from './maintenance/window-list.js';
+import type { Silence } from './maintenance/windows.js';
+import { alertNameOf } from './render/text.js';
+import { pipe, type Stage } from './model/stage.js';
+import { storableText } from './outbox/storable.js';
+import type { AlertStore } from './outbox/contract.js';
+import type { IngestRecord, Job, JobStatus, RecordOutcome, WebhookPlan } from './model/notification.js';
+import { DeliveryWorker } from './delivery/worker.js';
 
 export { StoreUnavailableError };
 
@@ -53,8 +54,9 @@ export class AlertReceiver {
   readonly metrics: ReceiverMetrics;
   private setup: Setup;
   private store?: AlertStore;
-  private apiSilences: ActiveSilence[] = [];
   readonly acknowledgements: Acknowledgements;
+  private readonly windows: WindowList;
+  private readonly escalations: EscalationCheck;
   private readonly worker: DeliveryWorker;
   private readonly recorder: GroupCommit;
   private readonly ingestPipeline: Stage<Webhook, RecordOutcome>;
@@ -86,6 +88,12 @@ export class AlertReceiver {
       logger: this.logger,
       now: this.now,
     });
+    this.windows = new WindowList({
+      requireStore: () => this.requireStore(),
+      configWindows: () => this.setup.configSilences,
+      logger: this.logger,
+      now: this.now,
+    });
     this.worker = new DeliveryWorker({
       store: () => this.store,
       // Each notification says, as it is delivered, who acknowledged its group (or links to the page).
@@ -106,6 +114,16 @@ export class AlertReceiver {
       mailDomain: () => this.setup.mailDomain,
       // Other replicas record into a shared outbox without waking this one.
       idleMs: () => (this.setup.cfg.store.type === 'postgres' ? 1000 : 30_000),
+      metrics: this.metrics,
+      logger: this.logger,
+      now: this.now,
+    });
+    this.escalations = new EscalationCheck({
+      setup: () => this.setup,
+      store: () => this.store,
+      acknowledgements: this.acknowledgements,
+      windows: () => this.windows.active(),
+      wake: () => this.worker.wake(),
       metrics: this.metrics,
       logger: this.logger,
       now: this.now,
@@ -132,7 +150,7 @@ export class AlertReceiver {
     const mute: Stage<WebhookPlan, IngestRecord> = {
       name: 'mute',
       run: (planned) => {
-        const rec = muteWebhook(planned, { silences: this.silences(), now: planned.now });
+        const rec = muteWebhook(planned, { silences: this.windows.active(), now: planned.now });
         for (const j of rec.jobs) j.lane = this.setup.lanes.laneOf(j.content);
         return rec;
       },
@@ -245,18 +263,9 @@ export class AlertReceiver {
     this.worker.wake();
   }
 
-  private silences(): ActiveSilence[] {
-    return [...this.setup.configSilences, ...this.apiSilences];
-  }
-
-  private async loadSilences(): Promise<void> {
-    if (!this.store) return;
-    this.apiSilences = (await this.store.listSilences()).map(compileSilence);
-  }
-
   /** What replicas sharing an outbox share besides jobs: maintenance windows, acknowledgements. */
   private async loadShared(): Promise<void> {
-    await Promise.all([this.loadSilences(), this.acknowledgements.load()]);
+    await Promise.all([this.windows.load(this.store), this.acknowledgements.load()]);
   }
 
   /** Runs a webhook through the ingest pipeline; resolves once its jobs are committed. */
@@ -271,39 +280,11 @@ export class AlertReceiver {
 
   /** Enqueues one escalation per critical group firing longer than `escalation.after`. */
   async checkEscalations(): Promise<number> {
-    const s = this.setup;
-    const store = this.store;
-    if (!s.cfg.escalation.enabled || !store) return 0;
-    const now = this.now();
-    let n = 0;
-    const acked = await this.acknowledgements.activeGroups(store);
-    for (const g of await store.escalationCandidates(now, s.cfg.escalation.after)) {
-      if (acked.has(g.groupKey)) continue;
-      const jobs = planEscalation(g, {
-        book: s.book,
-        silences: this.silences(),
-        now,
-        role: s.cfg.escalation.role,
-        channels: s.cfg.escalation.channels,
-        afterMs: s.cfg.escalation.after,
-        mailDomain: s.mailDomain,
-      });
-      for (const j of jobs) j.lane = s.lanes.laneOf(j.content);
-      const out = await store.recordEscalation(g.groupKey, jobs, now, s.cfg.dedup_window);
-      n += out.recorded;
-      if (out.recorded)
-        this.logger.info(
-          { group: g.groupKey, jobs: out.recorded },
-          'critical alert escalated to the Tech Lead',
-        );
-    }
-    this.metrics.escalationChecks.inc();
-    if (n) this.worker.wake();
-    return n;
+    return this.escalations.run();
   }
 
   routeTest(labels: Labels): RouteTestResult {
-    return routeTestWith(this.setup, this.silences(), labels, this.now());
+    return routeTestWith(this.setup, this.windows.active(), labels, this.now());
   }
 
   contacts() {
@@ -351,37 +332,20 @@ export class AlertReceiver {
   }
 
   listSilences(): Silence[] {
-    const strip = ({ compiled: _c, ...s }: ActiveSilence): Silence => s;
-    return this.silences().map(strip);
+    return this.windows.list();
   }
 
-  async addSilence(input: {
-    matchers: string[];
-    startsAt: number;
-    endsAt: number;
-    comment: string;
-    createdBy: string;
-  }): Promise<Silence> {
-    const store = this.requireStore();
-    const s: Silence = { id: randomUUID(), source: 'api', ...input };
-    compileSilence(s); // throws on a bad matcher before anything is stored
-    await store.addSilence(s);
-    await this.loadSilences();
-    this.logger.info({ id: s.id, matchers: s.matchers }, 'maintenance window created');
-    return s;
+  addSilence(input: Parameters<WindowList['add']>[0]): Promise<Silence> {
+    return this.windows.add(input);
   }
 
   /** Ends a maintenance window now, keeping it listed as ended. */
-  async endSilence(id: string): Promise<boolean> {
-    const ok = await this.requireStore().endSilence(id, this.now());
-    if (ok) await this.loadSilences();
-    return ok;
+  endSilence(id: string): Promise<boolean> {
+    return this.windows.end(id);
   }
 
-  async deleteSilence(id: string): Promise<boolean> {
-    const ok = await this.requireStore().deleteSilence(id);
-    if (ok) await this.loadSilences();
-    return ok;
+  deleteSilence(id: string): Promise<boolean> {
+    return this.windows.delete(id);
   }
 
   /** Sends one test notification through each configured channel directly (not through the outbox). */

@@ -4,17 +4,17 @@ import type { Channel } from './channels/channel.js';
 import { ConsoleChannel } from './channels/console.js';
 import { EmailChannel } from './channels/email.js';
 import { SlackChannel } from './channels/slack.js';
-import { ContactBook } from './contacts.js';
-import { destinationOf, type Destination } from './destination.js';
-import { SLACK_DIGEST_MAX_LINES } from './digest.js';
-import type { DigestPolicy, PaceKey } from './dispatch.js';
-import { Lanes, laneOrderFromRoutes } from './lanes.js';
-import { shareOf } from './pacing.js';
+import { ContactBook } from './ingest/contacts.js';
+import { destinationOf, type Destination } from './model/destination.js';
+import { SLACK_DIGEST_MAX_LINES } from './render/digest.js';
+import type { DigestPolicy, PaceKey } from './delivery/dispatcher.js';
+import { Lanes, laneOrderFromRoutes } from './delivery/lanes.js';
+import { shareOf } from './delivery/pacing.js';
 import type { Labels } from '../matchers.js';
-import { Redactor } from './redact.js';
-import { routeTest, Router, type RouteTestResult } from './routing.js';
-import { compileSilence, mutedBy, normaliseMatchers, type ActiveSilence } from './silences.js';
-import type { Job } from './types.js';
+import { Redactor } from './ingest/redact.js';
+import { routeTest, Router, type RouteTestResult } from './ingest/routing.js';
+import { compileSilence, mutedBy, normaliseMatchers, type ActiveSilence } from './maintenance/windows.js';
+import type { Job } from './model/notification.js';
 
 /** Everything derived from the receiver configuration; swapped as a whole on reload. */
 export interface Setup {

@@ -1,4 +1,4 @@
-import { escapeHtml, safeUrl } from '../alerting/render.js';
+import { escapeHtml, safeUrl } from '../alerting/index.js';
 
 // Server-rendered HTML for the console. Every value placed in a page goes through `h`
 // (escaped text) or `raw` (markup built here); there is no way to put an unescaped string

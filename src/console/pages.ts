@@ -1,15 +1,21 @@
-import { ackNote, type Acknowledgement } from '../alerting/ack.js';
-import type { Contact, ResponsibleContact } from '../alerting/contacts.js';
 import type { Labels } from '../matchers.js';
-import { destinationText } from '../alerting/destination.js';
-import { alertNameOf, subjectOf } from '../alerting/render.js';
-import type { RouteTestResult } from '../alerting/routing.js';
-import type { Silence } from '../alerting/silences.js';
-import type { BacklogStat, StoreCounts } from '../alerting/store.js';
-import type { Job } from '../alerting/types.js';
 import { CHANNELS } from '../config/receiver.js';
 import { csrfField, externalLink, h, iso, raw, type Html } from './html.js';
 import type { ScrapeSummary } from './overview.js';
+import {
+  ackNote,
+  alertNameOf,
+  destinationText,
+  subjectOf,
+  type Acknowledgement,
+  type BacklogStat,
+  type Contact,
+  type Job,
+  type ResponsibleContact,
+  type RouteTestResult,
+  type Silence,
+  type StoreCounts,
+} from '../alerting/index.js';
 
 // The console's pages as pure functions of what they show. Every alert-derived string goes
 // through `h`, which escapes it.

@@ -1,15 +1,12 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Registry } from 'prom-client';
-import { verifyAckToken, type AckVerdict } from '../alerting/ack.js';
 import { matchesAll, matcherText, parseMatcher, type Labels } from '../matchers.js';
-import { StoreUnavailableError, type AlertReceiver } from '../alerting/receiver.js';
-import type { JobStatus } from '../alerting/types.js';
 import { CHANNELS, type ChannelName } from '../config/receiver.js';
 import { parseDuration } from '../config/common.js';
 import { errorText, type Logger } from '../logger.js';
 import { safeEqual } from '../webconfig.js';
 import { CONSOLE_CSS, CONTENT_SECURITY_POLICY, page, type PageContext } from './html.js';
-import { consoleActions, type ConsoleAction } from './metrics.js';
+import { consoleActions, type ConsoleAction } from './console-metrics.js';
 import type { ScrapeSummary } from './overview.js';
 import * as P from './pages.js';
 import type { Html } from './html.js';
@@ -23,6 +20,13 @@ import {
   readSession,
   sessionCookie,
 } from './session.js';
+import {
+  StoreUnavailableError,
+  verifyAckToken,
+  type AckVerdict,
+  type AlertReceiver,
+  type JobStatus,
+} from '../alerting/index.js';
 
 export interface ConsoleDeps {
   receiver: () => AlertReceiver | undefined;

@@ -1,8 +1,7 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
-import { decodeJson, parseWebhook } from '../alerting/payload.js';
-import type { AlertReceiver } from '../alerting/receiver.js';
 import { errorText, type Logger } from '../logger.js';
 import { safeEqual } from '../webconfig.js';
+import { decodeJson, parseWebhook, type AlertReceiver } from '../alerting/index.js';
 
 export interface AlertsDeps {
   receiver: () => AlertReceiver | undefined;

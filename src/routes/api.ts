@@ -1,12 +1,15 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { parseMatcher } from '../matchers.js';
-import type { AlertReceiver } from '../alerting/receiver.js';
-import { StoreUnavailableError } from '../alerting/outbox.js';
-import { subjectOf } from '../alerting/render.js';
-import type { Job, JobStatus } from '../alerting/types.js';
 import { parseDuration } from '../config/common.js';
 import { errorText, type Logger } from '../logger.js';
 import { bearerOk } from './alerts.js';
+import {
+  StoreUnavailableError,
+  subjectOf,
+  type AlertReceiver,
+  type Job,
+  type JobStatus,
+} from '../alerting/index.js';
 
 export interface ApiDeps {
   receiver: () => AlertReceiver | undefined;

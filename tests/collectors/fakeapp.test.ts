@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applicationHistograms, applicationMetricNames } from '../monitoring/exporter-metric-names.js';
+import { applicationHistograms, applicationMetricNames } from '../support/exporter-metric-names.js';
 import { startFakeApp, type FakeAppHandle } from '../support/fakeapp.js';
 import { samples, typeOf } from '../support/exposition.js';
 import { run } from '../support/util.js';

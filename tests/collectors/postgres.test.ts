@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exporterMetricNames } from '../monitoring/exporter-metric-names.js';
+import { exporterMetricNames } from '../support/exporter-metric-names.js';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
 import { matching, samples, seriesCount, single } from '../support/exposition.js';
 import { startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';

@@ -4,7 +4,7 @@ import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
 import { tempDir } from '../support/util.js';
-import { postWebhook, webhook } from '../receiver/webhooks.js';
+import { postWebhook, webhook } from '../support/webhooks.js';
 
 const USER = 'oncall-lead';
 const PASSWORD = 'correct horse battery';

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signAckToken } from '../../src/alerting/ack.js';
+import { signAckToken } from '../../src/alerting/acknowledgement/tokens.js';
 import {
   startAlertmanager,
   testAlertmanagerConfig,
@@ -13,7 +13,7 @@ import { startSlack, type SlackHandle } from '../support/slack.js';
 import { startSmtp, type ReceivedMail, type SmtpHandle } from '../support/smtp.js';
 import { apiJson, samples, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
 import { freePort, tempDir, waitFor } from '../support/util.js';
-import { postWebhook, webhook } from '../receiver/webhooks.js';
+import { postWebhook, webhook } from '../support/webhooks.js';
 
 const WEBHOOK_TOKEN = 'console-webhook-token';
 const API_TOKEN = 'console-api-token';

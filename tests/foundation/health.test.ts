@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeTarget, serviceArgs } from '../../src/healthcheck.js';
-import { postWebhook, webhook } from '../receiver/webhooks.js';
+import { postWebhook, webhook } from '../support/webhooks.js';
 import { CLI, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
 import { makeCertificateFiles } from '../support/tls.js';
 import { freePort, run, tempDir, waitFor } from '../support/util.js';

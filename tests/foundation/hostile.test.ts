@@ -9,7 +9,7 @@ import { startPostgres, type PostgresServer } from '../support/postgres.js';
 import { CLI, samples, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
 import { startSmtp, type SmtpHandle } from '../support/smtp.js';
 import { run, tempDir, waitFor } from '../support/util.js';
-import { postWebhook, webhook } from '../receiver/webhooks.js';
+import { postWebhook, webhook } from '../support/webhooks.js';
 
 const TOKEN = 'hostile-token';
 const BODY_LIMIT = 1024 * 1024;

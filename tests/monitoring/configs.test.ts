@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { freePort, sleep, startProcess, tempDir, waitFor, type Proc } from '../support/util.js';
-import { repoRoot, ruleFileNames, rulesDir } from './promql.js';
+import { repoRoot, ruleFileNames, rulesDir } from '../support/promql.js';
 
 const promConfigPath = join(repoRoot, 'monitoring', 'prometheus.yml');
 const amConfigPath = join(repoRoot, 'monitoring', 'alertmanager.yml');

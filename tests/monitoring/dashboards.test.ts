@@ -13,7 +13,7 @@ import {
   repoRoot,
   substituteGrafanaVariables,
   templateVariableExpr,
-} from './promql.js';
+} from '../support/promql.js';
 
 const EXPECTED = {
   'overview.json': 'stackwatch-overview',

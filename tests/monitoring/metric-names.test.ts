@@ -1,11 +1,16 @@
 import { describe, it, expect } from 'vitest';
-import { allRuleAndDashboardExprs, metricNamesInExpr, promqlErrors, recordingRuleNames } from './promql.js';
+import {
+  allRuleAndDashboardExprs,
+  metricNamesInExpr,
+  promqlErrors,
+  recordingRuleNames,
+} from '../support/promql.js';
 import {
   allApplicationSeriesNames,
   allExporterSeriesNames,
   exporterMetricNames,
   prometheusSyntheticNames,
-} from './exporter-metric-names.js';
+} from '../support/exporter-metric-names.js';
 
 describe('metricNamesInExpr', () => {
   it('returns selector identifiers and __name__ matchers, not functions or labels', () => {

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { loadRuleFiles, repoRoot, ruleFileNames, rulesDir } from './promql.js';
+import { loadRuleFiles, repoRoot, ruleFileNames, rulesDir } from '../support/promql.js';
 
 const testsDir = join(rulesDir, 'tests');
 const RUNBOOK_BASE = 'https://github.com/stackwatch/stackwatch/blob/main/docs/runbooks/';

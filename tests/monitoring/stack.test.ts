@@ -22,8 +22,8 @@ import { samples, typeOf } from '../support/exposition.js';
 import { startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
 import { makeCertificate } from '../support/tls.js';
 import { run, tempDir, waitFor } from '../support/util.js';
-import { allExporterSeriesNames, exporterMetricNames } from './exporter-metric-names.js';
-import { allPanels, loadDashboards, metricNamesInExpr, rulesDir } from './promql.js';
+import { allExporterSeriesNames, exporterMetricNames } from '../support/exporter-metric-names.js';
+import { allPanels, loadDashboards, metricNamesInExpr, rulesDir } from '../support/promql.js';
 
 const WEBHOOK_TOKEN = 'stack-webhook-token';
 

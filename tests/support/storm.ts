@@ -2,7 +2,7 @@
 // of groups without severity, then a few critical ones, posted by a client within seconds;
 // then what the Slack fake and the SMTP server received, read back as deliveries per
 // destination (a single message, or a digest whose notifications the API lists).
-import { pool, postWebhook, webhook } from '../receiver/webhooks.js';
+import { pool, postWebhook, webhook } from './webhooks.js';
 import type { SlackHandle } from './slack.js';
 import type { SmtpHandle } from './smtp.js';
 import { samples } from './stackwatch.js';

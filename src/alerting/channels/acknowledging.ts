@@ -1,4 +1,4 @@
-import type { Job, NotificationContent } from '../types.js';
+import type { Job, NotificationContent } from '../model/notification.js';
 import type { Channel } from './channel.js';
 
 /** What a notification of a group says about acknowledgement at the moment it is delivered. */

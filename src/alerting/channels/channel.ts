@@ -1,7 +1,7 @@
 import type { ChannelName } from '../../config/receiver.js';
-import type { Destination } from '../destination.js';
-import type { RenderedDigest } from '../digest.js';
-import type { DeliveryResult, Job } from '../types.js';
+import type { Destination } from '../model/destination.js';
+import type { RenderedDigest } from '../render/digest.js';
+import type { DeliveryResult, Job } from '../model/notification.js';
 
 /** A digest ready to send: where to, and as which message. */
 export interface DigestDelivery {

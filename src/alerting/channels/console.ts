@@ -1,7 +1,8 @@
 import type { ChannelName } from '../../config/receiver.js';
 import type { Logger } from '../../logger.js';
-import { renderConsole, subjectOf } from '../render.js';
-import type { DeliveryResult, Job } from '../types.js';
+import { renderConsole } from '../render/console.js';
+import { subjectOf } from '../render/text.js';
+import type { DeliveryResult, Job } from '../model/notification.js';
 import type { Channel, DigestDelivery } from './channel.js';
 
 /** An unconfigured channel: the notification is printed to the log, so a bare install shows what it would send. */

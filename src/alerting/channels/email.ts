@@ -1,7 +1,7 @@
 import { Socket } from 'node:net';
 import type { Transporter, TransportOptions } from 'nodemailer';
-import { renderEmail } from '../render.js';
-import type { DeliveryResult, Job } from '../types.js';
+import { renderEmail } from '../render/email.js';
+import type { DeliveryResult, Job } from '../model/notification.js';
 import type { Channel, DigestDelivery } from './channel.js';
 
 export interface EmailOptions {

@@ -1,8 +1,8 @@
 import type { IncomingWebhook } from '@slack/webhook';
-import { destinationOf, type Destination } from '../destination.js';
-import { renderSlack } from '../render.js';
-import type { DeliveryResult, Job } from '../types.js';
-import type { SlackMessage } from '../render.js';
+import { destinationOf, type Destination } from '../model/destination.js';
+import { renderSlack } from '../render/slack.js';
+import type { DeliveryResult, Job } from '../model/notification.js';
+import type { SlackMessage } from '../render/slack.js';
 import type { Channel, DigestDelivery } from './channel.js';
 
 interface SlackError extends Error {

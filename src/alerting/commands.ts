@@ -1,0 +1,106 @@
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/load.js';
+import { createLogger, type Logger } from '../logger.js';
+import type { Config } from '../config/schema.js';
+import type { Labels } from '../matchers.js';
+import { sendTestNotifications } from './channels/send-test.js';
+import { buildSetup, routeTestWith } from './setup.js';
+import type { RouteTestResult } from './ingest/routing.js';
+
+/** For the CLI: just enough to route-test or send-test without starting the service or its outbox. */
+export function offlineReceiver(config: Config, logger: Logger) {
+  const setup = buildSetup(config.receiver, logger);
+  return {
+    routeTest: (labels: Labels) => routeTestWith(setup, setup.configSilences, labels, Date.now()),
+    sendTest: () => sendTestNotifications(setup, { closeAfter: true }),
+  };
+}
+
+/** `label=value` arguments (values may be quoted) to a label set. */
+export function parseLabelArgs(args: readonly string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const a of args) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(a);
+    if (!m) throw new Error(`expected label=value, got ${JSON.stringify(a)}`);
+    let v = m[2] as string;
+    if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1);
+    labels[m[1] as string] = v;
+  }
+  return labels;
+}
+
+export function formatRouteTest(r: RouteTestResult): string {
+  const out: string[] = [];
+  out.push(
+    `labels: ${
+      Object.entries(r.labels)
+        .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+        .join(' ') || '(none)'
+    }`,
+  );
+  r.receivers.forEach((rc, i) => {
+    const route = r.routes[i];
+    out.push(
+      `receiver: ${rc.name}${route ? `  (${route.path}${route.matchers.length ? ` ${route.matchers.join(', ')}` : ''})` : ''}`,
+    );
+    for (const ch of rc.channels) out.push(`  ${ch}${ch === 'email' ? `: ${rc.recipients.join(', ')}` : ''}`);
+  });
+  out.push('contacts:');
+  if (r.contacts.length === 0) out.push('  (none)');
+  for (const c of r.contacts) out.push(`  ${c.title} ${c.name}  ${c.phone}  ${c.email}  (${c.reason})`);
+  if (r.muted_by?.length) out.push(`muted by maintenance window: ${r.muted_by.join(', ')}`);
+  return out.join('\n') + '\n';
+}
+
+function usage(cmd: string): number {
+  process.stderr.write(
+    cmd === 'route-test'
+      ? 'usage: stackwatch route-test [--config.file=FILE] [--json] label=value...\n'
+      : 'usage: stackwatch send-test [--config.file=FILE]\n',
+  );
+  return 2;
+}
+
+export async function routeTestCommand(argv: string[]): Promise<number> {
+  let values: { 'config.file'?: string; json?: boolean };
+  let positionals: string[];
+  let labels: Record<string, string>;
+  try {
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      options: { 'config.file': { type: 'string' }, json: { type: 'boolean' } },
+      allowPositionals: true,
+    }));
+    labels = parseLabelArgs(positionals);
+  } catch (err) {
+    process.stderr.write(`route-test: ${(err as Error).message}\n`);
+    return usage('route-test');
+  }
+  const config = loadConfig(values['config.file']);
+  const r = offlineReceiver(config, createLogger('error')).routeTest(labels);
+  process.stdout.write(values.json ? `${JSON.stringify(r, null, 2)}\n` : formatRouteTest(r));
+  return 0;
+}
+
+export async function sendTestCommand(argv: string[]): Promise<number> {
+  let values: { 'config.file'?: string };
+  try {
+    ({ values } = parseArgs({ args: argv, options: { 'config.file': { type: 'string' } } }));
+  } catch (err) {
+    process.stderr.write(`send-test: ${(err as Error).message}\n`);
+    return usage('send-test');
+  }
+  const config = loadConfig(values['config.file']);
+  const results = await offlineReceiver(config, createLogger('info')).sendTest();
+  let ok = true;
+  for (const r of results) {
+    const res = r.result;
+    if (res.kind !== 'success') ok = false;
+    const what =
+      res.kind === 'success'
+        ? 'ok'
+        : `${res.kind === 'retryable' ? 'failed (transient)' : 'failed'}: ${res.reason}`;
+    process.stdout.write(`${r.channel} (${r.mode}) ${r.recipients.join(', ')}: ${what}\n`);
+  }
+  return ok ? 0 : 1;
+}

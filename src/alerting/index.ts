@@ -1,0 +1,15 @@
+// The alert receiver's public surface: the one module the service (app.ts, cli.ts), the HTTP
+// routes and the console import. Everything else under src/alerting is internal to it.
+
+export { AlertReceiver, StoreUnavailableError, type ReceiverOptions } from './receiver.js';
+export { routeTestCommand, sendTestCommand } from './commands.js';
+export { decodeJson, parseWebhook } from './ingest/payload.js';
+export type { Contact, ResponsibleContact } from './ingest/contacts.js';
+export type { RouteTestResult } from './ingest/routing.js';
+export type { Job, JobStatus } from './model/notification.js';
+export { destinationText } from './model/destination.js';
+export type { BacklogStat, StoreCounts } from './outbox/contract.js';
+export { alertNameOf, subjectOf } from './render/text.js';
+export { escapeHtml, safeUrl } from './render/escape.js';
+export { ackNote, verifyAckToken, type Acknowledgement, type AckVerdict } from './acknowledgement/tokens.js';
+export type { Silence } from './maintenance/windows.js';

@@ -1,0 +1,149 @@
+import type { ChannelName } from '../../config/receiver.js';
+import type { Acknowledgement } from '../acknowledgement/tokens.js';
+import type { Silence } from '../maintenance/windows.js';
+import type { Destination } from '../model/destination.js';
+import type {
+  IngestRecord,
+  Job,
+  JobSpec,
+  JobStatus,
+  NotificationContent,
+  RecordOutcome,
+} from '../model/notification.js';
+
+// The outbox's contract: what ingest, delivery, acknowledgement and maintenance may ask of it,
+// one interface per concept. SqliteStore (sqlite.ts) serves a single replica from local disk;
+// PgStore (postgres.ts) is shared by several receiver replicas, which claim due jobs with
+// FOR UPDATE SKIP LOCKED. Both follow the rules in rules.ts.
+
+/** A pending notification as the dispatcher sees it: no content, just what ordering needs. */
+export interface BacklogEntry {
+  id: number;
+  createdAt: number;
+  nextAttemptAt: number;
+  groupKey: string;
+  /** Where it goes on its channel (destination.ts). */
+  destination: Destination;
+  lane: string;
+}
+
+/** Which notifications to list; every field narrows (AND). */
+export interface JobFilter {
+  status?: JobStatus;
+  channel?: ChannelName;
+  receiver?: string;
+  groupKey?: string;
+  /** Id of the digest that carried them. */
+  digest?: string;
+}
+
+/** A group whose critical alerts have fired long enough to be escalated. */
+export interface EscalationCandidate {
+  groupKey: string;
+  criticalSinceMs: number;
+  content: NotificationContent;
+}
+
+/** The recorded result of one delivery attempt. */
+export type AttemptOutcome =
+  | {
+      id: number;
+      attempts: number;
+      kind: 'sent';
+      /** Carried by this digest; with email, later replies thread to the digest's Message-ID. */
+      digest?: { id: string; messageId?: string };
+    }
+  | { id: number; attempts: number; kind: 'retry'; nextAttemptAt: number; error: string }
+  | { id: number; attempts: number; kind: 'dead'; error: string };
+
+export interface StoreCounts {
+  pending: number;
+  dead: number;
+  sent: number;
+  muted: number;
+}
+
+/** Pending notifications of one channel and lane: how many, and since when the oldest waits. */
+export interface BacklogStat {
+  channel: ChannelName;
+  lane: string;
+  pending: number;
+  oldestCreatedAt: number;
+}
+
+/** Pending notifications read for the dispatcher at most, per channel and tick. */
+export const BACKLOG_READ_LIMIT = 5000;
+
+/** Notification jobs: recorded with their dedup keys and threads, claimed, completed, listed. */
+export interface JobOutbox {
+  /** Records many webhooks in ONE transaction (group commit). Throws when it cannot commit. */
+  record(batch: readonly IngestRecord[], now: number, dedupWindowMs: number): Promise<RecordOutcome[]>;
+  due(channel: ChannelName, now: number, limit: number, exclude: ReadonlySet<number>): Promise<Job[]>;
+  /**
+   * Pending notifications of a channel (due or not, without content), lane by lane in the
+   * given order and by id within a lane, at most `limit`.
+   */
+  backlog(
+    channel: ChannelName,
+    lanes: readonly string[],
+    now: number,
+    limit: number,
+  ): Promise<BacklogEntry[]>;
+  /** Takes these pending notifications for delivery (with PostgreSQL: claims them for this replica). */
+  claim(ids: readonly number[], now: number): Promise<Job[]>;
+  backlogStats(): Promise<BacklogStat[]>;
+  /** Earliest next_attempt_at of pending jobs (to sleep until then). */
+  nextDue(): Promise<number | undefined>;
+  /** Records the results of many delivery attempts in one transaction. */
+  complete(outcomes: readonly AttemptOutcome[], now: number): Promise<void>;
+  /** Makes a dead letter due again with a fresh attempt/age budget. */
+  redrive(id: number, now: number): Promise<Job | undefined>;
+  get(id: number): Promise<Job | undefined>;
+  list(opts: JobFilter & { limit: number }): Promise<Job[]>;
+  counts(): Promise<StoreCounts>;
+}
+
+/** Escalation state per Alertmanager group, updated with each webhook (IngestRecord.group). */
+export interface EscalationState {
+  escalationCandidates(now: number, afterMs: number): Promise<EscalationCandidate[]>;
+  /** Records escalation jobs and marks the group escalated, in one transaction. */
+  recordEscalation(
+    groupKey: string,
+    jobs: readonly JobSpec[],
+    now: number,
+    dedupWindowMs: number,
+  ): Promise<RecordOutcome>;
+}
+
+/** Maintenance windows created through the API or the console (shared by replicas). */
+export interface WindowStore {
+  listSilences(): Promise<Silence[]>;
+  addSilence(s: Silence): Promise<void>;
+  deleteSilence(id: string): Promise<boolean>;
+  /** Ends a window early (it stays listed as ended until pruned); false when none is running. */
+  endSilence(id: string, now: number): Promise<boolean>;
+}
+
+/** Acknowledgements: who took which group, and since when. */
+export interface AckStore {
+  /** Acknowledgements, newest first; `active` only those not ended. */
+  listAcks(opts: { active?: boolean; limit: number }): Promise<Acknowledgement[]>;
+  /** Records an acknowledgement, ending the group's earlier one, in one transaction. */
+  putAck(a: Acknowledgement): Promise<void>;
+  /** Ends the group's active acknowledgement; undefined when it has none. */
+  endAck(groupKey: string, by: string, now: number): Promise<Acknowledgement | undefined>;
+}
+
+/** Housekeeping, the replicas sharing the outbox, and closing it. */
+export interface OutboxLifecycle {
+  prune(now: number, retentionMs: number, dedupWindowMs: number): Promise<void>;
+  /**
+   * Replicas sharing this outbox, this one included, as last counted: each paces a destination
+   * with its share of the budget. Always 1 with SQLite.
+   */
+  replicas(): number;
+  close(): Promise<void>;
+}
+
+/** The durable outbox: jobs, dedup, threads, escalation state, maintenance windows, acknowledgements. */
+export interface AlertStore extends JobOutbox, EscalationState, WindowStore, AckStore, OutboxLifecycle {}

@@ -1,0 +1,281 @@
+// The outbox's rules, written once for both stores (store.ts for SQLite, pg-store.ts for
+// PostgreSQL): email threading, when a webhook may change a group's escalation state, the
+// muted jobs' text, row mappers (a job's columns, the dispatcher's view of a row) and how long
+// each table keeps its rows. The stores keep only their SQL and call these.
+import type { ChannelName } from '../../config/receiver.js';
+import type { Acknowledgement } from '../acknowledgement/tokens.js';
+import { destinationOf } from '../model/destination.js';
+import type { BacklogEntry, JobFilter } from './contract.js';
+import type { Silence } from '../maintenance/windows.js';
+import { storableText } from './storable.js';
+import type {
+  GroupUpdate,
+  Job,
+  JobSpec,
+  JobStatus,
+  NotificationContent,
+  RecordOutcome,
+} from '../model/notification.js';
+
+const DAY_MS = 86_400_000;
+/** Thread roots outlive short job retention, so a long incident's resolution still threads. */
+export const THREAD_MIN_RETENTION_MS = DAY_MS;
+/** Escalation state of a group Alertmanager stopped posting about (it resolves within a day). */
+export const GROUP_RETENTION_MS = 2 * DAY_MS;
+
+/** Oldest timestamp each table keeps: rows older than this are pruned. */
+export function pruneHorizons(now: number, retentionMs: number, dedupWindowMs: number) {
+  return {
+    jobs: now - retentionMs,
+    dedup: now - dedupWindowMs,
+    threads: now - Math.max(retentionMs, THREAD_MIN_RETENTION_MS),
+    groups: now - GROUP_RETENTION_MS,
+    silences: now - retentionMs,
+    acks: now - retentionMs,
+  };
+}
+
+/** Whether a job takes part in email threading (muted jobs and Slack do not). */
+export function isThreaded(j: JobSpec): j is JobSpec & { threadKey: string; messageId: string } {
+  return !!j.threadKey && !!j.messageId && j.status === 'pending';
+}
+
+/**
+ * One threading step: a firing message replies to the conversation's root, or starts the
+ * conversation; a resolution replies to the root and ends the conversation, so the next
+ * firing starts a new one. Returns the job's In-Reply-To and the conversation's root after it.
+ */
+export function threadStep(
+  j: JobSpec & { messageId: string },
+  root: string | undefined,
+): { inReplyTo: string | null; root: string | undefined } {
+  if (j.content.status === 'firing')
+    return root ? { inReplyTo: root, root } : { inReplyTo: null, root: j.messageId };
+  return { inReplyTo: root ?? null, root: undefined };
+}
+
+/**
+ * The group update a recorded webhook applies, if any. A webhook that was entirely a duplicate
+ * (an HA replica's late copy) never reopens a group that has since resolved.
+ */
+export function groupUpdateOf(
+  rec: { jobs: readonly JobSpec[]; group?: GroupUpdate },
+  out: RecordOutcome,
+): GroupUpdate | undefined {
+  return rec.group && (out.recorded > 0 || rec.jobs.length === 0) ? rec.group : undefined;
+}
+
+/** A group update that ends the group's escalation state (nothing critical fires any more). */
+export function endsGroup(g: GroupUpdate): boolean {
+  return g.criticalSinceMs === null || !g.content;
+}
+
+/** The last_error text of a job muted by maintenance windows (null when not muted). */
+export function mutedText(j: JobSpec): string | null {
+  return j.mutedBy?.length ? `muted by maintenance window ${j.mutedBy.join(', ')}` : null;
+}
+
+export interface JobRow {
+  id: number;
+  created_at: number;
+  updated_at: number;
+  age_from: number;
+  dedup_key: string;
+  kind: string;
+  group_key: string;
+  receiver: string;
+  channel: string;
+  recipients: string;
+  slack_webhook: string | null;
+  status: string;
+  alert_status: string;
+  content: string;
+  message_id: string | null;
+  in_reply_to: string | null;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  sent_at: number | null;
+  lane: string | null;
+  digest: string | null;
+}
+
+export function toJob(r: JobRow): Job {
+  return {
+    id: r.id,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    ageFrom: r.age_from,
+    dedupKey: r.dedup_key,
+    kind: r.kind as Job['kind'],
+    groupKey: r.group_key,
+    receiver: r.receiver,
+    channel: r.channel as ChannelName,
+    recipients: JSON.parse(r.recipients) as string[],
+    slackWebhook: r.slack_webhook ?? null,
+    status: r.status as JobStatus,
+    alertStatus: r.alert_status as Job['alertStatus'],
+    content: JSON.parse(r.content) as NotificationContent,
+    messageId: r.message_id,
+    inReplyTo: r.in_reply_to,
+    attempts: r.attempts,
+    nextAttemptAt: r.next_attempt_at,
+    lastError: r.last_error,
+    sentAt: r.sent_at,
+    lane: r.lane ?? '',
+    digest: r.digest ?? null,
+  };
+}
+
+/** The columns a job is recorded with, from its spec (its times, attempts and In-Reply-To aside). */
+export function jobValues(j: JobSpec) {
+  return {
+    dedup_key: j.dedupKey,
+    kind: j.content.kind,
+    group_key: j.content.groupKey,
+    receiver: j.content.receiver,
+    channel: j.channel,
+    recipients: JSON.stringify(j.recipients),
+    slack_webhook: j.slackWebhook,
+    status: j.status,
+    alert_status: j.content.status,
+    content: JSON.stringify(j.content),
+    message_id: j.messageId ?? null,
+    last_error: mutedText(j),
+    lane: j.lane ?? '',
+  };
+}
+
+/** The dispatcher's view of a row (lane, group and destination; no content). */
+export interface BacklogRow {
+  id: number;
+  created_at: number;
+  next_attempt_at: number;
+  group_key: string;
+  channel: string;
+  recipients: string;
+  slack_webhook: string | null;
+  lane: string;
+}
+
+export function toBacklogEntry(r: BacklogRow): BacklogEntry {
+  return {
+    id: r.id,
+    createdAt: r.created_at,
+    nextAttemptAt: r.next_attempt_at,
+    groupKey: r.group_key,
+    destination: destinationOf({
+      channel: r.channel as ChannelName,
+      recipients: JSON.parse(r.recipients) as string[],
+      slackWebhook: r.slack_webhook ?? null,
+    }),
+    lane: r.lane,
+  };
+}
+
+export interface SilenceRow {
+  id: string;
+  matchers: string;
+  starts_at: number;
+  ends_at: number;
+  comment: string;
+  created_by: string;
+}
+
+export function toSilence(r: SilenceRow): Silence {
+  return {
+    id: r.id,
+    matchers: JSON.parse(r.matchers) as string[],
+    startsAt: r.starts_at,
+    endsAt: r.ends_at,
+    comment: r.comment,
+    createdBy: r.created_by,
+    source: 'api',
+  };
+}
+
+/** The silence row's values, in the column order both stores insert. */
+export function silenceValues(s: Silence): [string, string, number, number, string, string] {
+  return [s.id, JSON.stringify(s.matchers), s.startsAt, s.endsAt, s.comment, s.createdBy];
+}
+
+/** Filter fields and their columns, in the order the WHERE clause names them. */
+export const JOB_FILTER_COLUMNS = [
+  ['status', 'status'],
+  ['channel', 'channel'],
+  ['receiver', 'receiver'],
+  ['groupKey', 'group_key'],
+  ['digest', 'digest'],
+] as const satisfies readonly (readonly [keyof JobFilter, string])[];
+
+export interface AckRow {
+  id: string;
+  group_key: string;
+  alertname: string;
+  group_labels: string;
+  by: string;
+  via: string;
+  at: number;
+  comment: string;
+  silence_id: string | null;
+  silence_ends_at: number | null;
+  ended_at: number | null;
+  ended_by: string | null;
+}
+
+export function toAck(r: AckRow): Acknowledgement {
+  return {
+    id: r.id,
+    groupKey: r.group_key,
+    alertname: r.alertname,
+    groupLabels: JSON.parse(r.group_labels) as Record<string, string>,
+    by: r.by,
+    via: r.via,
+    at: r.at,
+    comment: r.comment,
+    silenceId: r.silence_id,
+    silenceEndsAt: r.silence_ends_at,
+    endedAt: r.ended_at,
+    endedBy: r.ended_by,
+  };
+}
+
+/** Column values of an acknowledgement, in the order of ACK_COLUMNS. */
+export const ACK_COLUMNS =
+  'id, group_key, alertname, group_labels, by, via, at, comment, silence_id, silence_ends_at, ended_at, ended_by';
+export function ackValues(a: Acknowledgement): unknown[] {
+  return [
+    a.id,
+    a.groupKey,
+    a.alertname,
+    JSON.stringify(a.groupLabels),
+    a.by,
+    a.via,
+    a.at,
+    a.comment,
+    a.silenceId,
+    a.silenceEndsAt,
+    a.endedAt,
+    a.endedBy,
+  ];
+}
+
+/** `WHERE status = ? AND channel = ?` for the fields a filter sets, and their values in order. */
+export function jobFilterWhere(
+  f: JobFilter,
+  placeholder: (i: number) => string,
+): { where: string; values: string[]; signature: string } {
+  const parts: string[] = [];
+  const values: string[] = [];
+  for (const [field, column] of JOB_FILTER_COLUMNS) {
+    const v = f[field];
+    if (v === undefined) continue;
+    values.push(storableText(v));
+    parts.push(`${column} = ${placeholder(values.length)}`);
+  }
+  return {
+    where: parts.length ? `WHERE ${parts.join(' AND ')}` : '',
+    values,
+    signature: parts.join(','),
+  };
+}
