@@ -145,6 +145,11 @@ export async function run(
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     child.once('error', (err) => resolve({ code: -1, stdout, stderr: stderr + err.message }));
     child.once('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    // A child that exits without reading its input closes the pipe (EPIPE): its exit code and
+    // output are the result. Anything else is reported with them.
+    child.stdin?.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') stderr += `stdin: ${err.message}\n`;
+    });
     child.stdin?.end(opts.input ?? '');
   });
 }
