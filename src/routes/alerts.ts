@@ -2,6 +2,7 @@ import express, { Router, type NextFunction, type Request, type Response } from 
 import { errorText, type Logger } from '../logger.js';
 import { safeEqual } from '../webconfig.js';
 import { decodeJson, parseWebhook, type AlertReceiver } from '../alerting/index.js';
+import { closeAfterAnswer } from './lingering-close.js';
 
 export interface AlertsDeps {
   receiver: () => AlertReceiver | undefined;
@@ -37,12 +38,12 @@ export function alertsRouter(deps: AlertsDeps): Router {
       return fail(res, 405, 'use POST');
     }
     if (!bearerOk(req, r.config.webhook_token)) {
-      // Do not read the body of an unauthenticated request.
-      res.setHeader('Connection', 'close');
+      // Do not process the body of an unauthenticated request (it is only discarded).
+      closeAfterAnswer(req, res);
       return fail(res, 401, 'missing or invalid bearer token');
     }
     if (!req.is('application/json')) {
-      res.setHeader('Connection', 'close');
+      closeAfterAnswer(req, res);
       return fail(
         res,
         415,
@@ -52,10 +53,10 @@ export function alertsRouter(deps: AlertsDeps): Router {
         ),
       );
     }
-    // Refused from its declared length, before a byte of it is read.
+    // Refused from its declared length, before a byte of it is parsed.
     const limit = r.config.max_body_bytes;
     if (Number(req.headers['content-length']) > limit) {
-      res.setHeader('Connection', 'close');
+      closeAfterAnswer(req, res);
       return fail(res, 413, `body larger than ${limit} bytes`);
     }
     next();
@@ -89,10 +90,10 @@ export function alertsRouter(deps: AlertsDeps): Router {
     },
   );
 
-  router.use(path, (err: unknown, _req: Request, res: Response, next: NextFunction) => {
+  router.use(path, (err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
     const e = err as { type?: string; status?: number; limit?: number };
-    res.setHeader('Connection', 'close');
+    closeAfterAnswer(req, res);
     if (e.type === 'entity.too.large') return fail(res, 413, `body larger than ${e.limit} bytes`);
     if (e.type === 'encoding.unsupported') return fail(res, 415, 'unsupported Content-Encoding');
     return fail(res, 400, `unreadable body (${e.type ?? 'error'})`);
