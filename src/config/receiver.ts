@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseMatcher } from '../matchers.js';
 import { duration } from './common.js';
+import { checkHeartbeats, heartbeatSchema } from './heartbeats.js';
 
 /** `name` for a label; Prometheus label-name syntax. */
 const labelName = z
@@ -357,6 +358,27 @@ export const receiverSection = z
       })
       .strict()
       .default({}),
+    /**
+     * The alert pipeline's heartbeat: Prometheus's always-firing Watchdog alert, which Alertmanager
+     * sends every minute. Recognised by `matchers`, recorded and never delivered; once it has
+     * arrived, stackwatch pages on its own when it stays away longer than `gap`.
+     */
+    watchdog: z
+      .object({
+        enabled: z.boolean().default(true),
+        matchers: z.array(matcherInput).min(1).default(['alertname="Watchdog"']),
+        gap: duration.refine((ms) => ms >= 1000, { message: 'must be at least 1s' }).default('5m'),
+        /** The receiver paged; unset: the routing table routes the page by its labels. */
+        receiver: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({}),
+    /** Heartbeats of jobs (cron jobs, backups), pinged at /api/v1/heartbeats/NAME. */
+    heartbeats: z.array(heartbeatSchema).default([]),
+    /** How often the Watchdog's gap and the heartbeats' deadlines are checked. */
+    heartbeat_check_interval: duration
+      .refine((ms) => ms >= 100, { message: 'must be at least 100ms' })
+      .default('10s'),
     /** Labels/annotations whose NAME matches this (case-insensitive, unanchored) have their value redacted. */
     redact: regexSource.default(DEFAULT_REDACT),
     /** A second identical notification within this window is a duplicate (HA replicas, retries). */
@@ -417,6 +439,7 @@ export const receiverSection = z
           message: `unknown contact role ${JSON.stringify(role)}`,
         });
     });
+    checkHeartbeats(r, ctx);
     if (r.escalation.enabled && !roles.has(r.escalation.role))
       ctx.addIssue({
         code: z.ZodIssueCode.custom,
