@@ -1,5 +1,6 @@
 import type { ChannelName } from '../../config/receiver.js';
 import type { Acknowledgement } from '../acknowledgement/tokens.js';
+import type { HeartbeatState } from '../heartbeat/heartbeats.js';
 import type { Silence } from '../maintenance/windows.js';
 import type { Destination } from '../model/destination.js';
 import type {
@@ -134,6 +135,24 @@ export interface AckStore {
   endAck(groupKey: string, by: string, now: number): Promise<Acknowledgement | undefined>;
 }
 
+/** Heartbeats (the Alertmanager Watchdog's and the jobs'): their state, shared by replicas. */
+export interface HeartbeatStore {
+  listHeartbeats(): Promise<HeartbeatState[]>;
+  getHeartbeat(name: string): Promise<HeartbeatState | undefined>;
+  /**
+   * Writes a heartbeat's next state (`version` one more than the state it was computed from)
+   * and records the notifications of the change, in one transaction, unless another replica
+   * wrote the heartbeat first: then nothing is written and the answer is false. So of
+   * replicas seeing the same deadline pass, one records the page.
+   */
+  saveHeartbeat(
+    next: HeartbeatState,
+    record: IngestRecord | undefined,
+    now: number,
+    dedupWindowMs: number,
+  ): Promise<boolean>;
+}
+
 /** Housekeeping, the replicas sharing the outbox, and closing it. */
 export interface OutboxLifecycle {
   prune(now: number, retentionMs: number, dedupWindowMs: number): Promise<void>;
@@ -145,5 +164,6 @@ export interface OutboxLifecycle {
   close(): Promise<void>;
 }
 
-/** The durable outbox: jobs, dedup, threads, escalation state, maintenance windows, acknowledgements. */
-export interface AlertStore extends JobOutbox, EscalationState, WindowStore, AckStore, OutboxLifecycle {}
+/** The durable outbox: jobs, dedup, threads, escalation state, maintenance windows, acknowledgements, heartbeats. */
+export interface AlertStore
+  extends JobOutbox, EscalationState, WindowStore, AckStore, HeartbeatStore, OutboxLifecycle {}

@@ -10,6 +10,8 @@ import pg from 'pg';
 import type { ChannelName } from '../../config/receiver.js';
 import type { Acknowledgement } from '../acknowledgement/tokens.js';
 import type { Silence } from '../maintenance/windows.js';
+import type { HeartbeatState } from '../heartbeat/heartbeats.js';
+import { heartbeatsTableSql, heartbeatWrite, toHeartbeat, type HeartbeatRow } from './heartbeat-rows.js';
 import {
   ACK_COLUMNS,
   ackValues,
@@ -106,6 +108,7 @@ CREATE TABLE IF NOT EXISTS ${s}.acks (
   silence_ends_at BIGINT, ended_at BIGINT, ended_by TEXT);
 CREATE INDEX IF NOT EXISTS acks_group ON ${s}.acks (group_key, ended_at);
 CREATE TABLE IF NOT EXISTS ${s}.replicas (owner TEXT PRIMARY KEY, seen_at BIGINT NOT NULL);
+${heartbeatsTableSql(`${s}.heartbeats`)};
 ${laneSql(s)}
 ${slackWebhookSql(s)}`;
 }
@@ -193,7 +196,7 @@ export class PgStore implements AlertStore {
       // A schema made beforehand by a DBA needs no CREATE privilege: only a missing table is created.
       const present = await pool.query<{ ok: boolean }>(
         `SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AND to_regclass($4) IS NOT NULL
-           AND to_regclass($5) IS NOT NULL
+           AND to_regclass($5) IS NOT NULL AND to_regclass($6) IS NOT NULL
            AND EXISTS (SELECT 1 FROM information_schema.columns
                        WHERE table_schema = $3 AND table_name = 'jobs' AND column_name = 'slack_webhook') AS ok`,
         [
@@ -202,6 +205,7 @@ export class PgStore implements AlertStore {
           opts.schema,
           `${opts.schema}.acks`,
           `${opts.schema}.replicas`,
+          `${opts.schema}.heartbeats`,
         ],
       );
       if (!present.rows[0]?.ok)
@@ -669,6 +673,33 @@ export class PgStore implements AlertStore {
       [now, storableText(by), storableText(groupKey)],
     );
     return r.rows[0] && toAck(r.rows[0]);
+  }
+
+  async listHeartbeats(): Promise<HeartbeatState[]> {
+    const r = await this.pool.query<HeartbeatRow>(`SELECT * FROM ${this.t('heartbeats')} ORDER BY name`);
+    return r.rows.map(toHeartbeat);
+  }
+
+  async getHeartbeat(name: string): Promise<HeartbeatState | undefined> {
+    const r = await this.pool.query<HeartbeatRow>(`SELECT * FROM ${this.t('heartbeats')} WHERE name = $1`, [
+      name,
+    ]);
+    return r.rows[0] && toHeartbeat(r.rows[0]);
+  }
+
+  async saveHeartbeat(
+    next: HeartbeatState,
+    record: IngestRecord | undefined,
+    now: number,
+    dedupWindowMs: number,
+  ): Promise<boolean> {
+    const w = heartbeatWrite(this.t('heartbeats'), storable(next), now, (i) => `$${i}`);
+    return this.tx(async (c) => {
+      // A replica writing the same row at once waits for this one, then finds the version moved on.
+      if (((await c.query(w.sql, w.values)).rowCount ?? 0) === 0) return false;
+      if (record) await this.insertBatch(c, storable([record]), now, dedupWindowMs);
+      return true;
+    });
   }
 
   async prune(now: number, retentionMs: number, dedupWindowMs: number): Promise<void> {

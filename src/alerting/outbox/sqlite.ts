@@ -4,6 +4,8 @@ import Database from 'better-sqlite3';
 import { CHANNELS, type ChannelName } from '../../config/receiver.js';
 import type { Acknowledgement } from '../acknowledgement/tokens.js';
 import type { Silence } from '../maintenance/windows.js';
+import type { HeartbeatState } from '../heartbeat/heartbeats.js';
+import { heartbeatsTableSql, heartbeatWrite, toHeartbeat, type HeartbeatRow } from './heartbeat-rows.js';
 import {
   ACK_COLUMNS,
   ackValues,
@@ -204,6 +206,8 @@ function prepareStatements(db: Database.Database) {
     pruneThreads: db.prepare('DELETE FROM threads WHERE created_at < ?'),
     pruneGroups: db.prepare('DELETE FROM groups WHERE updated_at < ?'),
     pruneSilences: db.prepare('DELETE FROM silences WHERE ends_at < ?'),
+    heartbeats: db.prepare('SELECT * FROM heartbeats ORDER BY name'),
+    heartbeat: db.prepare('SELECT * FROM heartbeats WHERE name = ?'),
   };
 }
 
@@ -223,8 +227,16 @@ export class SqliteStore implements AlertStore {
   ) => RecordOutcome;
   private readonly putAckTx: (a: Acknowledgement) => void;
   private readonly endAckTx: (groupKey: string, by: string, now: number) => Acknowledgement | undefined;
+  private readonly saveHeartbeatTx: (
+    next: HeartbeatState,
+    record: IngestRecord | undefined,
+    now: number,
+    window: number,
+  ) => boolean;
   /** Prepared list statements, one per combination of filter fields. */
   private readonly listStatements = new Map<string, Database.Statement>();
+  /** The two heartbeat writes (first insert, later update), prepared once. */
+  private readonly heartbeatWrites = new Map<string, Database.Statement>();
 
   constructor(dataDir: string, file = 'receiver.sqlite') {
     // Notifications quote alert contents: readable by stackwatch's user only. SQLite gives its
@@ -257,15 +269,10 @@ export class SqliteStore implements AlertStore {
       })();
     this.db.exec('CREATE INDEX IF NOT EXISTS jobs_lane ON jobs (status, channel, lane, id)');
     this.db.exec('CREATE INDEX IF NOT EXISTS jobs_digest ON jobs (digest)');
+    this.db.exec(heartbeatsTableSql('heartbeats'));
     this.st = prepareStatements(this.db);
     this.recordTx = this.db.transaction((batch: readonly IngestRecord[], now: number, window: number) =>
-      batch.map((rec) => {
-        const out = this.insertJobs(rec.jobs, now, window);
-        const g = groupUpdateOf(rec, out);
-        if (g && endsGroup(g)) this.st.groupDel.run(g.groupKey);
-        else if (g) this.st.groupPut.run(g.groupKey, g.criticalSinceMs, JSON.stringify(g.content), now);
-        return out;
-      }),
+      batch.map((rec) => this.recordOne(rec, now, window)),
     );
     this.completeTx = this.db.transaction((outcomes: readonly AttemptOutcome[], now: number) => {
       for (const o of outcomes) {
@@ -290,12 +297,31 @@ export class SqliteStore implements AlertStore {
       this.st.ackEnd.run(a.at, a.by, a.groupKey);
       this.st.ackAdd.run(...ackValues(a));
     });
+    this.saveHeartbeatTx = this.db.transaction(
+      (next: HeartbeatState, record: IngestRecord | undefined, now: number, window: number) => {
+        const w = heartbeatWrite('heartbeats', next, now, () => '?');
+        let st = this.heartbeatWrites.get(w.sql);
+        if (!st) this.heartbeatWrites.set(w.sql, (st = this.db.prepare(w.sql)));
+        if (st.run(...w.values).changes === 0) return false;
+        if (record) this.recordOne(record, now, window);
+        return true;
+      },
+    );
     this.endAckTx = this.db.transaction((groupKey: string, by: string, now: number) => {
       const row = this.st.ackActive.get(groupKey) as AckRow | undefined;
       if (!row) return undefined;
       this.st.ackEnd.run(now, by, groupKey);
       return toAck({ ...row, ended_at: now, ended_by: by });
     });
+  }
+
+  /** One webhook's jobs and its group's escalation state (inside a transaction). */
+  private recordOne(rec: IngestRecord, now: number, window: number): RecordOutcome {
+    const out = this.insertJobs(rec.jobs, now, window);
+    const g = groupUpdateOf(rec, out);
+    if (g && endsGroup(g)) this.st.groupDel.run(g.groupKey);
+    else if (g) this.st.groupPut.run(g.groupKey, g.criticalSinceMs, JSON.stringify(g.content), now);
+    return out;
   }
 
   private insertJobs(jobs: readonly JobSpec[], now: number, window: number): RecordOutcome {
@@ -477,6 +503,24 @@ export class SqliteStore implements AlertStore {
 
   async endAck(groupKey: string, by: string, now: number): Promise<Acknowledgement | undefined> {
     return this.endAckTx(storableText(groupKey), storableText(by), now);
+  }
+
+  async listHeartbeats(): Promise<HeartbeatState[]> {
+    return (this.st.heartbeats.all() as HeartbeatRow[]).map(toHeartbeat);
+  }
+
+  async getHeartbeat(name: string): Promise<HeartbeatState | undefined> {
+    const r = this.st.heartbeat.get(name) as HeartbeatRow | undefined;
+    return r && toHeartbeat(r);
+  }
+
+  async saveHeartbeat(
+    next: HeartbeatState,
+    record: IngestRecord | undefined,
+    now: number,
+    dedupWindowMs: number,
+  ): Promise<boolean> {
+    return this.saveHeartbeatTx(storable(next), record && storable(record), now, dedupWindowMs);
   }
 
   async prune(now: number, retentionMs: number, dedupWindowMs: number): Promise<void> {
