@@ -13,3 +13,4 @@ export { alertNameOf, subjectOf } from './render/text.js';
 export { escapeHtml, safeUrl } from './render/escape.js';
 export { ackNote, verifyAckToken, type Acknowledgement, type AckVerdict } from './acknowledgement/tokens.js';
 export type { Silence } from './maintenance/windows.js';
+export type { HeartbeatView } from './heartbeat/check.js';

@@ -24,6 +24,8 @@ import { storableText } from './outbox/storable.js';
 import type { AlertStore } from './outbox/contract.js';
 import type { IngestRecord, Job, JobStatus, RecordOutcome, WebhookPlan } from './model/notification.js';
 import { DeliveryWorker } from './delivery/worker.js';
+import { HeartbeatMonitor } from './heartbeat/check.js';
+import { HeartbeatMetrics } from './heartbeat/metrics.js';
 
 export { StoreUnavailableError };
 
@@ -57,6 +59,8 @@ export class AlertReceiver {
   readonly acknowledgements: Acknowledgements;
   private readonly windows: WindowList;
   private readonly escalations: EscalationCheck;
+  /** The Watchdog's and the jobs' heartbeats. */
+  readonly heartbeats: HeartbeatMonitor;
   private readonly worker: DeliveryWorker;
   private readonly recorder: GroupCommit;
   private readonly ingestPipeline: Stage<Webhook, RecordOutcome>;
@@ -125,6 +129,17 @@ export class AlertReceiver {
       windows: () => this.windows.active(),
       wake: () => this.worker.wake(),
       metrics: this.metrics,
+      logger: this.logger,
+      now: this.now,
+    });
+    const heartbeatMetrics = new HeartbeatMetrics(opts.registry, () => this.heartbeats.list());
+    this.heartbeats = new HeartbeatMonitor({
+      setup: () => this.setup,
+      store: () => this.store,
+      windows: () => this.windows.active(),
+      wake: () => this.worker.wake(),
+      resolved: (groupKey) => this.groupResolved(groupKey),
+      checked: () => heartbeatMetrics.checks.inc(),
       logger: this.logger,
       now: this.now,
     });
@@ -222,6 +237,7 @@ export class AlertReceiver {
       this.timers.push(t);
     };
     every(Math.max(100, cfg.escalation.check_interval), async () => void (await this.checkEscalations()));
+    every(cfg.heartbeat_check_interval, async () => void (await this.heartbeats.check()));
     // Replicas sharing a PostgreSQL outbox see each other's maintenance windows within seconds.
     if (cfg.store.type === 'postgres') every(10_000, async () => this.loadShared());
     every(60_000, async () => {
@@ -272,10 +288,17 @@ export class AlertReceiver {
   async ingest(w: Webhook): Promise<RecordOutcome> {
     if (this.stopped) throw new StoreUnavailableError('the receiver is shutting down');
     if (!(await this.openStore())) throw new StoreUnavailableError('the outbox is not available');
-    const outcome = await this.ingestPipeline.run(w);
-    if (w.status === 'resolved')
-      await this.acknowledgements.groupResolved(storableText(this.setup.redactor.groupKey(w.groupKey)));
+    // The Watchdog is recorded as the alert pipeline's heartbeat, never delivered.
+    const rest = await this.heartbeats.watchdog(w);
+    if (!rest) return { recorded: 0, duplicates: 0, muted: 0 };
+    const outcome = await this.ingestPipeline.run(rest);
+    if (rest.status === 'resolved') await this.groupResolved(w.groupKey);
     return outcome;
+  }
+
+  /** A group that resolved is no longer acknowledged: it may page and escalate again. */
+  private groupResolved(groupKey: string): Promise<void> {
+    return this.acknowledgements.groupResolved(storableText(this.setup.redactor.groupKey(groupKey)));
   }
 
   /** Enqueues one escalation per critical group firing longer than `escalation.after`. */
@@ -364,5 +387,6 @@ export class AlertReceiver {
     await this.store?.close();
     this.store = undefined;
     ReceiverMetrics.remove(this.opts.registry);
+    HeartbeatMetrics.remove(this.opts.registry);
   }
 }
