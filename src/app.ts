@@ -11,6 +11,7 @@ import { alertsRouter } from './routes/alerts.js';
 import { consoleRouter } from './console/router.js';
 import { summariseScrape, type ScrapeSummary } from './console/overview.js';
 import { apiRouter } from './routes/api.js';
+import { heartbeatsRouter } from './routes/heartbeats.js';
 import { metricsRouter } from './routes/metrics.js';
 import { SelfMetrics } from './selfmetrics.js';
 import { PasswordChecker } from './password-check.js';
@@ -142,6 +143,7 @@ export class Stackwatch {
     const receiver = () => this.receiver;
     app.use(alertsRouter({ receiver, logger: this.logger }));
     app.use(apiRouter({ receiver, logger: this.logger }));
+    app.use(heartbeatsRouter({ receiver, logger: this.logger }));
     app.use(
       metricsRouter({
         collectors: () => this.collectors,

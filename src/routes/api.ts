@@ -62,16 +62,10 @@ function labelsFrom(src: unknown): Record<string, string> | string {
   return out;
 }
 
-/**
- * The read/operate API under /api/v1 (bearer token: receiver.api_token, else webhook_token):
- * notifications, re-drive of dead letters, route test, contacts, maintenance windows.
- */
-export function apiRouter(deps: ApiDeps): Router {
-  const router = Router();
-  const json = express.json({ limit: '64kb' });
+/** The API's bearer token check (receiver.api_token, else webhook_token), as a middleware. */
+export function apiAuth(deps: ApiDeps): (req: Request, res: Response, next: NextFunction) => void {
   let hinted = false;
-
-  const auth = (req: Request, res: Response, next: NextFunction) => {
+  return (req, res, next) => {
     const r = deps.receiver();
     if (!r) return void res.status(503).json({ error: 'the alert receiver is not running' });
     const token = r.config.api_token ?? r.config.webhook_token;
@@ -92,6 +86,16 @@ export function apiRouter(deps: ApiDeps): Router {
     }
     next();
   };
+}
+
+/**
+ * The read/operate API under /api/v1 (bearer token: receiver.api_token, else webhook_token):
+ * notifications, re-drive of dead letters, route test, contacts, maintenance windows.
+ */
+export function apiRouter(deps: ApiDeps): Router {
+  const router = Router();
+  const json = express.json({ limit: '64kb' });
+  const auth = apiAuth(deps);
   const R = () => deps.receiver() as AlertReceiver;
   const handle =
     (fn: (req: Request, res: Response) => Promise<void> | void) => async (req: Request, res: Response) => {
