@@ -24,7 +24,13 @@ interface AmConfig {
     group_wait: string;
     group_interval: string;
     repeat_interval: string;
-    routes: { matchers: string[]; receiver: string }[];
+    routes: {
+      matchers: string[];
+      receiver: string;
+      group_wait?: string;
+      group_interval?: string;
+      repeat_interval?: string;
+    }[];
   };
   receivers: {
     name: string;
@@ -116,6 +122,7 @@ describe('alertmanager.yml', () => {
 
   it('every receiver posts to stackwatch with a bearer token file and resolved notices', () => {
     expect(cfg.receivers.map((r) => r.name).sort()).toEqual([
+      'stackwatch-watchdog',
       'team-ops',
       'team-ops-critical',
       'team-ops-warning',
@@ -130,7 +137,18 @@ describe('alertmanager.yml', () => {
     }
   });
 
+  it('sends the Watchdog, first of all routes, to stackwatch every minute (its heartbeat)', () => {
+    expect(cfg.route.routes[0]).toEqual({
+      matchers: ['alertname="Watchdog"'],
+      receiver: 'stackwatch-watchdog',
+      group_wait: '0s',
+      group_interval: '1m',
+      repeat_interval: '1m',
+    });
+  });
+
   it.each([
+    [['alertname=Watchdog', 'severity=none'], 'stackwatch-watchdog'],
     [['severity=critical', 'alertname=PostgresDown', 'service=postgres'], 'team-ops-critical'],
     [['severity=warning', 'alertname=DiskSpaceLow', 'service=host'], 'team-ops-warning'],
     [['severity=info', 'alertname=Something'], 'team-ops'],

@@ -14,11 +14,28 @@ function run(cmd: string, args: string[], cwd = repoRoot) {
   return { code: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
 }
 
-const alerts = loadRuleFiles().flatMap((rf) =>
+const allAlerts = loadRuleFiles().flatMap((rf) =>
   rf.groups.flatMap((g) =>
     g.rules.filter((r) => r.alert).map((r) => ({ file: rf.file, group: g.name, ...r, alert: r.alert! })),
   ),
 );
+/** The alert pipeline's heartbeat: it fires always, so it has no threshold, no for: and no severity of a page. */
+const WATCHDOG = 'Watchdog';
+const alerts = allAlerts.filter((a) => a.alert !== WATCHDOG);
+
+/** The annotations every alert carries: a static summary, a templated description, a runbook that exists. */
+function expectMixinAnnotations(a: (typeof allAlerts)[number]) {
+  const ann = a.annotations ?? {};
+  expect(Object.keys(ann).sort()).toEqual(['description', 'runbook_url', 'summary']);
+  expect(ann.summary).not.toContain('{{');
+  expect(ann.summary).toMatch(/^[A-Z].*\.$/);
+  expect(ann.description).toMatch(/\{\{.*\}\}/);
+  expect(ann.runbook_url!.startsWith(RUNBOOK_BASE)).toBe(true);
+  const [file, anchor] = ann.runbook_url!.slice(RUNBOOK_BASE.length).split('#');
+  expect(existsSync(join(repoRoot, 'docs', 'runbooks', file!)), file).toBe(true);
+  expect(anchor).toBe(a.alert.toLowerCase());
+  expect(runbookAnchors(file!).has(anchor!), `${file}#${anchor}`).toBe(true);
+}
 
 /** GitHub's heading anchor: lower-case, punctuation dropped, spaces to dashes. */
 function githubSlug(heading: string): string {
@@ -84,16 +101,17 @@ describe('alert conventions (mixin style)', () => {
     expect(['critical', 'warning']).toContain(a.labels?.severity);
     expect(SERVICES).toContain(a.labels?.service);
     expect(a.for, 'every alert waits before firing').toMatch(/^[1-9]\d*[smh]$/);
-    const ann = a.annotations ?? {};
-    expect(Object.keys(ann).sort()).toEqual(['description', 'runbook_url', 'summary']);
-    expect(ann.summary).not.toContain('{{');
-    expect(ann.summary).toMatch(/^[A-Z].*\.$/);
-    expect(ann.description).toMatch(/\{\{.*\}\}/);
-    expect(ann.runbook_url!.startsWith(RUNBOOK_BASE)).toBe(true);
-    const [file, anchor] = ann.runbook_url!.slice(RUNBOOK_BASE.length).split('#');
-    expect(existsSync(join(repoRoot, 'docs', 'runbooks', file!)), file).toBe(true);
-    expect(anchor).toBe(a.alert.toLowerCase());
-    expect(runbookAnchors(file!).has(anchor!), `${file}#${anchor}`).toBe(true);
+    expectMixinAnnotations(a);
+  });
+
+  it('the Watchdog is one alert, always firing from the first evaluation, with a severity of its own', () => {
+    const [w, ...more] = allAlerts.filter((a) => a.alert === WATCHDOG);
+    expect(more).toEqual([]);
+    expect(w!.expr.trim()).toBe('vector(1)');
+    expect(w!.for).toBeUndefined();
+    // Not a page: no route by severity takes it, and no inhibition by critical touches it.
+    expect(w!.labels).toEqual({ severity: 'none' });
+    expectMixinAnnotations(w!);
   });
 
   it('an alert defined at two severities keeps the same service and runbook', () => {
@@ -180,8 +198,8 @@ describe('unit-test coverage of every alert', () => {
       return doc.tests.flatMap((t) => t.alert_rule_test ?? []);
     });
   const seconds = (d: string) => {
-    const m = /^(\d+)([smh])$/.exec(d)!;
-    return Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] as 's' | 'm' | 'h'];
+    const m = /^(\d+)([smhd])$/.exec(d)!;
+    return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[m[2] as 's' | 'm' | 'h' | 'd'];
   };
 
   it.each(alerts.map((a) => [`${a.alert} (${a.labels?.severity})`, a] as const))(
@@ -203,6 +221,14 @@ describe('unit-test coverage of every alert', () => {
           ]);
     },
   );
+
+  it('the Watchdog is shown firing at the first evaluation and a day later', () => {
+    const firingAt = cases
+      .filter((c) => c.alertname === WATCHDOG && (c.exp_alerts ?? []).length === 1)
+      .map((c) => seconds(c.eval_time));
+    expect(firingAt).toEqual(expect.arrayContaining([0, 86_400]));
+    expect(cases.filter((c) => c.alertname === WATCHDOG && !(c.exp_alerts ?? []).length)).toEqual([]);
+  });
 
   it.each([...new Set(alerts.map((a) => a.alert))])(
     '%s is shown not firing before its for: elapsed',
