@@ -10,6 +10,10 @@ export interface AlertmanagerHandle {
   postAlerts: (alerts: PostableAlert[]) => Promise<void>;
   /** Active alerts as Alertmanager sees them. */
   alerts: () => Promise<{ labels: Record<string, string>; status: { state: string } }[]>;
+  /** Stops the process (Alertmanager is down), keeping its port and storage. */
+  halt: () => Promise<void>;
+  /** Starts it again on the same port with the same storage, and waits until it is ready. */
+  resume: () => Promise<void>;
   stop: () => Promise<void>;
 }
 
@@ -35,24 +39,30 @@ export async function startAlertmanager(
   writeFileSync(configFile, config);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const proc = startProcess('prometheus-alertmanager', [
-    `--config.file=${configFile}`,
-    `--storage.path=${join(tmp.path, 'data')}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-    '--cluster.listen-address=',
-  ]);
-  await waitFor(
-    async () => {
-      if (proc.child.exitCode !== null) throw new Error(`alertmanager exited: ${proc.output()}`);
-      return (await fetch(`${url}/-/ready`)).ok;
-    },
-    30_000,
-    'alertmanager to be ready',
-  );
+  const launch = async () => {
+    const p = startProcess('prometheus-alertmanager', [
+      `--config.file=${configFile}`,
+      `--storage.path=${join(tmp.path, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--cluster.listen-address=',
+    ]);
+    await waitFor(
+      async () => {
+        if (p.child.exitCode !== null) throw new Error(`alertmanager exited: ${p.output()}`);
+        return (await fetch(`${url}/-/ready`)).ok;
+      },
+      30_000,
+      'alertmanager to be ready',
+    );
+    return p;
+  };
+  let proc = await launch();
   return {
     url,
     dir: tmp.path,
-    proc,
+    get proc() {
+      return proc;
+    },
     postAlerts: async (alerts) => {
       const res = await fetch(`${url}/api/v2/alerts`, {
         method: 'POST',
@@ -65,6 +75,10 @@ export async function startAlertmanager(
       (await (await fetch(`${url}/api/v2/alerts`)).json()) as Awaited<
         ReturnType<AlertmanagerHandle['alerts']>
       >,
+    halt: () => proc.stop(),
+    resume: async () => {
+      proc = await launch();
+    },
     stop: async () => {
       await proc.stop();
       tmp.cleanup();
@@ -72,7 +86,10 @@ export async function startAlertmanager(
   };
 }
 
-/** An alertmanager.yml with the manuals' routing and grouping, timings shortened for tests. */
+/**
+ * An alertmanager.yml with the manuals' routing and grouping, timings shortened for tests, and
+ * the Watchdog route of monitoring/alertmanager.yml: the Watchdog to stackwatch every second.
+ */
 export function testAlertmanagerConfig(webhookUrl: string, tokenFile: string): string {
   const receiver = (name: string) => `  - name: ${name}
     webhook_configs:
@@ -93,10 +110,15 @@ route:
   group_interval: 1s
   repeat_interval: 12h
   routes:
+    - matchers: ['alertname="Watchdog"']
+      receiver: stackwatch-watchdog
+      group_wait: 0s
+      group_interval: 1s
+      repeat_interval: 1s
     - matchers: ['severity="critical"']
       receiver: team-ops-critical
     - matchers: ['severity="warning"']
       receiver: team-ops-warning
 receivers:
-${receiver('team-ops')}${receiver('team-ops-critical')}${receiver('team-ops-warning')}`;
+${receiver('team-ops')}${receiver('team-ops-critical')}${receiver('team-ops-warning')}${receiver('stackwatch-watchdog')}`;
 }

@@ -10,6 +10,10 @@ export interface PrometheusHandle {
   query: (expr: string) => Promise<{ metric: Record<string, string>; value: [number, string] }[]>;
   /** Active alerts as Prometheus evaluates them. */
   alerts: () => Promise<{ labels: Record<string, string>; state: string }[]>;
+  /** Stops the process (Prometheus is down), keeping its port and TSDB. */
+  halt: () => Promise<void>;
+  /** Starts it again on the same port with the same TSDB, and waits until it is ready. */
+  resume: () => Promise<void>;
   stop: () => Promise<void>;
 }
 
@@ -20,6 +24,7 @@ export interface PrometheusHandle {
 export async function startPrometheus(
   config: string,
   files: Record<string, string> = {},
+  opts: { args?: string[] } = {},
 ): Promise<PrometheusHandle> {
   const tmp = tempDir('swprom');
   const port = await freePort();
@@ -30,21 +35,26 @@ export async function startPrometheus(
   }
   const configFile = join(tmp.path, 'prometheus.yml');
   writeFileSync(configFile, config);
-  const proc = startProcess('prometheus', [
-    `--config.file=${configFile}`,
-    `--storage.tsdb.path=${join(tmp.path, 'data')}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-    '--web.enable-lifecycle',
-  ]);
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(
-    async () => {
-      if (proc.child.exitCode !== null) throw new Error(`prometheus exited: ${proc.output()}`);
-      return (await fetch(`${url}/-/ready`)).ok;
-    },
-    30_000,
-    'prometheus to be ready',
-  );
+  const launch = async () => {
+    const p = startProcess('prometheus', [
+      `--config.file=${configFile}`,
+      `--storage.tsdb.path=${join(tmp.path, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--web.enable-lifecycle',
+      ...(opts.args ?? []),
+    ]);
+    await waitFor(
+      async () => {
+        if (p.child.exitCode !== null) throw new Error(`prometheus exited: ${p.output()}`);
+        return (await fetch(`${url}/-/ready`)).ok;
+      },
+      30_000,
+      'prometheus to be ready',
+    );
+    return p;
+  };
+  let proc = await launch();
   const api = async <T>(path: string): Promise<T> => {
     const res = await fetch(`${url}${path}`);
     const body = (await res.json()) as { status: string; data: T; error?: string };
@@ -54,7 +64,9 @@ export async function startPrometheus(
   return {
     url,
     dir: tmp.path,
-    proc,
+    get proc() {
+      return proc;
+    },
     query: async (expr) =>
       (
         await api<{ result: { metric: Record<string, string>; value: [number, string] }[] }>(
@@ -63,6 +75,10 @@ export async function startPrometheus(
       ).result,
     alerts: async () =>
       (await api<{ alerts: { labels: Record<string, string>; state: string }[] }>('/api/v1/alerts')).alerts,
+    halt: () => proc.stop(),
+    resume: async () => {
+      proc = await launch();
+    },
     stop: async () => {
       await proc.stop();
       tmp.cleanup();
