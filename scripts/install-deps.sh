@@ -13,6 +13,8 @@ PKGS+=(docker-compose debootstrap)
 # A real browser for the console's tests (driven by playwright-core, no browser download),
 # and CJK glyphs for the contact names in its screenshots.
 PKGS+=(chromium fonts-noto-cjk)
+# curl runs the example cron lines that ping heartbeats (examples/heartbeats.crontab).
+PKGS+=(curl)
 
 missing=()
 for p in "${PKGS[@]}"; do
