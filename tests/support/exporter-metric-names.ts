@@ -115,6 +115,9 @@ export const exporterMetricNames = {
     'stackwatch_rate_limit_wait_seconds_total',
     'stackwatch_webhook_requests_total',
     'stackwatch_receiver_replicas',
+    'stackwatch_heartbeat_up',
+    'stackwatch_heartbeat_last_seen_timestamp_seconds',
+    'stackwatch_heartbeat_checks_total',
   ],
 } as const;
 
