@@ -10,6 +10,7 @@ import {
   type Acknowledgement,
   type BacklogStat,
   type Contact,
+  type HeartbeatView,
   type Job,
   type ResponsibleContact,
   type RouteTestResult,
@@ -66,6 +67,8 @@ export interface OverviewData {
   activeAcks: number;
   activeWindows: number;
   receiverEnabled: boolean;
+  /** The Watchdog's and the jobs' heartbeats (absent while the outbox is unavailable). */
+  heartbeats?: HeartbeatView[];
 }
 
 export function overviewPage(d: OverviewData): Html {
@@ -105,7 +108,38 @@ ${card('Maintenance windows', d.activeWindows, '/maintenance')}</div>`
       }`
     : h`<h2>Collectors</h2><p class="muted-text">Not scraped yet: the overview shows the last scrape of <a href="/metrics">/metrics</a>.</p>`;
   const reload = h`<h2>Configuration</h2><p>Last reload ${d.lastReload.ok ? 'succeeded' : h`<strong>failed</strong> (the running configuration is kept)`}; last successful load ${iso(d.lastReload.at)}.</p>`;
-  return h`${cards}${backlog}${collectors}${reload}`;
+  return h`${cards}${heartbeatsSection(d.heartbeats, d.now)}${backlog}${collectors}${reload}`;
+}
+
+/** The heartbeats: is the Watchdog arriving, is each job on time, and since when is one down. */
+function heartbeatsSection(views: HeartbeatView[] | undefined, now: number): Html {
+  if (!views) return h``;
+  const ago = (ms: number | null) => (ms === null ? 'never' : h`${iso(ms)} (${durationText(now - ms)} ago)`);
+  const rows = views.map((v) => {
+    const s = v.state;
+    const name =
+      v.kind === 'watchdog'
+        ? h`Watchdog <span class="muted-text">(Prometheus → Alertmanager)</span>`
+        : v.name;
+    const state =
+      s.status === 'down'
+        ? h`${status('down')} ${s.incident?.reason ?? ''}`
+        : s.status === 'up'
+          ? h`${status('up')}${s.startedAt !== null ? h` running since ${iso(s.startedAt)}` : ''}`
+          : h`${status('new')} ${v.kind === 'watchdog' ? 'not arrived yet' : 'never signalled'}`;
+    const when =
+      s.status === 'down' && s.incident
+        ? h`down since ${iso(s.incident.since)}`
+        : v.dueAt !== undefined
+          ? h`due by ${iso(v.dueAt)}`
+          : '';
+    return h`<tr><td data-label="Heartbeat">${name}</td><td data-label="State">${state}</td><td data-label="Last signal">${ago(s.lastSeenAt)}</td><td data-label="Deadline">${when}</td></tr>`;
+  });
+  return h`<h2>Heartbeats</h2>${
+    views.length
+      ? h`<div class="table-wrap"><table class="responsive"><thead><tr><th>Heartbeat</th><th>State</th><th>Last signal</th><th>Deadline</th></tr></thead><tbody>${rows}</tbody></table></div>`
+      : h`<p class="muted-text">None: the Watchdog is disabled and no job has a heartbeat (receiver.heartbeats).</p>`
+  }`;
 }
 
 export interface NotificationFilter {

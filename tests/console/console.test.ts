@@ -19,6 +19,10 @@ const WEBHOOK_TOKEN = 'console-webhook-token';
 const API_TOKEN = 'console-api-token';
 const SECRET = 'console-test-signing-secret';
 const HOSTILE = `<img src=x onerror="document.title='pwned'">`;
+const HEARTBEAT_TOKENS = {
+  'health-check': 'console-health-check-token',
+  'nightly-backup': 'console-nightly-backup-token',
+};
 
 interface ApiNotification {
   id: number;
@@ -61,6 +65,9 @@ describe('on-call console and Acknowledge links in a real Chromium', () => {
     check_interval: 500ms
   retry:
     base: 200ms
+  heartbeats:
+    - { name: health-check, period: 1h, grace: 10m, token: ${HEARTBEAT_TOKENS['health-check']} }
+    - { name: nightly-backup, period: 1d, grace: 1h, token: ${HEARTBEAT_TOKENS['nightly-backup']} }
 `,
       args: [`--web.listen-address=127.0.0.1:${port}`],
       env: { SMTP_URL: smtp.url, SLACK_WEBHOOK_URL: slack.url, STACKWATCH_WEBHOOK_TOKEN: WEBHOOK_TOKEN },
@@ -136,6 +143,34 @@ describe('on-call console and Acknowledge links in a real Chromium', () => {
     await page.getByText('No notifications match.').waitFor();
     await page.goto(`${sw.url}/notifications`);
     await page.screenshot({ path: join(shots, 'console-notifications.png'), fullPage: false });
+  });
+
+  const signal = (name: keyof typeof HEARTBEAT_TOKENS, suffix = '') =>
+    fetch(`${sw.url}/api/v1/heartbeats/${name}${suffix}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${HEARTBEAT_TOKENS[name]}` },
+    });
+
+  it('shows on the overview whether the Watchdog arrives and each job is on time', async () => {
+    await page.goto(`${sw.url}/`);
+    const row = (name: string) => page.locator('main tr', { hasText: name });
+    await expect(row('Watchdog').textContent()).resolves.toContain('not arrived yet');
+    await expect(row('health-check').textContent()).resolves.toContain('never signalled');
+
+    expect((await signal('health-check')).status).toBe(200);
+    expect((await signal('nightly-backup', '/fail')).status).toBe(200);
+    const watchdog = webhook({ alertname: 'Watchdog', severity: 'none' });
+    expect((await postWebhook(sw.url, watchdog, WEBHOOK_TOKEN)).status).toBe(200);
+    await page.goto(`${sw.url}/`);
+    await expect(row('Watchdog').textContent()).resolves.toMatch(/^Watchdog.*up.*ago\)due by /);
+    await expect(row('health-check').textContent()).resolves.toMatch(/^health-checkup.*ago\)due by /);
+    await expect(row('nightly-backup').textContent()).resolves.toMatch(
+      /^nightly-backupdown failed.*down since /,
+    );
+    // Its next success ends the incident (before it could be escalated, which the tests below watch).
+    expect((await signal('nightly-backup')).status).toBe(200);
+    await page.goto(`${sw.url}/`);
+    await expect(row('nightly-backup').textContent()).resolves.toMatch(/^nightly-backupup/);
   });
 
   it('acknowledges from the link in a real email: no escalation, and a silence in the real Alertmanager', async () => {
@@ -401,6 +436,8 @@ describe('on-call console and Acknowledge links in a real Chromium', () => {
     // refused before the console, by the service-wide check).
     expect(action('refused')).toBe(4);
 
+    // A failed job on the overview's screenshots.
+    expect((await signal('nightly-backup', '/fail')).status).toBe(200);
     for (const [path, name] of [
       ['/', 'overview'],
       ['/maintenance', 'maintenance'],
