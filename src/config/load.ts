@@ -159,6 +159,7 @@ function describeIssueText(issue: z.ZodIssue, input: unknown): string {
       // Report the most specific message among the union's branches.
       const inner = issue.unionErrors.flatMap((e) => e.issues).find((i) => i.code === z.ZodIssueCode.custom);
       if (inner) return describeIssueText(inner, input);
+      if (value === undefined) return `config: ${path}: is required`;
       return `config: ${path}: invalid value ${shown}`;
     }
     case z.ZodIssueCode.custom:

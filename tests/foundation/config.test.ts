@@ -182,3 +182,66 @@ describe('stackwatch check-config', () => {
     expect(r.stderr.trim()).toBe('config: nope: unknown key');
   });
 });
+
+describe('heartbeats in the configuration', () => {
+  const TOKEN = 'abcdefghijklmnopqrstu';
+  const heartbeats = (...lines: string[]) =>
+    `receiver:\n  api_token: api-token-0123456789\n  heartbeats:\n${lines.map((l) => `    - ${l}\n`).join('')}`;
+
+  it('takes a job heartbeat with its defaults, and the Watchdog on by default', () => {
+    const c = parseConfigText(heartbeats(`{ name: backup, period: 1d, token: ${TOKEN} }`), {}, 't.yml');
+    expect(c.receiver.heartbeats).toEqual([
+      { name: 'backup', period: 86_400_000, grace: 3_600_000, token: TOKEN },
+    ]);
+    expect(c.receiver.watchdog).toEqual({ enabled: true, matchers: ['alertname="Watchdog"'], gap: 300_000 });
+    expect(c.receiver.heartbeat_check_interval).toBe(10_000);
+  });
+
+  it.each([
+    [`{ name: backup, token: ${TOKEN} }`, 'config: receiver.heartbeats[0].period: is required'],
+    [
+      `{ name: backup, period: 500ms, token: ${TOKEN} }`,
+      'config: receiver.heartbeats[0].period: must be at least 1s',
+    ],
+    [
+      `{ name: watchdog, period: 1h, token: ${TOKEN} }`,
+      `config: receiver.heartbeats[0].name: "watchdog" is the Alertmanager Watchdog's heartbeat; choose another name`,
+    ],
+    [
+      `{ name: backup, period: 1h, receiver: nobody, token: ${TOKEN} }`,
+      'config: receiver.heartbeats[0].receiver: unknown receiver "nobody" (receivers: team-ops, team-ops-critical, team-ops-warning)',
+    ],
+    [
+      `{ name: backup, period: 1h, token: api-token-0123456789 }`,
+      "config: receiver.heartbeats[0].token: must be this heartbeat's own token, not the same as api_token",
+    ],
+  ])('refuses %s', (line, message) => expect(errorOf(heartbeats(line))).toBe(message));
+
+  it('refuses two heartbeats of one name, or sharing a token, without showing the token', () => {
+    expect(
+      errorOf(
+        heartbeats(`{ name: a, period: 1h, token: ${TOKEN} }`, `{ name: a, period: 1h, token: ${TOKEN}x }`),
+      ),
+    ).toBe('config: receiver.heartbeats[1].name: duplicate heartbeat "a"');
+    expect(
+      errorOf(
+        heartbeats(`{ name: a, period: 1h, token: ${TOKEN} }`, `{ name: b, period: 1h, token: ${TOKEN} }`),
+      ),
+    ).toBe(
+      `config: receiver.heartbeats[1].token: must be this heartbeat's own token, not the same as heartbeat "a"`,
+    );
+    const short = errorOf(heartbeats('{ name: a, period: 1h, token: hunter2 }'));
+    expect(short).toBe(
+      'config: receiver.heartbeats[0].token: must be at least 16 characters (e.g. openssl rand -hex 16) (value: [redacted])',
+    );
+  });
+
+  it('refuses a Watchdog gap under a second and an unknown receiver for its page', () => {
+    expect(errorOf('receiver:\n  watchdog: { gap: 500ms }\n')).toBe(
+      'config: receiver.watchdog.gap: must be at least 1s',
+    );
+    expect(errorOf('receiver:\n  watchdog: { receiver: nobody }\n')).toMatch(
+      /^config: receiver\.watchdog\.receiver: unknown receiver "nobody"/,
+    );
+  });
+});
