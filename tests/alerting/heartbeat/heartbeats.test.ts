@@ -8,7 +8,11 @@ import {
   type HeartbeatTiming,
 } from '../../../src/alerting/heartbeat/heartbeats.js';
 import { splitWatchdog } from '../../../src/alerting/heartbeat/watchdog.js';
-import { incidentWebhook, spanText } from '../../../src/alerting/heartbeat/notice.js';
+import { incidentWebhook, planIncident, spanText } from '../../../src/alerting/heartbeat/notice.js';
+import { compileSilence } from '../../../src/alerting/maintenance/windows.js';
+import { buildSetup } from '../../../src/alerting/setup.js';
+import { receiverSection } from '../../../src/config/receiver.js';
+import { createLogger } from '../../../src/logger.js';
 import { parseMatcher } from '../../../src/matchers.js';
 import { alertmanagerFixture } from '../../support/webhooks.js';
 
@@ -227,6 +231,55 @@ describe('the notices', () => {
     expect(w.alerts[0]!.annotations.summary).toBe(
       'The Watchdog alert has not arrived from Alertmanager for 5 min: Prometheus or Alertmanager may be down.',
     );
+  });
+
+  describe('planned like a webhook', () => {
+    const setup = buildSetup(
+      receiverSection.parse({
+        receivers: [
+          { name: 'team-ops', channels: ['email'], recipients: ['ops@x.test'] },
+          { name: 'team-ops-critical', channels: ['email', 'slack'], recipients: ['oncall@x.test'] },
+          { name: 'team-ops-warning', channels: ['email'], recipients: ['ops@x.test'] },
+          { name: 'dba', channels: ['email'], recipients: ['dba@x.test'] },
+        ],
+      }),
+      createLogger('error'),
+    );
+    const w = incidentWebhook(subject, { page: { reason: 'failed', since: T0 } }, { lastSeenAt: T0 })!;
+
+    it('by the routing table (critical), in the lane of stackwatch’s own alerts', () => {
+      const rec = planIncident(w, subject, { setup, silences: [], now: T0 });
+      expect(rec.jobs.map((j) => [j.channel, j.recipients, j.status, j.lane])).toEqual([
+        ['email', ['oncall@x.test'], 'pending', 'self'],
+        ['slack', ['slack'], 'pending', 'self'],
+      ]);
+      // A critical group: escalated like any other if nobody acknowledges it.
+      expect(rec.group).toMatchObject({ groupKey: 'stackwatch:{heartbeat="backup"}', criticalSinceMs: T0 });
+    });
+
+    it('to the heartbeat’s own receiver when it names one', () => {
+      const rec = planIncident(w, { ...subject, receiver: 'dba' }, { setup, silences: [], now: T0 });
+      expect(rec.jobs.map((j) => [j.channel, j.recipients, j.content.receiver])).toEqual([
+        ['email', ['dba@x.test'], 'dba'],
+      ]);
+    });
+
+    it('muted by a maintenance window over the heartbeat', () => {
+      const window = compileSilence({
+        id: 'w1',
+        matchers: ['heartbeat="backup"'],
+        startsAt: T0 - MIN,
+        endsAt: T0 + 60 * MIN,
+        comment: 'planned outage',
+        createdBy: 'alice',
+        source: 'api',
+      });
+      const rec = planIncident(w, subject, { setup, silences: [window], now: T0 });
+      expect(rec.jobs.map((j) => [j.status, j.mutedBy])).toEqual([
+        ['muted', ['w1']],
+        ['muted', ['w1']],
+      ]);
+    });
   });
 
   it.each([
