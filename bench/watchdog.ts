@@ -2,11 +2,10 @@
 // shipped Watchdog rule, real Alertmanager 0.25 routing it to stackwatch every second), and when
 // a job's heartbeat is late; and how soon the recovery follows. Rewrites its section of
 // docs/BENCHMARKS.md.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startAlertmanager, testAlertmanagerConfig } from '../tests/support/alertmanager.js';
-import { startPrometheus } from '../tests/support/prometheus.js';
-import { rulesDir } from '../tests/support/promql.js';
+import { startWatchdogPrometheus } from '../tests/support/prometheus.js';
 import { startSmtp } from '../tests/support/smtp.js';
 import { apiJson, startStackwatch } from '../tests/support/stackwatch.js';
 import { tempDir, waitFor } from '../tests/support/util.js';
@@ -42,17 +41,7 @@ ${Array.from({ length: ROUNDS }, (_, i) => `    - { name: job-${i}, period: 3s, 
   const tokenFile = join(tmp.path, 'token');
   writeFileSync(tokenFile, HOOK);
   const am = await startAlertmanager(testAlertmanagerConfig(`${sw.url}/api/v1/alerts`, tokenFile));
-  const prom = await startPrometheus(
-    `global:
-  evaluation_interval: 1s
-rule_files: ['rules/*.yml']
-alerting:
-  alertmanagers:
-    - static_configs: [{ targets: ['${new URL(am.url).host}'] }]
-`,
-    { 'rules/watchdog.yml': readFileSync(join(rulesDir, 'watchdog.yml'), 'utf8') },
-    { args: ['--rules.alert.resend-delay=1s'] },
-  );
+  const prom = await startWatchdogPrometheus(am.url);
   const heartbeat = async (name: string) =>
     (await apiJson<{ heartbeat: Heartbeat }>(sw.url, API, `/api/v1/heartbeats/${name}`)).heartbeat;
   /** When the newest notification with this subject (and group) was recorded. */

@@ -1,5 +1,6 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { rulesDir } from './promql.js';
 import { freePort, startProcess, tempDir, waitFor, type Proc } from './util.js';
 
 export interface PrometheusHandle {
@@ -84,4 +85,23 @@ export async function startPrometheus(
       tmp.cleanup();
     },
   };
+}
+
+/**
+ * A Prometheus evaluating only the shipped Watchdog rule (monitoring/rules/watchdog.yml), every
+ * second, alerting to the Alertmanager at `alertmanagerUrl`. With a 1 s resend delay its alerts
+ * stay valid 4 s after the last evaluation: stopped, its Watchdog is resolved within seconds.
+ */
+export function startWatchdogPrometheus(alertmanagerUrl: string): Promise<PrometheusHandle> {
+  return startPrometheus(
+    `global:
+  evaluation_interval: 1s
+rule_files: ['rules/*.yml']
+alerting:
+  alertmanagers:
+    - static_configs: [{ targets: ['${new URL(alertmanagerUrl).host}'] }]
+`,
+    { 'rules/watchdog.yml': readFileSync(join(rulesDir, 'watchdog.yml'), 'utf8') },
+    { args: ['--rules.alert.resend-delay=1s'] },
+  );
 }

@@ -1,7 +1,7 @@
 // The alert pipeline's dead man's switch end to end: real Prometheus evaluating the shipped
 // Watchdog rule, real Alertmanager routing it to stackwatch, a real SMTP server. Stopping
 // either makes stackwatch page on its own; starting it again brings the recovery.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -9,8 +9,7 @@ import {
   testAlertmanagerConfig,
   type AlertmanagerHandle,
 } from '../../support/alertmanager.js';
-import { startPrometheus, type PrometheusHandle } from '../../support/prometheus.js';
-import { rulesDir } from '../../support/promql.js';
+import { startWatchdogPrometheus, type PrometheusHandle } from '../../support/prometheus.js';
 import { startSmtp, type ReceivedMail, type SmtpHandle } from '../../support/smtp.js';
 import { apiJson, parseMetrics, startStackwatch, type StackwatchHandle } from '../../support/stackwatch.js';
 import { tempDir, waitFor } from '../../support/util.js';
@@ -50,18 +49,7 @@ describe('the Watchdog: Prometheus → Alertmanager → stackwatch, and stackwat
     const tokenFile = join(tmp.path, 'token');
     writeFileSync(tokenFile, HOOK);
     am = await startAlertmanager(testAlertmanagerConfig(`${sw.url}/api/v1/alerts`, tokenFile));
-    // The shipped rule, evaluated every second; its alerts stay valid 4 × 1 s after the last evaluation.
-    prom = await startPrometheus(
-      `global:
-  evaluation_interval: 1s
-rule_files: ['rules/*.yml']
-alerting:
-  alertmanagers:
-    - static_configs: [{ targets: ['${new URL(am.url).host}'] }]
-`,
-      { 'rules/watchdog.yml': readFileSync(join(rulesDir, 'watchdog.yml'), 'utf8') },
-      { args: ['--rules.alert.resend-delay=1s'] },
-    );
+    prom = await startWatchdogPrometheus(am.url);
   }, 120_000);
 
   afterAll(async () => {
