@@ -100,10 +100,17 @@ export class AlertReceiver {
       channelFor: (job) =>
         acknowledging(channelFor(this.setup, job), (j) => this.acknowledgements.forDelivery(j)),
       policy: () => this.setup.cfg.retry,
-      concurrency: () => ({
-        email: this.setup.cfg.email.concurrency,
-        slack: this.setup.cfg.slack.concurrency,
-      }),
+      concurrency: () => {
+        const cfg = this.setup.cfg;
+        return {
+          email: cfg.email.concurrency,
+          slack: cfg.slack.concurrency,
+          dingtalk: cfg.dingtalk.concurrency,
+          wecom: cfg.wecom.concurrency,
+          feishu: cfg.feishu.concurrency,
+          webhook: cfg.webhook.concurrency,
+        };
+      },
       lanes: () => this.setup.lanes,
       digest: () => this.setup.digest,
       paceOf: (channel, destination) => paceOf(this.setup, channel, destination, this.store?.replicas() ?? 1),
