@@ -249,6 +249,9 @@ export class AlertReceiver {
       {
         email: this.setup.email.console ? 'console' : 'smtp',
         slack: this.setup.slack ? 'webhook' : 'console',
+        ...Object.fromEntries(
+          Object.entries(this.setup.robotChannels).map(([c, ch]) => [c, ch.live ? 'robot' : 'console']),
+        ),
         receivers: cfg.receivers.map((r) => r.name),
       },
       'alert receiver ready',
