@@ -60,6 +60,11 @@ export class RobotBook {
       }
   }
 
+  /** Every robot, in configuration order. */
+  all(): Robot[] {
+    return [...this.byName.values()];
+  }
+
   has(channel: RobotChannelName): boolean {
     return [...this.byName.values()].some((r) => r.channel === channel);
   }

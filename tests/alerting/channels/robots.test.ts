@@ -4,6 +4,7 @@ import { classifyFeishu } from '../../../src/alerting/channels/feishu.js';
 import { classifyWeCom } from '../../../src/alerting/channels/wecom.js';
 import type { RobotReply } from '../../../src/alerting/channels/robot.js';
 import { planWebhook } from '../../../src/alerting/ingest/plan.js';
+import { sendTestNotifications } from '../../../src/alerting/channels/send-test.js';
 import { parseWebhook } from '../../../src/alerting/ingest/payload.js';
 import type { JobSpec } from '../../../src/alerting/model/notification.js';
 import { buildSetup, channelFor, paceOf } from '../../../src/alerting/setup.js';
@@ -333,5 +334,31 @@ describe('chat robots: signatures, mentions, limits, the services’ answers', (
         ],
       }),
     ).toThrow(/share a robot but not its dingtalk_secret/);
+  });
+
+  it('send-test sends one test message to each robot, signed, mentioning no one', async () => {
+    const { setup } = plan({
+      channels: ['dingtalk', 'feishu'],
+      dingtalk_webhook_url: dingtalk.addRobot('dt-test', 'SEC-t'),
+      dingtalk_secret: 'SEC-t',
+      feishu_webhook_url: feishu.addBot('fs-test', 'fs-t'),
+      feishu_secret: 'fs-t',
+    });
+    const results = await sendTestNotifications(setup, { closeAfter: true });
+    expect(
+      results
+        .filter((r) => r.channel === 'dingtalk' || r.channel === 'feishu')
+        .map((r) => [r.channel, r.mode, r.result]),
+    ).toEqual([
+      ['dingtalk', 'robot', { kind: 'success' }],
+      ['feishu', 'robot', { kind: 'success' }],
+    ]);
+    const dt = dingtalk.delivered().find((r) => r.token === 'dt-test')!.body as {
+      markdown: { title: string };
+      at: { atMobiles: string[] };
+    };
+    expect(dt.markdown.title).toBe('[TEST] stackwatch test notification');
+    expect(dt.at.atMobiles).toEqual([]);
+    expect(feishu.delivered().some((r) => r.bot === 'fs-test')).toBe(true);
   });
 });
