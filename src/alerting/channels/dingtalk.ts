@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { DeliveryResult } from '../model/notification.js';
 import { renderDingTalk } from '../render/robots.js';
-import { classifyHttpStatus, replyJson, type RobotReply, type RobotService } from './robot.js';
+import { errcodeOf, type RobotReply, type RobotService } from './robot.js';
 
 // DingTalk custom robots (自定义机器人): POST the message to the robot's URL
 // (`https://oapi.dingtalk.com/robot/send?access_token=…`). With the 加签 security setting, the
@@ -32,12 +32,10 @@ export function signedDingTalkUrl(url: string, secret: string | undefined, now: 
 }
 
 export function classifyDingTalk(reply: RobotReply): DeliveryResult {
-  const body = replyJson(reply);
-  const code = typeof body?.errcode === 'number' ? body.errcode : undefined;
-  if (code === undefined)
-    return reply.status === 200 ? { kind: 'success' } : classifyHttpStatus(reply, 'DingTalk');
-  if (code === 0) return { kind: 'success' };
-  const reason = `DingTalk errcode ${code}: ${String(body?.errmsg ?? '').slice(0, 160)}`;
+  const answer = errcodeOf(reply, 'DingTalk');
+  if ('kind' in answer) return answer;
+  const { code, body } = answer;
+  const reason = `DingTalk errcode ${code}: ${String(body.errmsg ?? '').slice(0, 160)}`;
   if (code === 130101)
     return { kind: 'retryable', retryAfterMs: DINGTALK_LOCKOUT_MS, reason, cause: 'rateLimited' };
   if (code === -1) return { kind: 'retryable', reason, cause: 'serverError' };

@@ -120,6 +120,21 @@ export function replyJson(reply: RobotReply): Record<string, unknown> | undefine
   }
 }
 
+/**
+ * A chat service's answer: its error code and body, or — when the answer is a success (code 0)
+ * or has no code to read — the result at once (an answer without a code is read by its status).
+ */
+export function errcodeOf(
+  reply: RobotReply,
+  service: string,
+): { code: number; body: Record<string, unknown> } | DeliveryResult {
+  const body = replyJson(reply);
+  const code = typeof body?.errcode === 'number' ? body.errcode : undefined;
+  if (body === undefined || code === undefined)
+    return reply.status === 200 ? { kind: 'success' } : classifyHttpStatus(reply, service);
+  return code === 0 ? { kind: 'success' } : { code, body };
+}
+
 /** An HTTP answer by its status alone: 429 waits, 5xx retries, 401/403 authError, other 4xx clientError. */
 export function classifyHttpStatus(reply: RobotReply, service: string): DeliveryResult {
   const reason = `${service} HTTP ${reply.status}${reply.text ? ` ${reply.text.replace(/\s+/g, ' ').slice(0, 160)}` : ''}`;

@@ -1,6 +1,6 @@
 import type { DeliveryResult } from '../model/notification.js';
 import { renderWeCom } from '../render/robots.js';
-import { classifyHttpStatus, replyJson, type RobotReply, type RobotService } from './robot.js';
+import { errcodeOf, type RobotReply, type RobotService } from './robot.js';
 
 // WeCom (企业微信) group robots: POST to `https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…`;
 // the key is the credential (no signature). Answers are HTTP 200 with an errcode:
@@ -14,13 +14,11 @@ import { classifyHttpStatus, replyJson, type RobotReply, type RobotService } fro
 export const WECOM_RATE_PAUSE_MS = 60_000;
 
 export function classifyWeCom(reply: RobotReply): DeliveryResult {
-  const body = replyJson(reply);
-  const code = typeof body?.errcode === 'number' ? body.errcode : undefined;
-  if (code === undefined)
-    return reply.status === 200 ? { kind: 'success' } : classifyHttpStatus(reply, 'WeCom');
-  if (code === 0) return { kind: 'success' };
+  const answer = errcodeOf(reply, 'WeCom');
+  if ('kind' in answer) return answer;
+  const { code, body } = answer;
   // WeCom's errmsg ends with a hint and the caller's IP: the first sentence says it.
-  const reason = `WeCom errcode ${code}: ${String(body?.errmsg ?? '')
+  const reason = `WeCom errcode ${code}: ${String(body.errmsg ?? '')
     .split(',')[0]
     ?.slice(0, 160)}`;
   if (code === 45009)
