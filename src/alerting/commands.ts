@@ -4,7 +4,8 @@ import { createLogger, type Logger } from '../logger.js';
 import type { Config } from '../config/schema.js';
 import type { Labels } from '../matchers.js';
 import { CHANNELS, type ChannelName } from '../config/receiver.js';
-import { previewChannels, sampleContent, type ChannelPreview } from './channels/preview.js';
+import { templatePreview, type TemplatePreview } from './channels/preview.js';
+import type { Job } from './model/notification.js';
 import { sendTestNotifications } from './channels/send-test.js';
 import { openOutbox } from './outbox/open.js';
 import { buildSetup, closeSetup, routeTestWith } from './setup.js';
@@ -67,7 +68,7 @@ function usage(cmd: string): number {
   return 2;
 }
 
-export function formatPreviews(receiver: string, what: string, previews: readonly ChannelPreview[]): string {
+export function formatPreviews({ receiver, what, previews }: TemplatePreview): string {
   const out: string[] = [`receiver ${receiver}: ${what}`];
   for (const p of previews) {
     out.push('', `== ${p.channel} → ${p.destination}`);
@@ -115,30 +116,24 @@ export async function templateTestCommand(argv: string[]): Promise<number> {
   const logger = createLogger('error');
   const setup = buildSetup(config.receiver, logger);
   try {
-    let receiver =
-      values.receiver ?? config.receiver.route.receiver ?? config.receiver.receivers[0]?.name ?? '';
-    let content = sampleContent(setup, receiver);
-    let what = 'a sample critical notification';
-    let channel = values.channel as ChannelName | undefined;
+    let job: Job | undefined;
     if (values.id !== undefined) {
       const opened = await openOutbox(config.receiver.store, { dataDir: config.data_dir, logger });
       if ('error' in opened) throw new Error(`the outbox cannot be opened: ${opened.error}`);
       try {
-        const job = await opened.store.get(Number(values.id));
-        if (!job) throw new Error(`no notification ${values.id} in the outbox`);
-        receiver = values.receiver ?? job.receiver;
-        channel ??= values.receiver ? undefined : job.channel;
-        content = { ...job.content, receiver };
-        what = `notification ${values.id} (${job.channel}, ${job.status})`;
+        job = await opened.store.get(Number(values.id));
       } finally {
         await opened.store.close();
       }
+      if (!job) throw new Error(`no notification ${values.id} in the outbox`);
     }
-    const previews = previewChannels(setup, receiver, content, channel);
-    process.stdout.write(
-      values.json ? `${JSON.stringify(previews, null, 2)}\n` : formatPreviews(receiver, what, previews),
-    );
-    return previews.some((p) => p.error) ? 1 : 0;
+    const t = templatePreview(setup, {
+      receiver: values.receiver,
+      channel: values.channel as ChannelName | undefined,
+      job,
+    });
+    process.stdout.write(values.json ? `${JSON.stringify(t.previews, null, 2)}\n` : formatPreviews(t));
+    return t.previews.some((p) => p.error) ? 1 : 0;
   } catch (err) {
     process.stderr.write(`template-test: ${(err as Error).message}\n`);
     return 1;

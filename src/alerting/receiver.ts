@@ -14,6 +14,8 @@ import { muteWebhook } from './ingest/mute.js';
 import { planNotifications } from './ingest/plan.js';
 import type { RouteTestResult } from './ingest/routing.js';
 import { sendTestNotifications, type SendTestResult } from './channels/send-test.js';
+import { templatePreview, type TemplatePreview } from './channels/preview.js';
+import type { ChannelName } from '../config/receiver.js';
 import { buildSetup, channelFor, closeSetup, paceOf, routeTestWith, type Setup } from './setup.js';
 import { EscalationCheck } from './escalation.js';
 import { WindowList } from './maintenance/window-list.js';
@@ -356,6 +358,20 @@ export class AlertReceiver {
 
   deleteSilence(id: string): Promise<boolean> {
     return this.windows.delete(id);
+  }
+
+  /**
+   * What each channel of a receiver would send for a sample critical notification or a stored
+   * one (`id`), rendered and not sent; undefined when there is no such notification.
+   */
+  async templateTest(o: {
+    receiver?: string;
+    channel?: ChannelName;
+    id?: number;
+  }): Promise<TemplatePreview | undefined> {
+    const job = o.id === undefined ? undefined : await this.requireStore().get(o.id);
+    if (o.id !== undefined && !job) return undefined;
+    return templatePreview(this.setup, { receiver: o.receiver, channel: o.channel, job });
   }
 
   /** Sends one test notification through each configured channel directly (not through the outbox). */

@@ -1,7 +1,7 @@
 import type { ChannelName } from '../../config/receiver.js';
 import { ContactBook } from '../ingest/contacts.js';
 import { destinationText, isRobotChannel, robotRecipients } from '../model/destination.js';
-import type { NotificationContent } from '../model/notification.js';
+import type { Job, NotificationContent } from '../model/notification.js';
 import { renderEmail } from '../render/email.js';
 import { renderSlack } from '../render/slack.js';
 import type { Setup } from '../setup.js';
@@ -127,4 +127,35 @@ export function previewChannels(
     }
   }
   return out;
+}
+
+/** What template-test shows: a receiver's channels rendering a sample or a stored notification. */
+export interface TemplatePreview {
+  receiver: string;
+  /** `a sample critical notification` or `notification 12 (dingtalk, sent)`. */
+  what: string;
+  previews: ChannelPreview[];
+}
+
+/**
+ * A receiver's channels (or one) rendering a notification: the stored `job` (its receiver and
+ * channel unless given), or a sample critical one for `receiver` (the route's by default).
+ */
+export function templatePreview(
+  s: Setup,
+  o: { receiver?: string; channel?: ChannelName; job?: Job },
+): TemplatePreview {
+  const receiver = o.receiver || o.job?.receiver || s.cfg.route.receiver || s.cfg.receivers[0]?.name || '';
+  if (!o.job)
+    return {
+      receiver,
+      what: 'a sample critical notification',
+      previews: previewChannels(s, receiver, sampleContent(s, receiver), o.channel),
+    };
+  const channel = o.channel ?? (o.receiver ? undefined : o.job.channel);
+  return {
+    receiver,
+    what: `notification ${o.job.id} (${o.job.channel}, ${o.job.status})`,
+    previews: previewChannels(s, receiver, { ...o.job.content, receiver }, channel),
+  };
 }
