@@ -3,8 +3,12 @@ import { loadConfig } from '../config/load.js';
 import { createLogger, type Logger } from '../logger.js';
 import type { Config } from '../config/schema.js';
 import type { Labels } from '../matchers.js';
+import { CHANNELS, type ChannelName } from '../config/receiver.js';
+import { templatePreview, type TemplatePreview } from './channels/preview.js';
+import type { Job } from './model/notification.js';
 import { sendTestNotifications } from './channels/send-test.js';
-import { buildSetup, routeTestWith } from './setup.js';
+import { openOutbox } from './outbox/open.js';
+import { buildSetup, closeSetup, routeTestWith } from './setup.js';
 import type { RouteTestResult } from './ingest/routing.js';
 
 /** For the CLI: just enough to route-test or send-test without starting the service or its outbox. */
@@ -52,13 +56,90 @@ export function formatRouteTest(r: RouteTestResult): string {
   return out.join('\n') + '\n';
 }
 
+const USAGES: Record<string, string> = {
+  'route-test': 'usage: stackwatch route-test [--config.file=FILE] [--json] label=value...\n',
+  'send-test': 'usage: stackwatch send-test [--config.file=FILE]\n',
+  'template-test':
+    'usage: stackwatch template-test [--config.file=FILE] [--receiver=NAME] [--channel=CHANNEL] [--id=NOTIFICATION] [--json]\n',
+};
+
 function usage(cmd: string): number {
-  process.stderr.write(
-    cmd === 'route-test'
-      ? 'usage: stackwatch route-test [--config.file=FILE] [--json] label=value...\n'
-      : 'usage: stackwatch send-test [--config.file=FILE]\n',
-  );
+  process.stderr.write(USAGES[cmd] ?? '');
   return 2;
+}
+
+export function formatPreviews({ receiver, what, previews }: TemplatePreview): string {
+  const out: string[] = [`receiver ${receiver}: ${what}`];
+  for (const p of previews) {
+    out.push('', `== ${p.channel} → ${p.destination}`);
+    if (p.error) {
+      out.push(`error: ${p.error}`);
+      continue;
+    }
+    if (p.request) out.push(p.request);
+    for (const [k, v] of Object.entries(p.headers ?? {})) out.push(`${k}: ${v}`);
+    if (p.request) out.push('');
+    out.push(p.body);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/**
+ * `stackwatch template-test`: each channel's message for a receiver, rendered from a sample
+ * critical notification or from a notification the outbox holds (`--id`); nothing is sent.
+ * Exits 1 when a channel cannot render it.
+ */
+export async function templateTestCommand(argv: string[]): Promise<number> {
+  let values: { 'config.file'?: string; receiver?: string; channel?: string; id?: string; json?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        'config.file': { type: 'string' },
+        receiver: { type: 'string' },
+        channel: { type: 'string' },
+        id: { type: 'string' },
+        json: { type: 'boolean' },
+      },
+    }));
+    if (values.channel !== undefined && !(CHANNELS as readonly string[]).includes(values.channel))
+      throw new Error(
+        `--channel: expected one of ${CHANNELS.join(', ')}, got ${JSON.stringify(values.channel)}`,
+      );
+    if (values.id !== undefined && !/^\d+$/.test(values.id))
+      throw new Error(`--id: expected a notification id, got ${JSON.stringify(values.id)}`);
+  } catch (err) {
+    process.stderr.write(`template-test: ${(err as Error).message}\n`);
+    return usage('template-test');
+  }
+  const config = loadConfig(values['config.file']);
+  const logger = createLogger('error');
+  const setup = buildSetup(config.receiver, logger);
+  try {
+    let job: Job | undefined;
+    if (values.id !== undefined) {
+      const opened = await openOutbox(config.receiver.store, { dataDir: config.data_dir, logger });
+      if ('error' in opened) throw new Error(`the outbox cannot be opened: ${opened.error}`);
+      try {
+        job = await opened.store.get(Number(values.id));
+      } finally {
+        await opened.store.close();
+      }
+      if (!job) throw new Error(`no notification ${values.id} in the outbox`);
+    }
+    const t = templatePreview(setup, {
+      receiver: values.receiver,
+      channel: values.channel as ChannelName | undefined,
+      job,
+    });
+    process.stdout.write(values.json ? `${JSON.stringify(t.previews, null, 2)}\n` : formatPreviews(t));
+    return t.previews.some((p) => p.error) ? 1 : 0;
+  } catch (err) {
+    process.stderr.write(`template-test: ${(err as Error).message}\n`);
+    return 1;
+  } finally {
+    await closeSetup(setup);
+  }
 }
 
 export async function routeTestCommand(argv: string[]): Promise<number> {

@@ -2,11 +2,12 @@
 // routes and the console import. Everything else under src/alerting is internal to it.
 
 export { AlertReceiver, StoreUnavailableError, type ReceiverOptions } from './receiver.js';
-export { routeTestCommand, sendTestCommand } from './commands.js';
+export { routeTestCommand, sendTestCommand, templateTestCommand } from './commands.js';
 export { decodeJson, parseWebhook } from './ingest/payload.js';
 export type { Contact, ResponsibleContact } from './ingest/contacts.js';
 export type { RouteTestResult } from './ingest/routing.js';
 export type { Job, JobStatus } from './model/notification.js';
+export type { ChannelPreview, TemplatePreview } from './channels/preview.js';
 export { destinationText } from './model/destination.js';
 export type { BacklogStat, StoreCounts } from './outbox/contract.js';
 export { alertNameOf, subjectOf } from './render/text.js';

@@ -14,6 +14,8 @@ import { muteWebhook } from './ingest/mute.js';
 import { planNotifications } from './ingest/plan.js';
 import type { RouteTestResult } from './ingest/routing.js';
 import { sendTestNotifications, type SendTestResult } from './channels/send-test.js';
+import { templatePreview, type TemplatePreview } from './channels/preview.js';
+import type { ChannelName } from '../config/receiver.js';
 import { buildSetup, channelFor, closeSetup, paceOf, routeTestWith, type Setup } from './setup.js';
 import { EscalationCheck } from './escalation.js';
 import { WindowList } from './maintenance/window-list.js';
@@ -104,10 +106,17 @@ export class AlertReceiver {
       channelFor: (job) =>
         acknowledging(channelFor(this.setup, job), (j) => this.acknowledgements.forDelivery(j)),
       policy: () => this.setup.cfg.retry,
-      concurrency: () => ({
-        email: this.setup.cfg.email.concurrency,
-        slack: this.setup.cfg.slack.concurrency,
-      }),
+      concurrency: () => {
+        const cfg = this.setup.cfg;
+        return {
+          email: cfg.email.concurrency,
+          slack: cfg.slack.concurrency,
+          dingtalk: cfg.dingtalk.concurrency,
+          wecom: cfg.wecom.concurrency,
+          feishu: cfg.feishu.concurrency,
+          webhook: cfg.webhook.concurrency,
+        };
+      },
       lanes: () => this.setup.lanes,
       digest: () => this.setup.digest,
       paceOf: (channel, destination) => paceOf(this.setup, channel, destination, this.store?.replicas() ?? 1),
@@ -258,6 +267,9 @@ export class AlertReceiver {
       {
         email: this.setup.email.console ? 'console' : 'smtp',
         slack: this.setup.slack ? 'webhook' : 'console',
+        ...Object.fromEntries(
+          Object.entries(this.setup.robotChannels).map(([c, ch]) => [c, ch.live ? 'robot' : 'console']),
+        ),
         receivers: cfg.receivers.map((r) => r.name),
       },
       'alert receiver ready',
@@ -369,6 +381,20 @@ export class AlertReceiver {
 
   deleteSilence(id: string): Promise<boolean> {
     return this.windows.delete(id);
+  }
+
+  /**
+   * What each channel of a receiver would send for a sample critical notification or a stored
+   * one (`id`), rendered and not sent; undefined when there is no such notification.
+   */
+  async templateTest(o: {
+    receiver?: string;
+    channel?: ChannelName;
+    id?: number;
+  }): Promise<TemplatePreview | undefined> {
+    const job = o.id === undefined ? undefined : await this.requireStore().get(o.id);
+    if (o.id !== undefined && !job) return undefined;
+    return templatePreview(this.setup, { receiver: o.receiver, channel: o.channel, job });
   }
 
   /** Sends one test notification through each configured channel directly (not through the outbox). */

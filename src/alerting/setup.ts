@@ -1,11 +1,21 @@
-import type { ChannelName, ReceiverConfig } from '../config/receiver.js';
+import {
+  ROBOT_CHANNELS,
+  type ChannelName,
+  type ReceiverConfig,
+  type RobotChannelName,
+} from '../config/receiver.js';
 import type { Logger } from '../logger.js';
 import type { Channel } from './channels/channel.js';
 import { ConsoleChannel } from './channels/console.js';
+import { dingtalkService } from './channels/dingtalk.js';
 import { EmailChannel } from './channels/email.js';
+import { feishuService } from './channels/feishu.js';
+import { RobotBook, RobotChannel, type RobotService } from './channels/robot.js';
+import { webhookService } from './channels/webhook.js';
+import { wecomService } from './channels/wecom.js';
 import { SlackChannel } from './channels/slack.js';
 import { ContactBook } from './ingest/contacts.js';
-import { destinationOf, type Destination } from './model/destination.js';
+import { destinationOf, isRobotChannel, type Destination } from './model/destination.js';
 import { SLACK_DIGEST_MAX_LINES } from './render/digest.js';
 import type { DigestPolicy, PaceKey } from './delivery/dispatcher.js';
 import { Lanes, laneOrderFromRoutes } from './delivery/lanes.js';
@@ -26,6 +36,10 @@ export interface Setup {
   email: Channel;
   slack?: SlackChannel;
   slackConsole: Channel;
+  /** The chat robots and outgoing webhooks of every receiver. */
+  robots: RobotBook;
+  /** A channel per robot channel: posting to its robots, or the log when none is configured. */
+  robotChannels: Record<RobotChannelName, { live?: RobotChannel; console: Channel }>;
   mailDomain: string;
   lanes: Lanes;
   digest: DigestPolicy;
@@ -53,6 +67,21 @@ export function buildSetup(cfg: ReceiverConfig, logger: Logger): Setup {
     cfg.slack.webhook_url || receiverUrls.size
       ? new SlackChannel(cfg.slack.webhook_url, cfg.slack.timeout, receiverUrls)
       : undefined;
+  const robots = new RobotBook(cfg.receivers);
+  const services: Record<RobotChannelName, RobotService> = {
+    dingtalk: dingtalkService,
+    wecom: wecomService,
+    feishu: feishuService,
+    webhook: webhookService(() => robots),
+  };
+  const robotChannel = (c: RobotChannelName) => ({
+    live: robots.has(c) ? new RobotChannel(services[c], robots, cfg[c].timeout) : undefined,
+    console: new ConsoleChannel(c, logger),
+  });
+  const robotChannels = Object.fromEntries(ROBOT_CHANNELS.map((c) => [c, robotChannel(c)])) as Record<
+    RobotChannelName,
+    ReturnType<typeof robotChannel>
+  >;
   return {
     cfg,
     router: new Router(cfg),
@@ -72,6 +101,8 @@ export function buildSetup(cfg: ReceiverConfig, logger: Logger): Setup {
     email,
     slack,
     slackConsole: new ConsoleChannel('slack', logger),
+    robots,
+    robotChannels,
     mailDomain: mailDomainOf(cfg.email.from),
     lanes: new Lanes({
       enabled: cfg.lanes.enabled,
@@ -104,15 +135,35 @@ export function paceOf(s: Setup, channel: ChannelName, destination: Destination,
           key: 'email:smtp',
           budget: shareOf({ rate: s.cfg.email.rate, burst: s.cfg.email.burst }, replicas),
         };
+  if (isRobotChannel(channel)) {
+    // The robot's name, not its URL: one budget for every receiver that shares the robot. A
+    // name the configuration no longer has (its URL changed) keeps a budget of its own.
+    const robot = s.robots.robotFor(channel, { recipients: destination.names, receiver: '' });
+    return s.robotChannels[channel].live
+      ? {
+          key: robot?.name ?? destination.key,
+          budget: shareOf({ rate: s.cfg[channel].rate, burst: s.cfg[channel].burst }, replicas),
+        }
+      : { key: `${channel}:console`, budget: unpaced };
+  }
   const url = s.slack?.urlFor(destination);
   return url
     ? { key: `slack:${url}`, budget: shareOf({ rate: s.cfg.slack.rate, burst: s.cfg.slack.burst }, replicas) }
     : { key: 'slack:console', budget: unpaced };
 }
 
-/** The channel a job is delivered by: Slack jobs without a webhook URL go to the log. */
-export function channelFor(s: Setup, job: Pick<Job, 'channel' | 'recipients' | 'slackWebhook'>): Channel {
+/** The channel a job is delivered by: Slack jobs without a webhook URL, robot jobs without a robot go to the log. */
+export function channelFor(
+  s: Setup,
+  job: Pick<Job, 'channel' | 'recipients' | 'slackWebhook'> & { receiver?: string },
+): Channel {
   if (job.channel === 'email') return s.email;
+  if (isRobotChannel(job.channel)) {
+    const c = s.robotChannels[job.channel];
+    return c.live?.book.robotFor(job.channel, { recipients: job.recipients, receiver: job.receiver ?? '' })
+      ? c.live
+      : c.console;
+  }
   return s.slack && s.slack.urlFor(destinationOf(job)) ? s.slack : s.slackConsole;
 }
 
@@ -130,5 +181,9 @@ export function routeTestWith(
 
 /** Closes the setup's channels (after a reload, or when the service stops). */
 export async function closeSetup(s: Setup): Promise<void> {
-  await Promise.allSettled([s.email.close(), s.slack?.close()]);
+  await Promise.allSettled([
+    s.email.close(),
+    s.slack?.close(),
+    ...Object.values(s.robotChannels).map((c) => c.live?.close()),
+  ]);
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseMatcher } from '../matchers.js';
+import { checkedTemplate, TemplateError } from '../templates/context.js';
 import { duration } from './common.js';
 import { checkHeartbeats, heartbeatSchema } from './heartbeats.js';
 
@@ -70,8 +71,11 @@ export const routeSchema: z.ZodType<RouteInput, z.ZodTypeDef, RouteRaw> = z.lazy
     .strict(),
 );
 
-export const CHANNELS = ['email', 'slack'] as const;
+export const CHANNELS = ['email', 'slack', 'dingtalk', 'wecom', 'feishu', 'webhook'] as const;
 export type ChannelName = (typeof CHANNELS)[number];
+/** The channels whose destination is a URL a receiver names: a chat robot, or an HTTP gateway. */
+export const ROBOT_CHANNELS = ['dingtalk', 'wecom', 'feishu', 'webhook'] as const;
+export type RobotChannelName = (typeof ROBOT_CHANNELS)[number];
 
 /** A recipient: an email address or a contact role (`role:dba`). */
 const recipient = z
@@ -81,6 +85,54 @@ const recipient = z
     'must be an email address or role:<contact role>',
   );
 
+const webUrl = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\//i.test(u), { message: 'must start with http:// or https://' });
+
+/** An HTTP header name (RFC 9110 token). */
+const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** The body's content type as its headers give it (case-insensitive), if they do. */
+export function contentTypeOf(headers: Record<string, string>): string | undefined {
+  return Object.entries(headers).find(([k]) => k.toLowerCase() === 'content-type')?.[1];
+}
+
+/**
+ * The outgoing webhook of a receiver (an SMS or voice gateway): a request whose body is a
+ * Liquid template of the notification, checked here so that a template that cannot render is
+ * refused when the configuration loads, not at the first alert.
+ */
+export const outgoingWebhook = z
+  .object({
+    url: webUrl,
+    method: z.enum(['POST', 'PUT', 'PATCH']).default('POST'),
+    /** Request headers; a secret value may come from a file (`Authorization_file: /run/secrets/sms`). */
+    headers: z
+      .record(z.string().regex(/^[^\r\n]*$/, 'must be one line'))
+      .default({})
+      .superRefine((h, ctx) => {
+        for (const k of Object.keys(h))
+          if (!headerName.test(k))
+            ctx.addIssue({
+              code: z.ZodIssueCode.custom,
+              path: [k],
+              message: `invalid header name ${JSON.stringify(k)}`,
+            });
+      }),
+    /** The body: a Liquid template (docs/RECEIVER.md lists its variables). */
+    body: z.string().min(1),
+  })
+  .strict()
+  .superRefine((w, ctx) => {
+    try {
+      checkedTemplate(w.body, contentTypeOf(w.headers));
+    } catch (err) {
+      if (!(err instanceof TemplateError)) throw err;
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['body'], message: `template: ${err.message}` });
+    }
+  });
+
 export const receiverTarget = z
   .object({
     name: z.string().min(1),
@@ -89,8 +141,26 @@ export const receiverTarget = z
     recipients: z.array(recipient).default([]),
     /** A Slack incoming-webhook URL for this receiver; defaults to receiver.slack.webhook_url. */
     slack_webhook_url: z.string().url().optional(),
+    /** DingTalk custom robot (`https://oapi.dingtalk.com/robot/send?access_token=…`) and its signing secret (`SEC…`). */
+    dingtalk_webhook_url: webUrl.optional(),
+    dingtalk_secret: z.string().min(1).optional(),
+    /** WeCom group robot (`https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…`). */
+    wecom_webhook_url: webUrl.optional(),
+    /** Feishu custom bot (`https://open.feishu.cn/open-apis/bot/v2/hook/…`) and its signing secret. */
+    feishu_webhook_url: webUrl.optional(),
+    feishu_secret: z.string().min(1).optional(),
+    /** The `webhook` channel's request. */
+    webhook: outgoingWebhook.optional(),
   })
   .strict();
+
+/** The URL field that names a receiver's destination on a robot channel. */
+export const ROBOT_URL_FIELD = {
+  dingtalk: 'dingtalk_webhook_url',
+  wecom: 'wecom_webhook_url',
+  feishu: 'feishu_webhook_url',
+  webhook: 'webhook',
+} as const satisfies Record<RobotChannelName, keyof z.infer<typeof receiverTarget>>;
 
 export const contactSchema = z
   .object({
@@ -100,6 +170,8 @@ export const contactSchema = z
     phone: z.string().default(''),
     email: z.string().default(''),
     responsibility: z.string().default(''),
+    /** The person's Feishu user id (open_id `ou_…` or user_id): critical Feishu messages @mention it. */
+    feishu_user_id: z.string().min(1).optional(),
   })
   .strict();
 
@@ -194,6 +266,20 @@ export const DEFAULT_RECEIVERS: z.input<typeof receiverTarget>[] = [
 
 const concurrency = z.number().int().min(1).max(64);
 
+/** Pacing and client settings of a robot channel, with that service's documented limit as default. */
+const robotSection = (d: { rate: number; burst: number; concurrency: number }) =>
+  z
+    .object({
+      /** Messages in flight. */
+      concurrency: concurrency.default(d.concurrency),
+      /** Messages per second per robot (per URL), with bursts of `burst`; 0 is unpaced. */
+      rate: z.number().min(0).default(d.rate),
+      burst: z.number().int().min(1).default(d.burst),
+      timeout: duration.default('10s'),
+    })
+    .strict()
+    .default({});
+
 const httpUrl = z
   .string()
   .url()
@@ -276,6 +362,20 @@ export const receiverSection = z
       })
       .strict()
       .default({}),
+    /**
+     * DingTalk custom robots: 20 messages a minute per robot, and past that the robot is refused
+     * for 10 minutes (errcode 130101). 15 a minute with bursts of 4 keeps any minute at 19 at most.
+     */
+    dingtalk: robotSection({ rate: 0.25, burst: 4, concurrency: 2 }),
+    /** WeCom group robots: 20 messages a minute per robot (errcode 45009 past it); paced as DingTalk. */
+    wecom: robotSection({ rate: 0.25, burst: 4, concurrency: 2 }),
+    /**
+     * Feishu custom bots: 100 a minute and 5 a second per bot (9499 "too many request", 11232).
+     * 1.5 a second with bursts of 3: at most 4 in any second and 93 in any minute.
+     */
+    feishu: robotSection({ rate: 1.5, burst: 3, concurrency: 2 }),
+    /** Outgoing webhooks (SMS and voice gateways): per URL; set the gateway's own limit. */
+    webhook: robotSection({ rate: 1, burst: 2, concurrency: 4 }),
     route: routeSchema.default(DEFAULT_ROUTE),
     receivers: z.array(receiverTarget).min(1).default(DEFAULT_RECEIVERS),
     contacts: z.array(contactSchema).default(DEFAULT_CONTACTS),
@@ -288,7 +388,8 @@ export const receiverSection = z
         /** A critical alert still firing this long after it started is escalated. */
         after: duration.default('30m'),
         role: z.string().default('techlead'),
-        channels: z.array(z.enum(CHANNELS)).default(['email', 'slack']),
+        /** Escalations go to the role's email address and the default Slack webhook. */
+        channels: z.array(z.enum(['email', 'slack'])).default(['email', 'slack']),
         check_interval: duration.default('30s'),
       })
       .strict()
@@ -440,6 +541,7 @@ export const receiverSection = z
         });
     });
     checkHeartbeats(r, ctx);
+    checkRobots(r.receivers, ctx);
     if (r.escalation.enabled && !roles.has(r.escalation.role))
       ctx.addIssue({
         code: z.ZodIssueCode.custom,
@@ -449,3 +551,36 @@ export const receiverSection = z
   });
 
 export type ReceiverConfig = z.infer<typeof receiverSection>;
+
+/**
+ * A receiver that names a robot channel has that channel's URL; receivers that share a robot
+ * (the same URL) share its secret too, since the robot has one.
+ */
+function checkRobots(receivers: readonly z.infer<typeof receiverTarget>[], ctx: z.RefinementCtx): void {
+  const secrets = new Map<string, { secret: string | undefined; receiver: string }>();
+  receivers.forEach((rc, i) => {
+    for (const channel of ROBOT_CHANNELS) {
+      const field = ROBOT_URL_FIELD[channel];
+      if (rc.channels.includes(channel) && !rc[field])
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['receivers', i, field],
+          message: `the ${channel} channel needs ${field} on receiver ${JSON.stringify(rc.name)}`,
+        });
+    }
+    for (const [url, secret, field] of [
+      [rc.dingtalk_webhook_url, rc.dingtalk_secret, 'dingtalk_secret'],
+      [rc.feishu_webhook_url, rc.feishu_secret, 'feishu_secret'],
+    ] as const) {
+      if (!url) continue;
+      const seen = secrets.get(url);
+      if (!seen) secrets.set(url, { secret, receiver: rc.name });
+      else if (seen.secret !== secret)
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['receivers', i, field],
+          message: `receivers ${JSON.stringify(seen.receiver)} and ${JSON.stringify(rc.name)} share a robot but not its ${field}`,
+        });
+    }
+  });
+}

@@ -61,6 +61,7 @@ const NAV: [string, string][] = [
   ['/dead-letters', 'Dead letters'],
   ['/maintenance', 'Maintenance'],
   ['/route-test', 'Route test'],
+  ['/template-test', 'Template test'],
   ['/contacts', 'Contacts'],
   ['/acknowledgements', 'Acknowledgements'],
 ];
@@ -124,6 +125,7 @@ th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #d0d7de;vertical-a
 th{background:#f6f8fa;font-size:13px}
 td.wrap{word-break:break-word;min-width:12em}
 code{font:13px ui-monospace,SFMono-Regular,Menlo,monospace;word-break:break-word}
+pre.wrap{font:13px ui-monospace,SFMono-Regular,Menlo,monospace;white-space:pre-wrap;word-break:break-word;background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:10px;max-height:32em;overflow:auto}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:8px}
 .card{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:10px}
 .card b{display:block;font-size:24px}

@@ -16,6 +16,7 @@ import {
   type RouteTestResult,
   type Silence,
   type StoreCounts,
+  type TemplatePreview,
 } from '../alerting/index.js';
 
 // The console's pages as pure functions of what they show. Every alert-derived string goes
@@ -243,6 +244,7 @@ ${j.status === 'pending' ? h`<dt>Next attempt</dt><dd>${iso(j.nextAttemptAt)}</d
 <dt>Group</dt><dd><code>${j.groupKey}</code> <a href="/notifications?alertname=${encodeURIComponent(alertNameOf(c))}">all of ${alertNameOf(c)}</a></dd>
 <dt>Acknowledged</dt><dd>${ack ? ackNote(ack) : 'no'}</dd>
 <dt>Contacts</dt><dd>${c.contacts.map((p) => `${p.title} ${p.name} (${p.reason})`).join(', ')}</dd>
+<dt>Message</dt><dd><a href="/template-test?id=${j.id}">as its channel renders it</a></dd>
 </dl>
 <h2>Alerts (${c.alerts.length})</h2>
 <div class="table-wrap"><table class="responsive"><thead><tr><th>Status</th><th>Summary</th><th>Labels</th><th>Started</th><th>Links</th></tr></thead><tbody>${alerts}</tbody></table></div>${ackForm}`;
@@ -381,4 +383,38 @@ ${d.silenceError ? h`<p class="notice error" role="alert">No silence was made: $
 
 export function messageBody(text: string, link?: { href: string; label: string }): Html {
   return h`<p>${text}</p>${link ? h`<p><a href="${link.href}">${link.label}</a></p>` : ''}`;
+}
+
+/** Template test: what each channel of a receiver sends for a sample or a stored notification. */
+export function templateTestPage(d: {
+  receivers: readonly string[];
+  form: { receiver: string; channel: string; id: string };
+  result?: TemplatePreview;
+  error?: string;
+}): Html {
+  const f = d.form;
+  const options = (values: readonly string[], value: string, blank: string) =>
+    h`<option value="">${blank}</option>${values.map((o) => h`<option${o === value ? raw(' selected') : ''}>${o}</option>`)}`;
+  const r = d.result;
+  const previews = r
+    ? h`<h2>Receiver ${r.receiver}: ${r.what}</h2>${r.previews.map(
+        (p) =>
+          h`<h3>${p.channel} → ${p.destination}</h3>${
+            p.error
+              ? h`<p class="notice error" role="alert">${p.error}</p>`
+              : h`${p.request ? h`<p><code>${p.request}</code></p>` : ''}${
+                  p.headers && Object.keys(p.headers).length
+                    ? h`<p>${Object.entries(p.headers).map(([k, v]) => h`<code>${k}: ${v}</code><br>`)}</p>`
+                    : ''
+                }<pre class="wrap">${p.body}</pre>`
+          }`,
+      )}`
+    : '';
+  return h`<form method="get" action="/template-test" class="stack">
+<label>Receiver<select name="receiver">${options(d.receivers, f.receiver, 'the route’s default')}</select></label>
+<label>Channel<select name="channel">${options(CHANNELS, f.channel, 'every channel of the receiver')}</select></label>
+<label>Notification id (empty: a sample critical notification)<input name="id" inputmode="numeric" pattern="[0-9]*" value="${f.id}"></label>
+<div><button type="submit">Render</button></div></form>
+<p>Nothing is sent: this shows the request each channel would make (its URL cut after the host) and the body.</p>
+${d.error ? h`<p class="notice error" role="alert">${d.error}</p>` : ''}${previews}`;
 }

@@ -7,6 +7,7 @@ import { notificationRoutes } from './routes/notifications.js';
 import { overviewRoutes } from './routes/overview.js';
 import { routeTestRoutes } from './routes/route-test.js';
 import { signInRoutes } from './routes/sign-in.js';
+import { templateTestRoutes } from './routes/template-test.js';
 
 export type { ConsoleDeps } from './kit.js';
 export { parseLabelLines } from './routes/route-test.js';
@@ -24,6 +25,7 @@ export function consoleRouter(deps: ConsoleDeps): Router {
     notificationRoutes,
     maintenanceRoutes,
     routeTestRoutes,
+    templateTestRoutes,
     acknowledgementRoutes,
     acknowledgeLinkRoutes,
   ])

@@ -3,7 +3,10 @@
 // then what the Slack fake and the SMTP server received, read back as deliveries per
 // destination (a single message, or a digest whose notifications the API lists).
 import { pool, postWebhook, webhook } from './webhooks.js';
+import type { DingTalkHandle } from './dingtalk.js';
+import type { FeishuHandle } from './feishu.js';
 import type { SlackHandle } from './slack.js';
+import type { WeComHandle } from './wecom.js';
 import type { SmtpHandle } from './smtp.js';
 import { samples } from './stackwatch.js';
 import { waitFor } from './util.js';
@@ -85,9 +88,9 @@ export async function postStorm(url: string, o: StormOptions): Promise<StormResu
 
 /** One notification as a person received it. */
 export interface Received {
-  /** Slack: the webhook path; email: the sorted recipients. */
+  /** Slack: the webhook path; email: the sorted recipients; a chat robot: the robot. */
   destination: string;
-  channel: 'slack' | 'email';
+  channel: string;
   alertname: string;
   status: 'firing' | 'resolved';
   at: number;
@@ -98,7 +101,7 @@ export interface Received {
 
 export interface Message {
   destination: string;
-  channel: 'slack' | 'email';
+  channel: string;
   at: number;
   subject: string;
   digest: string | null;
@@ -217,4 +220,60 @@ export function timeToCritical(
     out.push(r ? (r.at - t) / 1000 : Infinity);
   }
   return out;
+}
+
+/** A chat robot's message, with whom it mentions (mobile numbers, or Feishu user ids). */
+export interface ChatMessage extends Message {
+  mentions: string[];
+}
+
+const DIGEST_ID = /Digest: (d\d+-\d+)/;
+
+/** Every message the chat robots showed in their groups, in arrival order. */
+export function chatMessages(robots: {
+  dingtalk?: DingTalkHandle;
+  wecom?: WeComHandle;
+  feishu?: FeishuHandle;
+}): ChatMessage[] {
+  const out: ChatMessage[] = [];
+  for (const r of robots.dingtalk?.delivered() ?? []) {
+    const b = r.body as { markdown: { title: string; text: string }; at: { atMobiles: string[] } };
+    out.push({
+      destination: r.token,
+      channel: 'dingtalk',
+      at: r.at,
+      subject: b.markdown.title,
+      digest: DIGEST_ID.exec(b.markdown.text)?.[1] ?? null,
+      text: b.markdown.text,
+      mentions: b.at.atMobiles,
+    });
+  }
+  for (const r of robots.wecom?.delivered() ?? []) {
+    const b = r.body as
+      | { msgtype: 'text'; text: { content: string; mentioned_mobile_list: string[] } }
+      | { msgtype: 'markdown'; markdown: { content: string } };
+    const text = b.msgtype === 'text' ? b.text.content : b.markdown.content;
+    out.push({
+      destination: r.key,
+      channel: 'wecom',
+      at: r.at,
+      subject: (text.split('\n')[0] ?? '').replace(/^#+ /, ''),
+      digest: DIGEST_ID.exec(text)?.[1] ?? null,
+      text,
+      mentions: b.msgtype === 'text' ? b.text.mentioned_mobile_list : [],
+    });
+  }
+  for (const r of robots.feishu?.delivered() ?? []) {
+    const b = r.body as { card: { header: { title: { content: string } } } };
+    out.push({
+      destination: r.bot,
+      channel: 'feishu',
+      at: r.at,
+      subject: b.card.header.title.content,
+      digest: DIGEST_ID.exec(r.raw)?.[1] ?? null,
+      text: r.raw,
+      mentions: [...r.raw.matchAll(/<at id=([^>]+)><\/at>/g)].map((m) => m[1] as string),
+    });
+  }
+  return out.sort((a, b) => a.at - b.at);
 }

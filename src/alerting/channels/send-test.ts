@@ -66,6 +66,23 @@ export async function sendTestNotifications(
     recipients: ['slack'],
     result: await slack.deliver(slackJob),
   });
+  // Each robot once, as its first receiver names it.
+  for (const robot of s.robots.all()) {
+    const job = {
+      ...base,
+      channel: robot.channel,
+      recipients: [robot.name],
+      receiver: robot.receivers[0] ?? '',
+      slackWebhook: null,
+    };
+    const channel = channelFor(s, job);
+    out.push({
+      channel: robot.channel,
+      mode: channel.console ? 'console' : 'robot',
+      recipients: [robot.name],
+      result: await channel.deliver(job),
+    });
+  }
   if (opts.closeAfter) await closeSetup(s);
   return out;
 }

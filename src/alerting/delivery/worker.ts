@@ -53,7 +53,7 @@ export interface WorkerDeps {
  */
 export class DeliveryWorker {
   private readonly inflight = new Map<number, Promise<void>>();
-  private readonly busy: Record<ChannelName, number> = { email: 0, slack: 0 };
+  private readonly busy = Object.fromEntries(CHANNELS.map((c) => [c, 0])) as Record<ChannelName, number>;
   private readonly pacer: Pacer;
   private readonly dispatchers: Record<ChannelName, Dispatcher>;
   private outcomes: { outcome: AttemptOutcome; resolve: () => void }[] = [];
@@ -73,7 +73,10 @@ export class DeliveryWorker {
         pacer: this.pacer,
         paceOf: (destination) => deps.paceOf(channel, destination),
       }));
-    this.dispatchers = { email: dispatcher('email'), slack: dispatcher('slack') };
+    this.dispatchers = Object.fromEntries(CHANNELS.map((c) => [c, dispatcher(c)])) as Record<
+      ChannelName,
+      Dispatcher
+    >;
   }
 
   start(): void {

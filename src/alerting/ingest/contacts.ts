@@ -8,6 +8,8 @@ export interface Contact {
   phone: string;
   email: string;
   responsibility: string;
+  /** Feishu user id (open_id or user_id): what a Feishu message @mentions. */
+  feishu_user_id?: string;
 }
 
 export interface ResponsibleContact extends Contact {

@@ -2,7 +2,7 @@ import type { ChannelName } from '../../config/receiver.js';
 import type { ContactBook } from './contacts.js';
 import { dedupKey } from './dedup.js';
 import { messageIdFor, threadKey } from '../model/identity.js';
-import { destinationOf, slackWebhookOf } from '../model/destination.js';
+import { destinationOf, isRobotChannel, robotRecipients, slackWebhookOf } from '../model/destination.js';
 import type { Alert, Webhook } from './payload.js';
 import { timeMs } from './payload.js';
 import type { Redactor } from './redact.js';
@@ -64,7 +64,12 @@ export function planNotifications(raw: Webhook, ctx: PlanContext): WebhookPlan {
     const status = statusOf(alerts);
     const content = contentOf(w, { kind: 'alert', status, receiver: b.receiver, alerts }, ctx.book);
     for (const channel of target.channels) {
-      const recipients = channel === 'email' ? ctx.book.resolveRecipients(target.recipients) : ['slack'];
+      const recipients =
+        channel === 'email'
+          ? ctx.book.resolveRecipients(target.recipients)
+          : isRobotChannel(channel)
+            ? robotRecipients(channel, target)
+            : ['slack'];
       if (recipients.length === 0) continue;
       const slackWebhook = channel === 'slack' ? slackWebhookOf(target) : null;
       const key = dedupKey({

@@ -18,6 +18,11 @@ export interface ReceiverTarget {
   channels: ChannelName[];
   recipients: string[];
   slack_webhook_url?: string;
+  /** Robot channels: the URL that names the robot (or gateway). */
+  dingtalk_webhook_url?: string;
+  wecom_webhook_url?: string;
+  feishu_webhook_url?: string;
+  webhook?: { url: string };
 }
 
 function build(input: RouteInput, parentReceiver: string, path: string): RouteNode {

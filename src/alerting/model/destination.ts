@@ -1,4 +1,5 @@
-import type { ChannelName } from '../../config/receiver.js';
+import { createHash } from 'node:crypto';
+import { ROBOT_CHANNELS, type ChannelName, type RobotChannelName } from '../../config/receiver.js';
 
 /** What a notification is addressed by: its channel, email recipients and Slack webhook. */
 export interface Addressed {
@@ -30,8 +31,56 @@ export function destinationOf(n: Addressed): Destination {
   return { slackWebhook: n.channel === 'slack' ? n.slackWebhook : null, names, key: JSON.stringify(names) };
 }
 
-/** How a person reads the destination: the email recipients, or the Slack webhook used. */
+export function isRobotChannel(channel: ChannelName): channel is RobotChannelName {
+  return (ROBOT_CHANNELS as readonly string[]).includes(channel);
+}
+
+/**
+ * A robot's name: its channel and a hash of its URL (`dingtalk:3f2a9c1e5b7d4a60`). The URL
+ * itself holds the robot's token, so it is never stored, logged or put in a dedup key; the
+ * name is its recipient, and receivers that share a robot share one destination (one budget,
+ * one digest, one dedup key for the same alerts).
+ */
+export function robotName(channel: RobotChannelName, url: string): string {
+  return `${channel}:${createHash('sha256').update(url).digest('hex').slice(0, 16)}`;
+}
+
+/** The URL that names a receiver's robot (or gateway) on a robot channel, if it has one. */
+export function robotUrlOf(
+  channel: RobotChannelName,
+  receiver: {
+    dingtalk_webhook_url?: string;
+    wecom_webhook_url?: string;
+    feishu_webhook_url?: string;
+    webhook?: { url: string };
+  },
+): string | undefined {
+  if (channel === 'dingtalk') return receiver.dingtalk_webhook_url;
+  if (channel === 'wecom') return receiver.wecom_webhook_url;
+  if (channel === 'feishu') return receiver.feishu_webhook_url;
+  return receiver.webhook?.url;
+}
+
+/** A robot channel job's recipients: the receiver's robot by name, none without one. */
+export function robotRecipients(
+  channel: RobotChannelName,
+  receiver: Parameters<typeof robotUrlOf>[1],
+): string[] {
+  const url = robotUrlOf(channel, receiver);
+  return url ? [robotName(channel, url)] : [];
+}
+
+const ROBOT_TEXT: Record<RobotChannelName, string> = {
+  dingtalk: 'DingTalk robot',
+  wecom: 'WeCom robot',
+  feishu: 'Feishu bot',
+  webhook: 'Webhook',
+};
+
+/** How a person reads the destination: the email recipients, the Slack webhook, or the robot used. */
 export function destinationText(n: Addressed): string {
+  if (isRobotChannel(n.channel))
+    return `${ROBOT_TEXT[n.channel]} ${n.recipients.map((r) => r.slice(r.indexOf(':') + 1)).join(', ')}`;
   if (n.channel !== 'slack') return n.recipients.join(', ');
   return n.slackWebhook === null ? 'Slack' : `Slack (${n.slackWebhook}'s webhook)`;
 }

@@ -2,6 +2,8 @@ import { escapeHtml, escapeSlack, headerSafe, safeUrl } from './escape.js';
 import { severityOf, subjectOf } from './text.js';
 import { SLACK_MAX_BLOCKS, SLACK_MAX_TEXT, type SlackBlock, type SlackMessage } from './slack.js';
 import type { NotificationContent } from '../model/notification.js';
+import type { ResponsibleContact } from '../ingest/contacts.js';
+import { mentionsOf } from './mentions.js';
 
 /** One notification carried by a digest. */
 export interface DigestItem {
@@ -24,12 +26,24 @@ export interface DigestOptions {
 }
 
 export interface RenderedDigest {
+  /** The digest's id and how many notifications it carries. */
+  id: string;
+  count: number;
   subject: string;
   text: string;
   html: string;
   slack: SlackMessage;
   /** Items named in the Slack message; the rest are counted in "+N more". */
   slackShown: number;
+  /** The people the paging notifications it carries mention (chat robots @mention them). */
+  mentions: ResponsibleContact[];
+}
+
+/** Everyone the carried notifications mention, each person once (by role). */
+function digestMentions(items: readonly DigestItem[]): ResponsibleContact[] {
+  const out = new Map<string, ResponsibleContact>();
+  for (const it of items) for (const p of mentionsOf(it.content)) if (!out.has(p.role)) out.set(p.role, p);
+  return [...out.values()];
 }
 
 /** Lines a Slack digest names at most: each at most LINE_MAX characters keeps it inside Slack's limits. */
@@ -171,6 +185,8 @@ export function renderDigest(o: DigestOptions): RenderedDigest {
   const colour =
     o.urgent || (items[0] && severityOf(items[0].content) === 'critical') ? '#d00000' : '#daa038';
   return {
+    id: o.id,
+    count: items.length,
     subject,
     text,
     html,
@@ -179,5 +195,6 @@ export function renderDigest(o: DigestOptions): RenderedDigest {
       attachments: [{ color: colour, fallback: escapeSlack(subject), blocks }],
     },
     slackShown: shown,
+    mentions: digestMentions(items),
   };
 }

@@ -348,6 +348,41 @@ describe.each([sqlite, postgres])('$name outbox (record stage)', (kind) => {
     expect(await s.list({ groupKey: 'another group', limit: 100 })).toEqual([]);
   });
 
+  it('keeps a robot by its name, not its URL: receivers sharing a robot record one notification for it', async () => {
+    const url = 'https://oapi.dingtalk.com/robot/send?access_token=robot-token-0123456789';
+    const robots = receiverSection.parse({
+      route: {
+        receiver: 'ops',
+        routes: [
+          { matchers: ['severity="critical"'], receiver: 'dba', continue: true },
+          { matchers: ['severity="critical"'], receiver: 'ops' },
+        ],
+      },
+      receivers: [
+        {
+          name: 'ops',
+          channels: ['dingtalk', 'wecom'],
+          dingtalk_webhook_url: url,
+          wecom_webhook_url: 'https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k-ops',
+        },
+        { name: 'dba', channels: ['dingtalk'], dingtalk_webhook_url: url },
+      ],
+    });
+    const s = await fresh();
+    const rctx = { ...ctx, router: new Router(robots), book: new ContactBook(robots) };
+    const [out] = await s.record([planWebhook(fixture('apidown_0.json'), rctx)], now, HOUR);
+    // dba's and ops's DingTalk notifications of the same alerts are one message to their one robot.
+    expect(out).toEqual({ recorded: 2, duplicates: 1, muted: 0 });
+    const backlog = await s.backlog('dingtalk', ['critical', 'other'], now, 100);
+    expect(backlog.map((b) => b.destination.names)).toEqual([
+      [expect.stringMatching(/^dingtalk:[0-9a-f]{16}$/)],
+    ]);
+    expect(
+      (await s.backlog('wecom', ['critical', 'other'], now, 100)).map((b) => b.destination.names[0]),
+    ).toEqual([expect.stringMatching(/^wecom:[0-9a-f]{16}$/)]);
+    expect(JSON.stringify(await s.list({ limit: 100 }))).not.toMatch(/robot-token|k-ops/);
+  });
+
   it('delivers the Slack jobs of an outbox that named their webhook in the recipients to that webhook', async () => {
     // An outbox as the version before this column wrote it: a job to a receiver with a webhook of
     // its own had ["slack:<receiver>"] as its recipients; one to the default webhook ["slack"].
