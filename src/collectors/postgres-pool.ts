@@ -16,9 +16,26 @@ interface Conn {
   /** The server or the network dropped it; it is closed at release. */
   broken: boolean;
   closed: boolean;
-  /** The statement_timeout last set on this connection. */
-  statementTimeoutMs?: number;
+  /** The statement_timeout and lock_timeout last set on this connection. */
+  timeouts?: string;
 }
+
+export interface TargetPoolOptions {
+  /** Connections open at once, to any database of the server. */
+  max: number;
+  /** The DSN's own database, whose idle connection is closed last. */
+  mainDb: string;
+  connect: (db: string, timeoutMs: number) => pg.Client;
+  /**
+   * The longest any statement waits for a lock (lock_timeout): a relation held in ACCESS
+   * EXCLUSIVE mode costs a query this long, never the whole deadline, and a backend whose client
+   * gave up does not stay queued behind the lock.
+   */
+  lockTimeoutMs: number;
+  logger: Logger;
+}
+
+const SET_TIMEOUTS_SQL = `SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)`;
 
 /**
  * At most `max` connections to one server, shared by every database. Idle connections are
@@ -32,13 +49,19 @@ export class TargetPool {
   private waiters: (() => void)[] = [];
   private closed = false;
   private readonly ending = new Set<Promise<void>>();
+  private readonly max: number;
+  private readonly mainDb: string;
+  private readonly connect: (db: string, timeoutMs: number) => pg.Client;
+  private readonly lockTimeoutMs: number;
+  private readonly logger: Logger;
 
-  constructor(
-    private readonly max: number,
-    private readonly mainDb: string,
-    private readonly connect: (db: string, timeoutMs: number) => pg.Client,
-    private readonly logger: Logger,
-  ) {}
+  constructor(opts: TargetPoolOptions) {
+    this.max = opts.max;
+    this.mainDb = opts.mainDb;
+    this.connect = opts.connect;
+    this.lockTimeoutMs = opts.lockTimeoutMs;
+    this.logger = opts.logger;
+  }
 
   /** Connections open now (idle or in use). */
   get size(): number {
@@ -50,15 +73,17 @@ export class TargetPool {
     const onAbort = () => this.destroy(conn);
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      // Every statement of this scrape stops on the server by the deadline, not after it. A
-      // parameter, not a literal SET, so pg_stat_statements keeps one entry for it, not one per value.
-      // Rounded down to 500 ms steps and remembered per connection, so that scrapes with the same
-      // timeout header do not pay a round trip for it each time.
+      // Every statement of this scrape stops on the server by the deadline, not after it, and
+      // waits for a lock no longer than lock_timeout. Parameters, not a literal SET, so
+      // pg_stat_statements keeps one entry for it, not one per value. Rounded down to 500 ms steps
+      // and remembered per connection, so that scrapes with the same timeout header do not pay a
+      // round trip for it each time.
       const left = remainingMs(ctx) - 50;
       const timeoutMs = left >= 1000 ? Math.floor(left / 500) * 500 : Math.max(1, Math.floor(left));
-      if (conn.statementTimeoutMs !== timeoutMs) {
-        await conn.client.query("SELECT set_config('statement_timeout', $1, false)", [String(timeoutMs)]);
-        conn.statementTimeoutMs = timeoutMs;
+      const lockMs = Math.min(this.lockTimeoutMs, timeoutMs);
+      if (conn.timeouts !== `${timeoutMs}/${lockMs}`) {
+        await conn.client.query(SET_TIMEOUTS_SQL, [String(timeoutMs), String(lockMs)]);
+        conn.timeouts = `${timeoutMs}/${lockMs}`;
       }
       return await fn(conn.client);
     } catch (err) {

@@ -157,18 +157,36 @@ SELECT ${columns}, t.query FROM picked p LEFT JOIN texts t ON t.queryid = p.quer
 export const STATEMENTS_MISSING_CODES = new Set(['42P01', '42883', '55000']);
 
 /**
+ * Relations of the connected database held, or waited for, in ACCESS EXCLUSIVE mode (LOCK
+ * TABLE, ALTER TABLE, VACUUM FULL, DROP, REINDEX): the one mode that conflicts with the ACCESS
+ * SHARE lock pg_relation_size() and pg_total_relation_size() take. A request still waiting counts
+ * too: ours would queue behind it. Read once per statement.
+ */
+const LOCKED_CTE = `locked AS MATERIALIZED (SELECT DISTINCT l.relation FROM pg_locks l
+ WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock'
+   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))`;
+
+/** Block size, for a locked relation's size as of its last VACUUM or ANALYZE (pg_class.relpages). */
+const BLOCK_BYTES = `current_setting('block_size')::float8`;
+
+/**
  * Per-index usage for one database, largest first, limited to $1 rows; the window columns
  * count unused indexes over all of them. Unique and primary-key indexes enforce constraints,
- * so an unused one is not a candidate for dropping and is not counted.
+ * so an unused one is not a candidate for dropping and is not counted. A locked index is not
+ * opened: its size is pg_class.relpages' (`locked` true).
  */
-const INDEXES_ONLY_SQL = `SELECT s.schemaname, s.relname, s.indexrelname,
+const INDEXES_ONLY_SQL = `WITH ${LOCKED_CTE},
+sized AS (SELECT s.schemaname, s.relname, s.indexrelname,
  s.idx_scan::float8 AS idx_scan, s.idx_tup_read::float8 AS idx_tup_read, s.idx_tup_fetch::float8 AS idx_tup_fetch,
- pg_relation_size(s.indexrelid)::float8 AS bytes,
- count(*) FILTER (WHERE s.idx_scan = 0 AND NOT (i.indisunique OR i.indisprimary)) OVER ()::int AS unused,
- COALESCE(sum(pg_relation_size(s.indexrelid))
-   FILTER (WHERE s.idx_scan = 0 AND NOT (i.indisunique OR i.indisprimary)) OVER (), 0)::float8 AS unused_bytes
- FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid
- ORDER BY bytes DESC, s.schemaname, s.indexrelname LIMIT GREATEST($1::int, 1)`;
+ s.indexrelid IN (SELECT relation FROM locked) AS locked,
+ s.idx_scan = 0 AND NOT (i.indisunique OR i.indisprimary) AS unused,
+ CASE WHEN s.indexrelid IN (SELECT relation FROM locked) THEN c.relpages * ${BLOCK_BYTES}
+      ELSE pg_relation_size(s.indexrelid)::float8 END AS bytes
+ FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid JOIN pg_class c ON c.oid = s.indexrelid)
+SELECT schemaname, relname, indexrelname, idx_scan, idx_tup_read, idx_tup_fetch, bytes, locked,
+ count(*) FILTER (WHERE unused) OVER ()::int AS unused,
+ COALESCE(sum(bytes) FILTER (WHERE unused) OVER (), 0)::float8 AS unused_bytes
+ FROM sized ORDER BY bytes DESC, schemaname, indexrelname LIMIT GREATEST($1::int, 1)`;
 
 /** A hard bound on the tables read per database, whatever the filters: the cap applies after them. */
 export const TABLES_READ_MAX = 10_000;
@@ -176,9 +194,18 @@ export const TABLES_READ_MAX = 10_000;
 /**
  * Per-table statistics for one database (postgres_exporter's stat_user_tables and
  * statio_user_tables), largest first, at most TABLES_READ_MAX; include/exclude and the
- * per-target cap are applied to these rows.
+ * per-target cap are applied to these rows. The statistics need no lock on the table; its size
+ * does, of the table, its TOAST table and their indexes: when one of them is locked the table is
+ * `locked` and ranked by pg_class.relpages instead.
  */
-export const TABLES_SQL = `SELECT s.schemaname, s.relname,
+export const TABLES_SQL = `WITH ${LOCKED_CTE},
+locked_tables AS MATERIALIZED (
+ SELECT relation AS oid FROM locked
+ UNION SELECT i.indrelid FROM pg_index i JOIN locked l ON l.relation = i.indexrelid
+ UNION SELECT c.oid FROM pg_class c JOIN locked l ON l.relation = c.reltoastrelid
+ UNION SELECT c.oid FROM pg_class c JOIN pg_index i ON i.indrelid = c.reltoastrelid
+   JOIN locked l ON l.relation = i.indexrelid)
+SELECT s.schemaname, s.relname,
  s.seq_scan::float8 AS seq_scan, s.seq_tup_read::float8 AS seq_tup_read,
  COALESCE(s.idx_scan, 0)::float8 AS idx_scan, COALESCE(s.idx_tup_fetch, 0)::float8 AS idx_tup_fetch,
  s.n_tup_ins::float8 AS n_tup_ins, s.n_tup_upd::float8 AS n_tup_upd, s.n_tup_del::float8 AS n_tup_del,
@@ -194,12 +221,23 @@ export const TABLES_SQL = `SELECT s.schemaname, s.relname,
  COALESCE(io.idx_blks_read, 0)::float8 AS idx_blks_read, COALESCE(io.idx_blks_hit, 0)::float8 AS idx_blks_hit,
  COALESCE(io.toast_blks_read, 0)::float8 AS toast_blks_read, COALESCE(io.toast_blks_hit, 0)::float8 AS toast_blks_hit,
  COALESCE(io.tidx_blks_read, 0)::float8 AS tidx_blks_read, COALESCE(io.tidx_blks_hit, 0)::float8 AS tidx_blks_hit,
- pg_total_relation_size(s.relid)::float8 AS bytes
- FROM pg_stat_user_tables s LEFT JOIN pg_statio_user_tables io ON io.relid = s.relid
+ s.relid IN (SELECT oid FROM locked_tables) AS locked,
+ CASE WHEN s.relid IN (SELECT oid FROM locked_tables) THEN c.relpages * ${BLOCK_BYTES}
+      ELSE pg_total_relation_size(s.relid)::float8 END AS bytes
+ FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+ LEFT JOIN pg_statio_user_tables io ON io.relid = s.relid
  ORDER BY bytes DESC, s.schemaname, s.relname LIMIT ${TABLES_READ_MAX}`;
 
-/** Indexes ($1 the cap) and tables of one database in one round trip. */
-export const DATABASE_OBJECTS_SQL = combinedSql({ indexes: INDEXES_ONLY_SQL, tables: TABLES_SQL });
+/** The relations of the connected database held or waited for in ACCESS EXCLUSIVE mode, by name. */
+export const LOCKED_RELATIONS_SQL = `WITH ${LOCKED_CTE}
+SELECT relation::regclass::text AS name FROM locked ORDER BY 1`;
+
+/** Indexes ($1 the cap), tables and the locked relations of one database in one round trip. */
+export const DATABASE_OBJECTS_SQL = combinedSql({
+  indexes: INDEXES_ONLY_SQL,
+  tables: TABLES_SQL,
+  locked: LOCKED_RELATIONS_SQL,
+});
 /** Indexes alone, $1 the cap. */
 export const INDEXES_SQL = INDEXES_ONLY_SQL;
 

@@ -6,12 +6,10 @@ import { errorText, type Logger } from '../logger.js';
 import type { MetricFamily } from '../metrics/exposition.js';
 import { settleWithin } from '../wait.js';
 import { remainingMs, type Collector, type ScrapeContext } from './collector.js';
-import { Aborted, TargetPool } from './postgres-pool.js';
+import { TargetPool } from './postgres-pool.js';
+import { BackgroundSample } from './postgres-sample.js';
 import {
   activityFamilies,
-  DATABASE_SIZE_SQL,
-  databaseSizeFamilies,
-  indexFamilies,
   lockFamilies,
   replicationFamilies,
   selectDatabases,
@@ -20,8 +18,6 @@ import {
   postmasterFamilies,
   bgwriterFamilies,
   replicationSlotFamilies,
-  DATABASE_OBJECTS_SQL,
-  tableFamilies,
   STAT_DATABASE_SQL,
   statDatabaseFamilies,
   STATEMENTS_MISSING_CODES,
@@ -39,6 +35,12 @@ export type PostgresTargetConfig = z.infer<typeof postgresTarget>;
 
 /** How long a missing pg_stat_statements is believed before it is looked for again. */
 const STATEMENTS_RECHECK_MS = 10 * 60_000;
+
+/**
+ * lock_timeout of every statement: a catalogue or relation held in ACCESS EXCLUSIVE mode costs
+ * a query at most this long, and a backend whose client gave up does not stay queued behind it.
+ */
+const LOCK_TIMEOUT_MS = 1000;
 
 /** The DSN pointed at another database on the same server, with the same credentials. */
 function dsnForDatabase(dsn: string, datname: string): string {
@@ -79,6 +81,7 @@ export class PostgresCollector implements Collector {
   private readonly pool: TargetPool;
   /** The background sample's connections, one database at a time per worker, closed after each sample. */
   private readonly samplePool: TargetPool;
+  private readonly sample: BackgroundSample;
   private readonly password: string | undefined;
   private readonly mainDb: string;
   private readonly redacted: string;
@@ -88,14 +91,6 @@ export class PostgresCollector implements Collector {
   private readonly server: string;
   /** server_version_num from the previous scrape: PostgreSQL 17 has pg_stat_checkpointer. */
   private serverVersion = 0;
-  private sample?: {
-    at: number;
-    sizes: Row[];
-    indexes: { datname: string; rows: Row[] }[];
-    tables: { datname: string; rows: Row[] }[];
-  };
-  private sampling?: Promise<void>;
-  private refreshController?: AbortController;
 
   constructor(
     private readonly cfg: PostgresConfig,
@@ -117,8 +112,20 @@ export class PostgresCollector implements Collector {
         keepAlive: true,
       });
     const log = logger.child({ collector: this.name });
-    this.pool = new TargetPool(cfg.pool_size, this.mainDb, connect, log);
-    this.samplePool = new TargetPool(Math.max(1, cfg.pool_size - 1), this.mainDb, connect, log);
+    const pool = { mainDb: this.mainDb, connect, lockTimeoutMs: LOCK_TIMEOUT_MS, logger: log };
+    this.pool = new TargetPool({ ...pool, max: cfg.pool_size });
+    const sampleBudget = Math.max(1, cfg.pool_size - 1);
+    this.samplePool = new TargetPool({ ...pool, max: sampleBudget });
+    this.sample = new BackgroundSample({
+      pool: this.samplePool,
+      workers: sampleBudget,
+      mainDb: this.mainDb,
+      intervalMs: cfg.sample_interval,
+      collector: this.name,
+      indexes: cfg.indexes,
+      tables: cfg.tables,
+      scrub: (text) => scrubSecrets(text, [this.password]),
+    });
   }
 
   failureFamilies(): MetricFamily[] {
@@ -219,80 +226,15 @@ export class PostgresCollector implements Collector {
   }
 
   /**
-   * Database sizes and per-index statistics cost far more than the other views (a walk of every
-   * database directory; a connection to each database), and change slowly: they are sampled
-   * at most every `sample_interval`, in the background. A scrape waits for a running sample
-   * only while its own deadline allows, then serves the latest complete one.
+   * Database sizes and per-index and per-table statistics cost far more than the other views (a
+   * walk of every database directory; a connection to each database), and change slowly: they
+   * are sampled at most every `sample_interval`, in the background. A scrape waits for a running
+   * sample only while its own deadline allows, then serves the latest values of each part.
    */
   private async sampled(databases: string[], ctx: ScrapeContext): Promise<MetricFamily[]> {
-    const stale = !this.sample || Date.now() - this.sample.at >= this.cfg.sample_interval;
-    if (stale && !this.sampling) {
-      this.sampling = this.takeSample(databases, ctx.logger).finally(() => (this.sampling = undefined));
-    }
-    if (this.sampling) await settleWithin(this.sampling, remainingMs(ctx) - 100);
-    if (!this.sample) return [];
-    const base = { target: this.target, server: this.server };
-    return [
-      ...databaseSizeFamilies(this.sample.sizes, base),
-      ...(this.cfg.indexes.enabled ? indexFamilies(this.sample.indexes, this.cfg.indexes.limit, base) : []),
-      ...(this.cfg.tables.enabled ? tableFamilies(this.sample.tables, this.cfg.tables, base) : []),
-    ];
-  }
-
-  private async takeSample(databases: string[], logger: Logger): Promise<void> {
-    // Its own deadline, not the scrape's: a sample may outlive the scrape that started it.
-    const controller = new AbortController();
-    this.refreshController = controller;
-    const timeoutMs = Math.max(10_000, this.cfg.sample_interval);
-    const timer = setTimeout(() => controller.abort(), timeoutMs);
-    const ctx: ScrapeContext = { signal: controller.signal, deadline: Date.now() + timeoutMs, logger };
-    const indexes: { datname: string; rows: Row[] }[] = [];
-    const tables: { datname: string; rows: Row[] }[] = [];
-    const run = <T>(db: string, fn: (c: pg.Client) => Promise<T>) => this.samplePool.use(db, ctx, fn);
-    try {
-      const sizes = run(this.mainDb, async (c) => (await c.query<Row>(DATABASE_SIZE_SQL, [databases])).rows);
-      const queue = this.cfg.indexes.enabled || this.cfg.tables.enabled ? [...databases] : [];
-      const workers = Math.max(1, this.cfg.pool_size - 1);
-      const perDatabase = Promise.all(
-        Array.from({ length: workers }, async () => {
-          for (let db = queue.shift(); db !== undefined; db = queue.shift()) {
-            const datname = db;
-            try {
-              const objects = await run(
-                datname,
-                async (c) => (await c.query<Row>(DATABASE_OBJECTS_SQL, [this.cfg.indexes.limit])).rows[0],
-              );
-              indexes.push({ datname, rows: (objects?.indexes ?? []) as Row[] });
-              tables.push({ datname, rows: (objects?.tables ?? []) as Row[] });
-            } catch (err) {
-              if (controller.signal.aborted) return;
-              logger.warn(
-                { datname, err: scrubSecrets(errorText(err), [this.password]) },
-                'index statistics failed',
-              );
-            }
-          }
-        }),
-      );
-      const [sizeRows] = await Promise.all([sizes, perDatabase]);
-      if (controller.signal.aborted) throw new Aborted();
-      indexes.sort((a, b) => a.datname.localeCompare(b.datname));
-      tables.sort((a, b) => a.datname.localeCompare(b.datname));
-      this.sample = { at: Date.now(), sizes: sizeRows, indexes, tables };
-    } catch (err) {
-      logger.warn(
-        {
-          err: controller.signal.aborted
-            ? `timed out after ${timeoutMs} ms`
-            : scrubSecrets(errorText(err), [this.password]),
-        },
-        'database size and index sample failed; keeping the previous one',
-      );
-    } finally {
-      clearTimeout(timer);
-      // Between samples stackwatch holds no connection to the other databases.
-      await this.samplePool.drain(2000);
-    }
+    const running = this.sample.refresh(databases, ctx.logger);
+    if (running) await settleWithin(running, remainingMs(ctx) - 100);
+    return this.sample.families(databases, { target: this.target, server: this.server });
   }
 
   /** Open connections, for tests and benchmarks. */
@@ -301,7 +243,7 @@ export class PostgresCollector implements Collector {
   }
 
   async close(): Promise<void> {
-    this.refreshController?.abort();
+    this.sample.close();
     await Promise.all([this.pool.close(), this.samplePool.close()]);
   }
 }
