@@ -29,8 +29,12 @@ export const SETTINGS_SQL = `SELECT name, CASE WHEN source = 'session' THEN rese
  COALESCE(unit, '') AS unit, vartype FROM pg_settings
  WHERE vartype IN ('bool', 'integer', 'real') AND name <> 'sync_commit_cancel_wait'`;
 
-/** When the server started (postgres_exporter's pg_postmaster query). */
+/**
+ * When the server started (postgres_exporter's pg_postmaster query) and last loaded its
+ * configuration: the settings are read again only when one of the two has changed.
+ */
 export const POSTMASTER_SQL = `SELECT EXTRACT(EPOCH FROM pg_postmaster_start_time())::float8 AS start_time_seconds,
+ EXTRACT(EPOCH FROM pg_conf_load_time())::float8 AS conf_load_time_seconds,
  current_setting('server_version_num')::int AS server_version_num`;
 
 /**
@@ -97,12 +101,13 @@ export function combinedSql(parts: Record<string, string>): string {
 
 /**
  * The server-wide views that need no database list, in one statement. $1 the cap on
- * replication slots. `checkpointer` for PostgreSQL 17+ (learnt from the previous scrape).
+ * replication slots. `checkpointer` for PostgreSQL 17+ (learnt from the previous scrape). The
+ * settings are not among them: they are read on their own, only when they may have changed
+ * (see POSTMASTER_SQL).
  */
 export function serverViewsSql(opts: { checkpointer: boolean }): string {
   return combinedSql({
     databases: DATABASES_SQL,
-    settings: SETTINGS_SQL,
     replication: REPLICATION_SQL,
     activity: ACTIVITY_SQL,
     locks: LOCKS_SQL,
@@ -413,15 +418,19 @@ export function settingSample(row: Row): { name: string; value: number; suffix: 
   return { name, value: value === -1 ? -1 : value * multiple * conv.factor, suffix: conv.suffix };
 }
 
+/** HELP suffix of the settings families, which are cached. */
+const SETTINGS_CACHED = ' Cached until a configuration reload or restart.';
+
 export function settingsFamilies(rows: Row[], base: Labels): MetricFamily[] {
   const out: MetricFamily[] = [];
   for (const r of rows) {
     const s = settingSample(r);
     if (!s) continue;
     const name = s.suffix ? `pg_settings_${s.name}_${s.suffix}` : `pg_settings_${s.name}`;
-    const help = s.suffix
-      ? `Server Parameter: ${s.name} [Units converted to ${s.suffix}].`
-      : `Server Parameter: ${s.name}.`;
+    const help =
+      (s.suffix
+        ? `Server Parameter: ${s.name} [Units converted to ${s.suffix}].`
+        : `Server Parameter: ${s.name}.`) + SETTINGS_CACHED;
     // A gauge named `_count` or `_total` (tcp_keepalives_count) is an anchor name promtool would flag.
     const family = /_(count|total|sum|bucket)$/.test(name) ? untyped(name, help) : gauge(name, help);
     out.push(family.add({ ...base }, s.value));

@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { z } from 'zod';
 import type { postgresSection, postgresTarget } from '../config/databases.js';
 import { redactUrl, scrubSecrets, urlPassword } from '../secrets.js';
 import { errorText, type Logger } from '../logger.js';
-import type { MetricFamily } from '../metrics/exposition.js';
+import type { Labels, MetricFamily } from '../metrics/exposition.js';
 import { settleWithin } from '../wait.js';
 import { remainingMs, type Collector, type ScrapeContext } from './collector.js';
 import { TargetPool } from './postgres-pool.js';
@@ -15,6 +16,7 @@ import {
   selectDatabases,
   serverViewsSql,
   settingsFamilies,
+  SETTINGS_SQL,
   postmasterFamilies,
   bgwriterFamilies,
   replicationSlotFamilies,
@@ -29,6 +31,8 @@ import {
 } from './postgres-queries.js';
 
 type Query = (sql: string, params?: unknown[]) => Promise<Row[]>;
+/** Runs `fn` with a query function on a pooled connection to the DSN's own database. */
+type OnMain = <T>(fn: (q: Query) => Promise<T>) => Promise<T>;
 
 export type PostgresConfig = z.infer<typeof postgresSection>;
 export type PostgresTargetConfig = z.infer<typeof postgresTarget>;
@@ -41,6 +45,20 @@ const STATEMENTS_RECHECK_MS = 10 * 60_000;
  * a query at most this long, and a backend whose client gave up does not stay queued behind it.
  */
 const LOCK_TIMEOUT_MS = 1000;
+
+const statementNames = new Map<string, string>();
+/**
+ * The name of a scrape statement prepared once per connection: the server views query costs
+ * more to parse and plan than to run, every scrape.
+ */
+function statementName(sql: string): string {
+  let name = statementNames.get(sql);
+  if (!name) {
+    name = 'stackwatch_' + createHash('sha256').update(sql).digest('hex').slice(0, 16);
+    statementNames.set(sql, name);
+  }
+  return name;
+}
 
 /** The DSN pointed at another database on the same server, with the same credentials. */
 function dsnForDatabase(dsn: string, datname: string): string {
@@ -91,6 +109,8 @@ export class PostgresCollector implements Collector {
   private readonly server: string;
   /** server_version_num from the previous scrape: PostgreSQL 17 has pg_stat_checkpointer. */
   private serverVersion = 0;
+  /** The settings families, kept until the server restarts or reloads its configuration. */
+  private settings?: { started: number; loaded: number; families: MetricFamily[] };
 
   constructor(
     private readonly cfg: PostgresConfig,
@@ -135,10 +155,12 @@ export class PostgresCollector implements Collector {
   async collect(ctx: ScrapeContext): Promise<MetricFamily[]> {
     const base = { target: this.target, server: this.server };
     let databases: string[] = [];
-    /** Runs `fn` with a query function on a pooled connection to the DSN's own database. */
-    const onMain = <T>(fn: (q: Query) => Promise<T>): Promise<T> =>
+    const onMain: OnMain = (fn) =>
       this.pool.use(this.mainDb, ctx, (c) =>
-        fn(async (sql, params) => (await c.query<Row>(sql, params)).rows),
+        fn(
+          async (sql, params) =>
+            (await c.query<Row>({ name: statementName(sql), text: sql, values: params })).rows,
+        ),
       );
     let out: MetricFamily[];
     try {
@@ -160,6 +182,8 @@ export class PostgresCollector implements Collector {
       this.serverVersion = Number(views.postmaster?.[0]?.server_version_num ?? 0);
       databases = this.selectDatabases(views.databases ?? [], ctx);
       this.lastDatabases = databases;
+      const settings = this.cachedSettings(views.postmaster?.[0], onMain, base);
+      settings.catch(() => undefined);
       let stats: MetricFamily[];
       if (early && guess?.join('\0') === databases.join('\0')) {
         stats = await early;
@@ -168,7 +192,7 @@ export class PostgresCollector implements Collector {
         stats = await statsFor(databases);
       }
       out = [
-        ...settingsFamilies(views.settings ?? [], base),
+        ...(await settings),
         ...replicationFamilies(views.replication?.[0], base),
         ...replicationSlotFamilies(views.slots ?? [], base),
         ...postmasterFamilies(views.postmaster?.[0], base),
@@ -185,6 +209,28 @@ export class PostgresCollector implements Collector {
     }
     out.push(...(await this.sampled(databases, ctx)));
     return out;
+  }
+
+  /**
+   * The numeric server parameters, read again only when the server has restarted or reloaded its
+   * configuration since they were last read: a parameter changes only then, and pg_settings is
+   * the costliest of the server views. pg_conf_load_time() is per session (a session records the
+   * time it applied the reload, at its next statement), so a reload is a load time later than
+   * any seen before: each pooled session reports it once, and one that has not yet applied it
+   * reports an earlier time and reads nothing.
+   */
+  private async cachedSettings(
+    postmaster: Row | undefined,
+    onMain: OnMain,
+    base: Labels,
+  ): Promise<MetricFamily[]> {
+    const started = Number(postmaster?.start_time_seconds);
+    const loaded = Number(postmaster?.conf_load_time_seconds);
+    const kept = this.settings;
+    if (kept && kept.started === started && !(loaded > kept.loaded)) return kept.families;
+    const families = settingsFamilies(await onMain((q) => q(SETTINGS_SQL)), base);
+    this.settings = { started, loaded, families };
+    return families;
   }
 
   private selectDatabases(rows: Row[], ctx: ScrapeContext): string[] {

@@ -6,7 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exporterMetricNames } from '../support/exporter-metric-names.js';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
-import { matching, samples, seriesCount, single } from '../support/exposition.js';
+import { helpOf, matching, samples, seriesCount, single } from '../support/exposition.js';
 import { startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
 import { run, tempDir, waitFor } from '../support/util.js';
 
@@ -351,6 +351,41 @@ collectors:
     expect(settings).toBe(numericParameters);
     const series = seriesCount(text, 'pg_') - settings;
     expect(series).toBeLessThan(800);
+  });
+
+  it('reads the server parameters once, and again after a configuration reload', async () => {
+    // How often stackwatch has read pg_settings, as pg_stat_statements counts it.
+    const settingsReads = async () =>
+      Number(
+        await server.psql(
+          "select coalesce(sum(calls), 0) from pg_stat_statements where query like 'SELECT name, CASE WHEN source =%'",
+        ),
+      );
+    await scrape(metricsUrl);
+    const reads = await settingsReads();
+    expect(reads).toBeGreaterThan(0);
+    for (let i = 0; i < 3; i++) {
+      const text = await scrape(metricsUrl);
+      expect(single(text, 'pg_settings_work_mem_bytes', {})).toBe(4 * 1024 * 1024);
+    }
+    expect(await settingsReads()).toBe(reads);
+    expect(helpOf(await scrape(metricsUrl), 'pg_settings_work_mem_bytes')).toContain(
+      'Cached until a configuration reload or restart',
+    );
+
+    await server.psql("alter system set work_mem = '7MB'");
+    await server.psql('select pg_reload_conf()');
+    try {
+      await waitFor(
+        async () => single(await scrape(metricsUrl), 'pg_settings_work_mem_bytes', {}) === 7 * 1024 * 1024,
+        20_000,
+        'the reloaded work_mem',
+      );
+      expect(await settingsReads()).toBeGreaterThan(reads);
+    } finally {
+      await server.psql('alter system reset work_mem');
+      await server.psql('select pg_reload_conf()');
+    }
   });
 
   it('exports every PostgreSQL name the shipped rules and dashboards use', async () => {
