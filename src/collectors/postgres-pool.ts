@@ -35,7 +35,17 @@ export interface TargetPoolOptions {
   logger: Logger;
 }
 
-const SET_TIMEOUTS_SQL = `SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)`;
+/** Sets a connection's timeouts, and learns what the server is and what the role may read. */
+const SET_TIMEOUTS_SQL = `SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false),
+ current_setting('server_version_num')::int AS version,
+ has_function_privilege('pg_ls_waldir()', 'execute') AS reads_wal_dir`;
+
+/** What the queries may use on this server: its version, and whether the role may list pg_wal. */
+export interface ServerFacts {
+  /** server_version_num (0 until a connection has been set up). */
+  version: number;
+  readsWalDir: boolean;
+}
 
 /**
  * At most `max` connections to one server, shared by every database. Idle connections are
@@ -54,6 +64,8 @@ export class TargetPool {
   private readonly connect: (db: string, timeoutMs: number) => pg.Client;
   private readonly lockTimeoutMs: number;
   private readonly logger: Logger;
+  /** Learnt when a connection's timeouts are set, so before any query of `use` runs. */
+  server: ServerFacts = { version: 0, readsWalDir: false };
 
   constructor(opts: TargetPoolOptions) {
     this.max = opts.max;
@@ -82,8 +94,14 @@ export class TargetPool {
       const timeoutMs = left >= 1000 ? Math.floor(left / 500) * 500 : Math.max(1, Math.floor(left));
       const lockMs = Math.min(this.lockTimeoutMs, timeoutMs);
       if (conn.timeouts !== `${timeoutMs}/${lockMs}`) {
-        await conn.client.query(SET_TIMEOUTS_SQL, [String(timeoutMs), String(lockMs)]);
+        const set = await conn.client.query<{ version: number; reads_wal_dir: boolean }>(SET_TIMEOUTS_SQL, [
+          String(timeoutMs),
+          String(lockMs),
+        ]);
         conn.timeouts = `${timeoutMs}/${lockMs}`;
+        const facts = set.rows[0];
+        if (facts)
+          this.server = { version: Number(facts.version), readsWalDir: facts.reads_wal_dir === true };
       }
       return await fn(conn.client);
     } catch (err) {

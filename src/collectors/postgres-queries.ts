@@ -34,8 +34,7 @@ export const SETTINGS_SQL = `SELECT name, CASE WHEN source = 'session' THEN rese
  * configuration: the settings are read again only when one of the two has changed.
  */
 export const POSTMASTER_SQL = `SELECT EXTRACT(EPOCH FROM pg_postmaster_start_time())::float8 AS start_time_seconds,
- EXTRACT(EPOCH FROM pg_conf_load_time())::float8 AS conf_load_time_seconds,
- current_setting('server_version_num')::int AS server_version_num`;
+ EXTRACT(EPOCH FROM pg_conf_load_time())::float8 AS conf_load_time_seconds`;
 
 /**
  * The background writer's counters, every column the server has: PostgreSQL 17 moved the
@@ -44,6 +43,30 @@ export const POSTMASTER_SQL = `SELECT EXTRACT(EPOCH FROM pg_postmaster_start_tim
 export const BGWRITER_SQL = `SELECT to_jsonb(b) AS stats FROM pg_stat_bgwriter b`;
 /** PostgreSQL 17+ only: the view does not exist before. */
 export const CHECKPOINTER_SQL = `SELECT to_jsonb(c) AS stats FROM pg_stat_checkpointer c`;
+/** PostgreSQL 14+ only; every column the server has (PostgreSQL 18 moved the write and sync columns to pg_stat_io). */
+export const STAT_WAL_SQL = `SELECT to_jsonb(w) AS stats FROM pg_stat_wal w`;
+
+/**
+ * postgres_exporter's `wal` collector: the WAL segments in pg_wal and their size. pg_ls_waldir()
+ * is for superusers and pg_monitor: the query is left out for another role, whose statement
+ * would fail as a whole.
+ */
+export const WAL_SQL = `SELECT count(*)::int AS segments, sum(size)::float8 AS size_bytes FROM pg_ls_waldir()
+ WHERE name ~ '^[0-9A-F]{24}$'`;
+
+/**
+ * postgres_exporter's stat_progress_vacuum query: the progress counters of every running VACUUM
+ * (phase as a number), the table named where it is in the DSN's database, else by its OID.
+ * `regclass` output reads the catalogue cache and takes no lock on the table.
+ */
+export const PROGRESS_VACUUM_SQL = `SELECT d.datname,
+ COALESCE(CASE WHEN d.datname = current_database() THEN s.relid::regclass::text END, s.relid::text) AS relname,
+ s.param1 AS phase, s.param2 AS heap_blks_total, s.param3 AS heap_blks_scanned, s.param4 AS heap_blks_vacuumed,
+ s.param5 AS index_vacuum_count, s.param6 AS max_dead_tuples, s.param7 AS num_dead_tuples
+ FROM pg_stat_get_progress_info('VACUUM'::text)
+ s(pid, datid, relid, param1, param2, param3, param4, param5, param6, param7, param8, param9, param10,
+   param11, param12, param13, param14, param15, param16, param17, param18, param19, param20)
+ LEFT JOIN pg_database d ON s.datid = d.oid`;
 
 /** Replication slots, the first $1 by name, with how far each one holds WAL back. */
 export const REPLICATION_SLOTS_SQL = `SELECT slot_name, slot_type, COALESCE(database, '') AS database,
@@ -101,11 +124,11 @@ export function combinedSql(parts: Record<string, string>): string {
 
 /**
  * The server-wide views that need no database list, in one statement. $1 the cap on
- * replication slots. `checkpointer` for PostgreSQL 17+ (learnt from the previous scrape). The
- * settings are not among them: they are read on their own, only when they may have changed
- * (see POSTMASTER_SQL).
+ * replication slots. By what the server is: pg_stat_wal from PostgreSQL 14, pg_stat_checkpointer
+ * from 17, pg_wal's listing where the role may read it. The settings are not among them: they are
+ * read on their own, only when they may have changed (see POSTMASTER_SQL).
  */
-export function serverViewsSql(opts: { checkpointer: boolean }): string {
+export function serverViewsSql(server: { version: number; readsWalDir: boolean }): string {
   return combinedSql({
     databases: DATABASES_SQL,
     replication: REPLICATION_SQL,
@@ -113,7 +136,10 @@ export function serverViewsSql(opts: { checkpointer: boolean }): string {
     locks: LOCKS_SQL,
     postmaster: POSTMASTER_SQL,
     bgwriter: BGWRITER_SQL,
-    ...(opts.checkpointer ? { checkpointer: CHECKPOINTER_SQL } : {}),
+    ...(server.version >= 170000 ? { checkpointer: CHECKPOINTER_SQL } : {}),
+    ...(server.version >= 140000 ? { stat_wal: STAT_WAL_SQL } : {}),
+    ...(server.readsWalDir ? { wal: WAL_SQL } : {}),
+    progress_vacuum: PROGRESS_VACUUM_SQL,
     slots: REPLICATION_SLOTS_SQL,
   });
 }
@@ -474,6 +500,108 @@ export function bgwriterFamilies(
   }
   return out;
 }
+
+/** pg_stat_progress_vacuum's phases, by the number the server reports (postgres_exporter's labels). */
+export const VACUUM_PHASES = [
+  'initializing',
+  'scanning heap',
+  'vacuuming indexes',
+  'vacuuming heap',
+  'cleaning up indexes',
+  'truncating heap',
+  'performing final cleanup',
+] as const;
+
+/**
+ * postgres_exporter's stat_progress_vacuum collector (default since 0.18): per running VACUUM,
+ * the phase (every phase, 1 for the current one) and its counters, labelled datname and relname.
+ */
+export function progressVacuumFamilies(rows: Row[], base: Labels): MetricFamily[] {
+  const phase = gauge(
+    'pg_stat_progress_vacuum_phase',
+    "Current vacuum phase (1 = active, 0 = inactive). Label 'phase' is human-readable.",
+  );
+  const columns = [
+    ['heap_blks', 'heap_blks_total', 'Total number of heap blocks in the table being vacuumed.'],
+    ['heap_blks_scanned', 'heap_blks_scanned', 'Number of heap blocks scanned so far.'],
+    ['heap_blks_vacuumed', 'heap_blks_vacuumed', 'Number of heap blocks vacuumed so far.'],
+    ['index_vacuums', 'index_vacuum_count', 'Number of completed index vacuum cycles.'],
+    [
+      'max_dead_tuples',
+      'max_dead_tuples',
+      'Maximum number of dead tuples that can be stored before cleanup is performed.',
+    ],
+    ['num_dead_tuples', 'num_dead_tuples', 'Current number of dead tuples found so far.'],
+  ] as const;
+  const counters = columns.map(([name, col, help]) => ({
+    col,
+    family: gauge(`pg_stat_progress_vacuum_${name}`, help),
+  }));
+  for (const r of rows) {
+    const labels = {
+      ...base,
+      datname: r.datname === null || r.datname === undefined ? 'unknown' : str(r.datname),
+      relname: r.relname === null || r.relname === undefined ? 'unknown' : str(r.relname),
+    };
+    const current = r.phase === null || r.phase === undefined ? NaN : num(r.phase);
+    VACUUM_PHASES.forEach((name, i) => phase.add({ ...labels, phase: name }, i === current ? 1 : 0));
+    for (const c of counters) c.family.add(labels, num(r[c.col]) || 0);
+  }
+  return [phase, ...counters.map((c) => c.family)];
+}
+
+/** postgres_exporter's wal collector (default since 0.14): the segments in pg_wal and their size. */
+export function walFamilies(row: Row | undefined, base: Labels): MetricFamily[] {
+  if (!row) return [];
+  const out = [gauge('pg_wal_segments', 'Number of WAL segments').add({ ...base }, num(row.segments))];
+  // sum() of no segment is NULL; postgres_exporter leaves the size out then.
+  if (row.size_bytes !== null && row.size_bytes !== undefined)
+    out.push(gauge('pg_wal_size_bytes', 'Total size of WAL segments').add({ ...base }, num(row.size_bytes)));
+  return out;
+}
+
+/**
+ * pg_stat_wal under the names of postgres_exporter's pg_stat_wal collector as proposed upstream
+ * (`pg_stat_wal_<column>`, `wal_records` with `_total`), the times in milliseconds as the view
+ * has them and stats_reset in seconds since the epoch. Only the columns the server has.
+ */
+export function statWalFamilies(row: Row | undefined, base: Labels): MetricFamily[] {
+  const stats = (row?.stats ?? undefined) as Record<string, unknown> | undefined;
+  if (!stats) return [];
+  const out: MetricFamily[] = [];
+  for (const [col, v] of Object.entries(stats)) {
+    if (col === 'stats_reset') {
+      const at = v === null || v === undefined ? 0 : Date.parse(str(v)) / 1000;
+      out.push(
+        gauge('pg_stat_wal_stats_reset', 'Time at which these statistics were last reset').add(
+          { ...base },
+          at,
+        ),
+      );
+      continue;
+    }
+    const value = num(v);
+    if (!Number.isFinite(value)) continue;
+    const help = STAT_WAL_HELP[col] ?? `pg_stat_wal.${col}.`;
+    out.push(
+      col === 'wal_records'
+        ? counter('pg_stat_wal_wal_records_total', help).add({ ...base }, value)
+        : untyped(`pg_stat_wal_${col}`, `${help} (counter; postgres_exporter name)`).add({ ...base }, value),
+    );
+  }
+  return out;
+}
+
+const STAT_WAL_HELP: Record<string, string> = {
+  wal_records: 'Total number of WAL records generated',
+  wal_fpi: 'Total number of WAL full page images generated',
+  wal_bytes: 'Total amount of WAL generated in bytes',
+  wal_buffers_full: 'Number of times WAL data was written to disk because WAL buffers became full',
+  wal_write: 'Number of times WAL buffers were written out to disk via XLogWrite request',
+  wal_sync: 'Number of times WAL files were synced to disk via issue_xlog_fsync request',
+  wal_write_time: 'Total amount of time spent writing WAL buffers to disk, in milliseconds',
+  wal_sync_time: 'Total amount of time spent syncing WAL files to disk, in milliseconds',
+};
 
 export function replicationSlotFamilies(rows: Row[], base: Labels): MetricFamily[] {
   // The queries.yaml names the community's alerts use, and postgres_exporter 0.20's collector.

@@ -19,7 +19,10 @@ import {
   SETTINGS_SQL,
   postmasterFamilies,
   bgwriterFamilies,
+  progressVacuumFamilies,
   replicationSlotFamilies,
+  statWalFamilies,
+  walFamilies,
   STAT_DATABASE_SQL,
   statDatabaseFamilies,
   STATEMENTS_MISSING_CODES,
@@ -107,8 +110,6 @@ export class PostgresCollector implements Collector {
   private lastDropped = '';
   private lastDatabases?: string[];
   private readonly server: string;
-  /** server_version_num from the previous scrape: PostgreSQL 17 has pg_stat_checkpointer. */
-  private serverVersion = 0;
   /** The settings families, kept until the server restarts or reloads its configuration. */
   private settings?: { started: number; loaded: number; families: MetricFamily[] };
 
@@ -174,12 +175,11 @@ export class PostgresCollector implements Collector {
       const guess = this.lastDatabases;
       const early = guess ? statsFor(guess) : undefined;
       early?.catch(() => undefined);
-      const viewsSql = serverViewsSql({ checkpointer: this.serverVersion >= 170000 });
-      const views = (await onMain((q) => q(viewsSql, [this.cfg.max_replication_slots])))[0] as Record<
-        string,
-        Row[]
-      >;
-      this.serverVersion = Number(views.postmaster?.[0]?.server_version_num ?? 0);
+      // What the server is and what the role may read are known once a connection has its
+      // timeouts set, before this runs.
+      const views = (
+        await onMain((q) => q(serverViewsSql(this.pool.server), [this.cfg.max_replication_slots]))
+      )[0] as Record<string, Row[]>;
       databases = this.selectDatabases(views.databases ?? [], ctx);
       this.lastDatabases = databases;
       const settings = this.cachedSettings(views.postmaster?.[0], onMain, base);
@@ -197,6 +197,9 @@ export class PostgresCollector implements Collector {
         ...replicationSlotFamilies(views.slots ?? [], base),
         ...postmasterFamilies(views.postmaster?.[0], base),
         ...bgwriterFamilies({ bgwriter: views.bgwriter?.[0], checkpointer: views.checkpointer?.[0] }, base),
+        ...walFamilies(views.wal?.[0], base),
+        ...statWalFamilies(views.stat_wal?.[0], base),
+        ...progressVacuumFamilies(views.progress_vacuum ?? [], base),
         ...activityFamilies(views.activity ?? [], databases, base),
         ...lockFamilies(views.locks ?? [], databases, base),
         ...stats,

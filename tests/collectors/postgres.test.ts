@@ -388,6 +388,68 @@ collectors:
     }
   });
 
+  it('reports a running VACUUM, the WAL segments and pg_stat_wal as the server shows them', async () => {
+    await server.psql(
+      "create table bloated(id int, pad text); insert into bloated select g, repeat('x', 100) from generate_series(1, 20000) g; delete from bloated where id % 2 = 0",
+    );
+    // A VACUUM slowed down so that it is still scanning while the test looks at it.
+    const vacuuming = await client('postgres');
+    await vacuuming.query("set vacuum_cost_delay = '100ms'; set vacuum_cost_limit = 1");
+    const pid = (await vacuuming.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]?.pid;
+    const vacuum = vacuuming.query('vacuum bloated').catch((err: Error) => err.message);
+    try {
+      const progressSql = `select phase, heap_blks_total from pg_stat_progress_vacuum p
+        join pg_class c on c.oid = p.relid where c.relname = 'bloated'`;
+      await waitFor(async () => (await server.psql(progressSql)) !== '', 20_000, 'the VACUUM to start');
+      await waitFor(
+        async () => {
+          const before = await server.psql(progressSql);
+          const text = await scrape(metricsUrl);
+          if ((await server.psql(progressSql)) !== before) return false;
+          const [phase, blocks] = before.split('|');
+          const table = { datname: 'postgres', relname: 'bloated' };
+          expect(
+            matching(text, 'pg_stat_progress_vacuum_phase', { ...table, phase }).map((s) => s.value),
+          ).toEqual([1]);
+          expect(
+            matching(text, 'pg_stat_progress_vacuum_phase', table).reduce((a, s) => a + s.value, 0),
+          ).toBe(1);
+          expect(single(text, 'pg_stat_progress_vacuum_heap_blks', table)).toBe(Number(blocks));
+          expect(single(text, 'pg_stat_progress_vacuum_heap_blks_scanned', table)).toBeLessThanOrEqual(
+            Number(blocks),
+          );
+          return true;
+        },
+        20_000,
+        'a steady VACUUM phase',
+      );
+    } finally {
+      await server.psql(`select pg_cancel_backend(${pid})`);
+    }
+    expect(await vacuum).toContain('canceling statement');
+    const done = await scrape(metricsUrl);
+    expect(matching(done, 'pg_stat_progress_vacuum_phase', { relname: 'bloated' })).toEqual([]);
+
+    const segmentsSql = "select count(*), sum(size) from pg_ls_waldir() where name ~ '^[0-9A-F]{24}$'";
+    const recordsBefore = Number(await server.psql('select wal_records from pg_stat_wal'));
+    const segmentsBefore = await server.psql(segmentsSql);
+    const text = await scrape(metricsUrl);
+    const recordsAfter = Number(await server.psql('select wal_records from pg_stat_wal'));
+    if ((await server.psql(segmentsSql)) === segmentsBefore) {
+      const [segments, bytes] = segmentsBefore.split('|').map(Number);
+      expect(single(text, 'pg_wal_segments', {})).toBe(segments);
+      expect(single(text, 'pg_wal_size_bytes', {})).toBe(bytes);
+    }
+    const records = single(text, 'pg_stat_wal_wal_records_total', {}) as number;
+    expect(records).toBeGreaterThanOrEqual(recordsBefore);
+    expect(records).toBeLessThanOrEqual(recordsAfter);
+    // To the millisecond: the view's microseconds go through a JSON timestamp.
+    expect(single(text, 'pg_stat_wal_stats_reset', {})).toBeCloseTo(
+      Number(await server.psql('select extract(epoch from stats_reset) from pg_stat_wal')),
+      2,
+    );
+  });
+
   it('exports every PostgreSQL name the shipped rules and dashboards use', async () => {
     const text = await scrape(`${sw.url}/metrics`);
     const missing = exporterMetricNames.postgres.filter((name) => samples(text, name).length === 0);
