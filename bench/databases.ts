@@ -25,7 +25,7 @@ import {
 import { startDockerEngine } from '../tests/support/docker.js';
 import { startPostgres } from '../tests/support/postgres.js';
 import { startRedis } from '../tests/support/redis.js';
-import { samples, value } from '../tests/support/exposition.js';
+import { samples } from '../tests/support/exposition.js';
 import { startStackwatch } from '../tests/support/stackwatch.js';
 import { waitFor } from '../tests/support/util.js';
 
@@ -104,13 +104,17 @@ collectors:
       500,
     );
 
-    const names = ['pg', 'redis', 'node', 'databases', 'full'] as const;
+    const names = ['pg', 'redis', 'node', 'databases', 'full', 'none', 'postgres'] as const;
     const urls = {
       pg: pgExporter.url,
       redis: redisExporter.url,
       node: nodeExporter.url,
       databases: databasesUrl,
       full: fullUrl,
+      // Where stackwatch's time goes: no collector at all (a kind with nothing configured selects
+      // nothing: self metrics and HTTP only), and the PostgreSQL collector alone.
+      none: `${sw.url}/metrics?collect[]=backup`,
+      postgres: `${sw.url}/metrics?collect[]=postgres`,
     };
     const pids = {
       pg: pgExporter.proc.child.pid,
@@ -118,6 +122,8 @@ collectors:
       node: nodeExporter.proc.child.pid,
       databases: sw.proc.child.pid,
       full: sw.proc.child.pid,
+      none: sw.proc.child.pid,
+      postgres: sw.proc.child.pid,
     };
     // The exporter's own CPU per scrape (PostgreSQL's and Redis's work for it not included).
     const cpu = Object.fromEntries(names.map((n) => [n, 0])) as Record<(typeof names)[number], number>;
@@ -126,6 +132,8 @@ collectors:
       number[]
     >;
     const last = {} as Record<(typeof names)[number], Scrape>;
+    /** Each collector's own duration in the whole scrapes, as stackwatch reports it. */
+    const collectorTimes = new Map<string, number[]>();
     for (let i = 0; i < WARMUP + ROUNDS; i++) {
       // Alternate the order, so that neither side always runs on a machine the other just warmed.
       const order = i % 2 ? [...names] : [...names].reverse();
@@ -136,6 +144,11 @@ collectors:
         if (i < WARMUP) continue;
         times[n].push(r.ms);
         cpu[n] += cpuMs(pids[n]) - before;
+        if (n === 'full')
+          for (const d of samples(r.text, 'stackwatch_scrape_collector_duration_seconds')) {
+            const name = d.labels.collector as string;
+            collectorTimes.set(name, [...(collectorTimes.get(name) ?? []), d.value * 1000]);
+          }
       }
     }
     const m = Object.fromEntries(names.map((n) => [n, median(times[n])])) as Record<
@@ -151,17 +164,16 @@ collectors:
     const row = (label: string, n: (typeof names)[number]) =>
       `| ${label} | ${m[n].toFixed(1)} ms | ${cpuPerScrape(n)} ms | ${series(n)} |`;
     const collectorMs = (name: string) => {
-      const seconds = value(last.full.text, 'stackwatch_scrape_collector_duration_seconds', {
-        collector: name,
-      });
-      return seconds === undefined ? '?' : (seconds * 1000).toFixed(1);
+      const ms = collectorTimes.get(name);
+      return ms?.length ? median(ms).toFixed(1) : '?';
     };
     const body = [
       `Measured by \`bench/databases.ts\` on ${machineNote()}. One PostgreSQL 15 (5 databases,`,
       `${statements} pg_stat_statements entries), one Redis 7 (${REDIS_KEYS.toLocaleString('en')} keys), the machine's filesystems and a`,
       `Docker engine with ${CONTAINERS} running containers; ${ROUNDS} rounds after ${WARMUP} warm-up rounds. Each round scrapes`,
-      'postgres_exporter, redis_exporter and node_exporter, and one stackwatch twice: the two databases',
-      '(`/metrics?collect[]=postgres&collect[]=redis`) and the whole `/metrics`; the order alternates by',
+      'postgres_exporter, redis_exporter and node_exporter, and one stackwatch four ways: the two databases',
+      '(`/metrics?collect[]=postgres&collect[]=redis`), the whole `/metrics`, PostgreSQL alone and no',
+      'collector at all (`collect[]=backup`, none configured); the order alternates by',
       "round. Wall time of whole HTTP scrapes on loopback, medians; stackwatch's answers include its",
       "self metrics (process, receiver) each time. CPU per scrape: the exporter process's own CPU time",
       '(from /proc, 10 ms ticks) over the measured rounds, divided by their number.',
@@ -178,12 +190,17 @@ collectors:
         'databases',
       ),
       row(`stackwatch, whole scrape (and filesystems, uname, ${CONTAINERS} containers)`, 'full'),
+      row('stackwatch, PostgreSQL alone', 'postgres'),
+      row('stackwatch, no collector (self metrics and HTTP)', 'none'),
       '',
       `Ratios (target ≤ 0.50): databases / (postgres_exporter + redis_exporter) **${(m.databases / dbAnchors).toFixed(2)}**`,
       `(median of the per-round ratios ${perRound(times.databases, [times.pg, times.redis]).toFixed(2)}); whole scrape / all three anchors`,
       `**${(m.full / fullAnchors).toFixed(2)}** (per round ${perRound(times.full, [times.pg, times.redis, times.node]).toFixed(2)}).`,
-      `Inside stackwatch's last whole scrape: PostgreSQL ${collectorMs('postgres/main')} ms, Redis ${collectorMs('redis/cache')} ms,`,
-      `Docker ${collectorMs('docker')} ms, filesystems ${collectorMs('filesystem')} ms (concurrently).`,
+      `Each collector's own time inside the whole scrapes (medians; they run concurrently): PostgreSQL`,
+      `${collectorMs('postgres/main')} ms, Redis ${collectorMs('redis/cache')} ms, Docker ${collectorMs('docker')} ms, filesystems ${collectorMs('filesystem')} ms.`,
+      `Where stackwatch's time goes: with no collector a scrape costs it ${cpuPerScrape('none')} ms of CPU (self metrics, HTTP);`,
+      `PostgreSQL alone adds ${(cpu.postgres / ROUNDS - cpu.none / ROUNDS).toFixed(1)} ms for ${series('postgres') - series('none')} more series, about`,
+      `${((1000 * (cpu.postgres - cpu.none)) / ROUNDS / Math.max(1, series('postgres') - series('none'))).toFixed(1)} µs of CPU a series, while the collector's own time, mostly waiting for its queries, is ${collectorMs('postgres/main')} ms.`,
       `Peak RSS: stackwatch ${peakRssMb(sw.proc.child.pid).toFixed(0)} MB (whole service, receiver included),`,
       `postgres_exporter ${peakRssMb(pgExporter.proc.child.pid).toFixed(0)} MB, redis_exporter ${peakRssMb(redisExporter.proc.child.pid).toFixed(0)} MB,`,
       `node_exporter ${peakRssMb(nodeExporter.proc.child.pid).toFixed(0)} MB.`,
