@@ -81,6 +81,14 @@ export const startPostgresExporter = (server: PostgresServer): Promise<Exporter>
 export const startRedisExporter = (redisUrl: string): Promise<Exporter> =>
   startExporter('/usr/bin/prometheus-redis-exporter', [`--redis.addr=${redisUrl}`]);
 
+/** Debian's node_exporter with the collectors stackwatch stands in for: filesystems and uname. */
+export const startNodeExporter = (): Promise<Exporter> =>
+  startExporter('/usr/bin/prometheus-node-exporter', [
+    '--collector.disable-defaults',
+    '--collector.filesystem',
+    '--collector.uname',
+  ]);
+
 /** Creates databases bench_<existing>..bench_<n-1>, each with a table and two indexes. */
 export async function ensureDatabases(server: PostgresServer, n: number, existing: number): Promise<void> {
   for (let i = existing; i < n; i++) {

@@ -83,7 +83,7 @@ async function main(): Promise<void> {
       '| Exporter | Median scrape | `pg_*` series | All series |',
       '|---|---|---|---|',
       `| postgres_exporter 0.11.1 (Debian, defaults: no statements, all \`pg_settings\`) | ${mt.toFixed(1)} ms | ${seriesCount(theirText)} | ${seriesCount(theirText, '')} |`,
-      `| stackwatch \`/probe\` (defaults: top 100 statements + 10 slowest, indexes, no \`pg_settings\` dump) | ${mm.toFixed(1)} ms | ${seriesCount(myText)} | ${seriesCount(myText, '')} |`,
+      `| stackwatch \`/probe\` (defaults: top 100 statements + 10 slowest, 50 indexes, 50 tables, numeric \`pg_settings\` read once per configuration load) | ${mm.toFixed(1)} ms | ${seriesCount(myText)} | ${seriesCount(myText, '')} |`,
       '',
       `Ratio stackwatch / postgres_exporter: **${(mm / mt).toFixed(2)}** (stackwatch RSS ${(rss / 1e6).toFixed(0)} MB, whole process incl. receiver).`,
       '',

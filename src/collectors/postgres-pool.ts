@@ -16,8 +16,35 @@ interface Conn {
   /** The server or the network dropped it; it is closed at release. */
   broken: boolean;
   closed: boolean;
-  /** The statement_timeout last set on this connection. */
-  statementTimeoutMs?: number;
+  /** The statement_timeout and lock_timeout last set on this connection. */
+  timeouts?: string;
+}
+
+export interface TargetPoolOptions {
+  /** Connections open at once, to any database of the server. */
+  max: number;
+  /** The DSN's own database, whose idle connection is closed last. */
+  mainDb: string;
+  connect: (db: string, timeoutMs: number) => pg.Client;
+  /**
+   * The longest any statement waits for a lock (lock_timeout): a relation held in ACCESS
+   * EXCLUSIVE mode costs a query this long, never the whole deadline, and a backend whose client
+   * gave up does not stay queued behind the lock.
+   */
+  lockTimeoutMs: number;
+  logger: Logger;
+}
+
+/** Sets a connection's timeouts, and learns what the server is and what the role may read. */
+const SET_TIMEOUTS_SQL = `SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false),
+ current_setting('server_version_num')::int AS version,
+ has_function_privilege('pg_ls_waldir()', 'execute') AS reads_wal_dir`;
+
+/** What the queries may use on this server: its version, and whether the role may list pg_wal. */
+export interface ServerFacts {
+  /** server_version_num (0 until a connection has been set up). */
+  version: number;
+  readsWalDir: boolean;
 }
 
 /**
@@ -32,13 +59,21 @@ export class TargetPool {
   private waiters: (() => void)[] = [];
   private closed = false;
   private readonly ending = new Set<Promise<void>>();
+  private readonly max: number;
+  private readonly mainDb: string;
+  private readonly connect: (db: string, timeoutMs: number) => pg.Client;
+  private readonly lockTimeoutMs: number;
+  private readonly logger: Logger;
+  /** Learnt when a connection's timeouts are set, so before any query of `use` runs. */
+  server: ServerFacts = { version: 0, readsWalDir: false };
 
-  constructor(
-    private readonly max: number,
-    private readonly mainDb: string,
-    private readonly connect: (db: string, timeoutMs: number) => pg.Client,
-    private readonly logger: Logger,
-  ) {}
+  constructor(opts: TargetPoolOptions) {
+    this.max = opts.max;
+    this.mainDb = opts.mainDb;
+    this.connect = opts.connect;
+    this.lockTimeoutMs = opts.lockTimeoutMs;
+    this.logger = opts.logger;
+  }
 
   /** Connections open now (idle or in use). */
   get size(): number {
@@ -50,15 +85,23 @@ export class TargetPool {
     const onAbort = () => this.destroy(conn);
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      // Every statement of this scrape stops on the server by the deadline, not after it. A
-      // parameter, not a literal SET, so pg_stat_statements keeps one entry for it, not one per value.
-      // Rounded down to 500 ms steps and remembered per connection, so that scrapes with the same
-      // timeout header do not pay a round trip for it each time.
+      // Every statement of this scrape stops on the server by the deadline, not after it, and
+      // waits for a lock no longer than lock_timeout. Parameters, not a literal SET, so
+      // pg_stat_statements keeps one entry for it, not one per value. Rounded down to 500 ms steps
+      // and remembered per connection, so that scrapes with the same timeout header do not pay a
+      // round trip for it each time.
       const left = remainingMs(ctx) - 50;
       const timeoutMs = left >= 1000 ? Math.floor(left / 500) * 500 : Math.max(1, Math.floor(left));
-      if (conn.statementTimeoutMs !== timeoutMs) {
-        await conn.client.query("SELECT set_config('statement_timeout', $1, false)", [String(timeoutMs)]);
-        conn.statementTimeoutMs = timeoutMs;
+      const lockMs = Math.min(this.lockTimeoutMs, timeoutMs);
+      if (conn.timeouts !== `${timeoutMs}/${lockMs}`) {
+        const set = await conn.client.query<{ version: number; reads_wal_dir: boolean }>(SET_TIMEOUTS_SQL, [
+          String(timeoutMs),
+          String(lockMs),
+        ]);
+        conn.timeouts = `${timeoutMs}/${lockMs}`;
+        const facts = set.rows[0];
+        if (facts)
+          this.server = { version: Number(facts.version), readsWalDir: facts.reads_wal_dir === true };
       }
       return await fn(conn.client);
     } catch (err) {

@@ -29,9 +29,12 @@ export const SETTINGS_SQL = `SELECT name, CASE WHEN source = 'session' THEN rese
  COALESCE(unit, '') AS unit, vartype FROM pg_settings
  WHERE vartype IN ('bool', 'integer', 'real') AND name <> 'sync_commit_cancel_wait'`;
 
-/** When the server started (postgres_exporter's pg_postmaster query). */
+/**
+ * When the server started (postgres_exporter's pg_postmaster query) and last loaded its
+ * configuration: the settings are read again only when one of the two has changed.
+ */
 export const POSTMASTER_SQL = `SELECT EXTRACT(EPOCH FROM pg_postmaster_start_time())::float8 AS start_time_seconds,
- current_setting('server_version_num')::int AS server_version_num`;
+ EXTRACT(EPOCH FROM pg_conf_load_time())::float8 AS conf_load_time_seconds`;
 
 /**
  * The background writer's counters, every column the server has: PostgreSQL 17 moved the
@@ -40,6 +43,30 @@ export const POSTMASTER_SQL = `SELECT EXTRACT(EPOCH FROM pg_postmaster_start_tim
 export const BGWRITER_SQL = `SELECT to_jsonb(b) AS stats FROM pg_stat_bgwriter b`;
 /** PostgreSQL 17+ only: the view does not exist before. */
 export const CHECKPOINTER_SQL = `SELECT to_jsonb(c) AS stats FROM pg_stat_checkpointer c`;
+/** PostgreSQL 14+ only; every column the server has (PostgreSQL 18 moved the write and sync columns to pg_stat_io). */
+export const STAT_WAL_SQL = `SELECT to_jsonb(w) AS stats FROM pg_stat_wal w`;
+
+/**
+ * postgres_exporter's `wal` collector: the WAL segments in pg_wal and their size. pg_ls_waldir()
+ * is for superusers and pg_monitor: the query is left out for another role, whose statement
+ * would fail as a whole.
+ */
+export const WAL_SQL = `SELECT count(*)::int AS segments, sum(size)::float8 AS size_bytes FROM pg_ls_waldir()
+ WHERE name ~ '^[0-9A-F]{24}$'`;
+
+/**
+ * postgres_exporter's stat_progress_vacuum query: the progress counters of every running VACUUM
+ * (phase as a number), the table named where it is in the DSN's database, else by its OID.
+ * `regclass` output reads the catalogue cache and takes no lock on the table.
+ */
+export const PROGRESS_VACUUM_SQL = `SELECT d.datname,
+ COALESCE(CASE WHEN d.datname = current_database() THEN s.relid::regclass::text END, s.relid::text) AS relname,
+ s.param1 AS phase, s.param2 AS heap_blks_total, s.param3 AS heap_blks_scanned, s.param4 AS heap_blks_vacuumed,
+ s.param5 AS index_vacuum_count, s.param6 AS max_dead_tuples, s.param7 AS num_dead_tuples
+ FROM pg_stat_get_progress_info('VACUUM'::text)
+ s(pid, datid, relid, param1, param2, param3, param4, param5, param6, param7, param8, param9, param10,
+   param11, param12, param13, param14, param15, param16, param17, param18, param19, param20)
+ LEFT JOIN pg_database d ON s.datid = d.oid`;
 
 /** Replication slots, the first $1 by name, with how far each one holds WAL back. */
 export const REPLICATION_SLOTS_SQL = `SELECT slot_name, slot_type, COALESCE(database, '') AS database,
@@ -97,18 +124,22 @@ export function combinedSql(parts: Record<string, string>): string {
 
 /**
  * The server-wide views that need no database list, in one statement. $1 the cap on
- * replication slots. `checkpointer` for PostgreSQL 17+ (learnt from the previous scrape).
+ * replication slots. By what the server is: pg_stat_wal from PostgreSQL 14, pg_stat_checkpointer
+ * from 17, pg_wal's listing where the role may read it. The settings are not among them: they are
+ * read on their own, only when they may have changed (see POSTMASTER_SQL).
  */
-export function serverViewsSql(opts: { checkpointer: boolean }): string {
+export function serverViewsSql(server: { version: number; readsWalDir: boolean }): string {
   return combinedSql({
     databases: DATABASES_SQL,
-    settings: SETTINGS_SQL,
     replication: REPLICATION_SQL,
     activity: ACTIVITY_SQL,
     locks: LOCKS_SQL,
     postmaster: POSTMASTER_SQL,
     bgwriter: BGWRITER_SQL,
-    ...(opts.checkpointer ? { checkpointer: CHECKPOINTER_SQL } : {}),
+    ...(server.version >= 170000 ? { checkpointer: CHECKPOINTER_SQL } : {}),
+    ...(server.version >= 140000 ? { stat_wal: STAT_WAL_SQL } : {}),
+    ...(server.readsWalDir ? { wal: WAL_SQL } : {}),
+    progress_vacuum: PROGRESS_VACUUM_SQL,
     slots: REPLICATION_SLOTS_SQL,
   });
 }
@@ -157,18 +188,36 @@ SELECT ${columns}, t.query FROM picked p LEFT JOIN texts t ON t.queryid = p.quer
 export const STATEMENTS_MISSING_CODES = new Set(['42P01', '42883', '55000']);
 
 /**
+ * Relations of the connected database held, or waited for, in ACCESS EXCLUSIVE mode (LOCK
+ * TABLE, ALTER TABLE, VACUUM FULL, DROP, REINDEX): the one mode that conflicts with the ACCESS
+ * SHARE lock pg_relation_size() and pg_total_relation_size() take. A request still waiting counts
+ * too: ours would queue behind it. Read once per statement.
+ */
+const LOCKED_CTE = `locked AS MATERIALIZED (SELECT DISTINCT l.relation FROM pg_locks l
+ WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock'
+   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))`;
+
+/** Block size, for a locked relation's size as of its last VACUUM or ANALYZE (pg_class.relpages). */
+const BLOCK_BYTES = `current_setting('block_size')::float8`;
+
+/**
  * Per-index usage for one database, largest first, limited to $1 rows; the window columns
  * count unused indexes over all of them. Unique and primary-key indexes enforce constraints,
- * so an unused one is not a candidate for dropping and is not counted.
+ * so an unused one is not a candidate for dropping and is not counted. A locked index is not
+ * opened: its size is pg_class.relpages' (`locked` true).
  */
-const INDEXES_ONLY_SQL = `SELECT s.schemaname, s.relname, s.indexrelname,
+const INDEXES_ONLY_SQL = `WITH ${LOCKED_CTE},
+sized AS (SELECT s.schemaname, s.relname, s.indexrelname,
  s.idx_scan::float8 AS idx_scan, s.idx_tup_read::float8 AS idx_tup_read, s.idx_tup_fetch::float8 AS idx_tup_fetch,
- pg_relation_size(s.indexrelid)::float8 AS bytes,
- count(*) FILTER (WHERE s.idx_scan = 0 AND NOT (i.indisunique OR i.indisprimary)) OVER ()::int AS unused,
- COALESCE(sum(pg_relation_size(s.indexrelid))
-   FILTER (WHERE s.idx_scan = 0 AND NOT (i.indisunique OR i.indisprimary)) OVER (), 0)::float8 AS unused_bytes
- FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid
- ORDER BY bytes DESC, s.schemaname, s.indexrelname LIMIT GREATEST($1::int, 1)`;
+ s.indexrelid IN (SELECT relation FROM locked) AS locked,
+ s.idx_scan = 0 AND NOT (i.indisunique OR i.indisprimary) AS unused,
+ CASE WHEN s.indexrelid IN (SELECT relation FROM locked) THEN c.relpages * ${BLOCK_BYTES}
+      ELSE pg_relation_size(s.indexrelid)::float8 END AS bytes
+ FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid JOIN pg_class c ON c.oid = s.indexrelid)
+SELECT schemaname, relname, indexrelname, idx_scan, idx_tup_read, idx_tup_fetch, bytes, locked,
+ count(*) FILTER (WHERE unused) OVER ()::int AS unused,
+ COALESCE(sum(bytes) FILTER (WHERE unused) OVER (), 0)::float8 AS unused_bytes
+ FROM sized ORDER BY bytes DESC, schemaname, indexrelname LIMIT GREATEST($1::int, 1)`;
 
 /** A hard bound on the tables read per database, whatever the filters: the cap applies after them. */
 export const TABLES_READ_MAX = 10_000;
@@ -176,9 +225,18 @@ export const TABLES_READ_MAX = 10_000;
 /**
  * Per-table statistics for one database (postgres_exporter's stat_user_tables and
  * statio_user_tables), largest first, at most TABLES_READ_MAX; include/exclude and the
- * per-target cap are applied to these rows.
+ * per-target cap are applied to these rows. The statistics need no lock on the table; its size
+ * does, of the table, its TOAST table and their indexes: when one of them is locked the table is
+ * `locked` and ranked by pg_class.relpages instead.
  */
-export const TABLES_SQL = `SELECT s.schemaname, s.relname,
+export const TABLES_SQL = `WITH ${LOCKED_CTE},
+locked_tables AS MATERIALIZED (
+ SELECT relation AS oid FROM locked
+ UNION SELECT i.indrelid FROM pg_index i JOIN locked l ON l.relation = i.indexrelid
+ UNION SELECT c.oid FROM pg_class c JOIN locked l ON l.relation = c.reltoastrelid
+ UNION SELECT c.oid FROM pg_class c JOIN pg_index i ON i.indrelid = c.reltoastrelid
+   JOIN locked l ON l.relation = i.indexrelid)
+SELECT s.schemaname, s.relname,
  s.seq_scan::float8 AS seq_scan, s.seq_tup_read::float8 AS seq_tup_read,
  COALESCE(s.idx_scan, 0)::float8 AS idx_scan, COALESCE(s.idx_tup_fetch, 0)::float8 AS idx_tup_fetch,
  s.n_tup_ins::float8 AS n_tup_ins, s.n_tup_upd::float8 AS n_tup_upd, s.n_tup_del::float8 AS n_tup_del,
@@ -194,12 +252,23 @@ export const TABLES_SQL = `SELECT s.schemaname, s.relname,
  COALESCE(io.idx_blks_read, 0)::float8 AS idx_blks_read, COALESCE(io.idx_blks_hit, 0)::float8 AS idx_blks_hit,
  COALESCE(io.toast_blks_read, 0)::float8 AS toast_blks_read, COALESCE(io.toast_blks_hit, 0)::float8 AS toast_blks_hit,
  COALESCE(io.tidx_blks_read, 0)::float8 AS tidx_blks_read, COALESCE(io.tidx_blks_hit, 0)::float8 AS tidx_blks_hit,
- pg_total_relation_size(s.relid)::float8 AS bytes
- FROM pg_stat_user_tables s LEFT JOIN pg_statio_user_tables io ON io.relid = s.relid
+ s.relid IN (SELECT oid FROM locked_tables) AS locked,
+ CASE WHEN s.relid IN (SELECT oid FROM locked_tables) THEN c.relpages * ${BLOCK_BYTES}
+      ELSE pg_total_relation_size(s.relid)::float8 END AS bytes
+ FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+ LEFT JOIN pg_statio_user_tables io ON io.relid = s.relid
  ORDER BY bytes DESC, s.schemaname, s.relname LIMIT ${TABLES_READ_MAX}`;
 
-/** Indexes ($1 the cap) and tables of one database in one round trip. */
-export const DATABASE_OBJECTS_SQL = combinedSql({ indexes: INDEXES_ONLY_SQL, tables: TABLES_SQL });
+/** The relations of the connected database held or waited for in ACCESS EXCLUSIVE mode, by name. */
+export const LOCKED_RELATIONS_SQL = `WITH ${LOCKED_CTE}
+SELECT relation::regclass::text AS name FROM locked ORDER BY 1`;
+
+/** Indexes ($1 the cap), tables and the locked relations of one database in one round trip. */
+export const DATABASE_OBJECTS_SQL = combinedSql({
+  indexes: INDEXES_ONLY_SQL,
+  tables: TABLES_SQL,
+  locked: LOCKED_RELATIONS_SQL,
+});
 /** Indexes alone, $1 the cap. */
 export const INDEXES_SQL = INDEXES_ONLY_SQL;
 
@@ -375,15 +444,19 @@ export function settingSample(row: Row): { name: string; value: number; suffix: 
   return { name, value: value === -1 ? -1 : value * multiple * conv.factor, suffix: conv.suffix };
 }
 
+/** HELP suffix of the settings families, which are cached. */
+const SETTINGS_CACHED = ' Cached until a configuration reload or restart.';
+
 export function settingsFamilies(rows: Row[], base: Labels): MetricFamily[] {
   const out: MetricFamily[] = [];
   for (const r of rows) {
     const s = settingSample(r);
     if (!s) continue;
     const name = s.suffix ? `pg_settings_${s.name}_${s.suffix}` : `pg_settings_${s.name}`;
-    const help = s.suffix
-      ? `Server Parameter: ${s.name} [Units converted to ${s.suffix}].`
-      : `Server Parameter: ${s.name}.`;
+    const help =
+      (s.suffix
+        ? `Server Parameter: ${s.name} [Units converted to ${s.suffix}].`
+        : `Server Parameter: ${s.name}.`) + SETTINGS_CACHED;
     // A gauge named `_count` or `_total` (tcp_keepalives_count) is an anchor name promtool would flag.
     const family = /_(count|total|sum|bucket)$/.test(name) ? untyped(name, help) : gauge(name, help);
     out.push(family.add({ ...base }, s.value));
@@ -427,6 +500,108 @@ export function bgwriterFamilies(
   }
   return out;
 }
+
+/** pg_stat_progress_vacuum's phases, by the number the server reports (postgres_exporter's labels). */
+export const VACUUM_PHASES = [
+  'initializing',
+  'scanning heap',
+  'vacuuming indexes',
+  'vacuuming heap',
+  'cleaning up indexes',
+  'truncating heap',
+  'performing final cleanup',
+] as const;
+
+/**
+ * postgres_exporter's stat_progress_vacuum collector (default since 0.18): per running VACUUM,
+ * the phase (every phase, 1 for the current one) and its counters, labelled datname and relname.
+ */
+export function progressVacuumFamilies(rows: Row[], base: Labels): MetricFamily[] {
+  const phase = gauge(
+    'pg_stat_progress_vacuum_phase',
+    "Current vacuum phase (1 = active, 0 = inactive). Label 'phase' is human-readable.",
+  );
+  const columns = [
+    ['heap_blks', 'heap_blks_total', 'Total number of heap blocks in the table being vacuumed.'],
+    ['heap_blks_scanned', 'heap_blks_scanned', 'Number of heap blocks scanned so far.'],
+    ['heap_blks_vacuumed', 'heap_blks_vacuumed', 'Number of heap blocks vacuumed so far.'],
+    ['index_vacuums', 'index_vacuum_count', 'Number of completed index vacuum cycles.'],
+    [
+      'max_dead_tuples',
+      'max_dead_tuples',
+      'Maximum number of dead tuples that can be stored before cleanup is performed.',
+    ],
+    ['num_dead_tuples', 'num_dead_tuples', 'Current number of dead tuples found so far.'],
+  ] as const;
+  const counters = columns.map(([name, col, help]) => ({
+    col,
+    family: gauge(`pg_stat_progress_vacuum_${name}`, help),
+  }));
+  for (const r of rows) {
+    const labels = {
+      ...base,
+      datname: r.datname === null || r.datname === undefined ? 'unknown' : str(r.datname),
+      relname: r.relname === null || r.relname === undefined ? 'unknown' : str(r.relname),
+    };
+    const current = r.phase === null || r.phase === undefined ? NaN : num(r.phase);
+    VACUUM_PHASES.forEach((name, i) => phase.add({ ...labels, phase: name }, i === current ? 1 : 0));
+    for (const c of counters) c.family.add(labels, num(r[c.col]) || 0);
+  }
+  return [phase, ...counters.map((c) => c.family)];
+}
+
+/** postgres_exporter's wal collector (default since 0.14): the segments in pg_wal and their size. */
+export function walFamilies(row: Row | undefined, base: Labels): MetricFamily[] {
+  if (!row) return [];
+  const out = [gauge('pg_wal_segments', 'Number of WAL segments').add({ ...base }, num(row.segments))];
+  // sum() of no segment is NULL; postgres_exporter leaves the size out then.
+  if (row.size_bytes !== null && row.size_bytes !== undefined)
+    out.push(gauge('pg_wal_size_bytes', 'Total size of WAL segments').add({ ...base }, num(row.size_bytes)));
+  return out;
+}
+
+/**
+ * pg_stat_wal under the names of postgres_exporter's pg_stat_wal collector as proposed upstream
+ * (`pg_stat_wal_<column>`, `wal_records` with `_total`), the times in milliseconds as the view
+ * has them and stats_reset in seconds since the epoch. Only the columns the server has.
+ */
+export function statWalFamilies(row: Row | undefined, base: Labels): MetricFamily[] {
+  const stats = (row?.stats ?? undefined) as Record<string, unknown> | undefined;
+  if (!stats) return [];
+  const out: MetricFamily[] = [];
+  for (const [col, v] of Object.entries(stats)) {
+    if (col === 'stats_reset') {
+      const at = v === null || v === undefined ? 0 : Date.parse(str(v)) / 1000;
+      out.push(
+        gauge('pg_stat_wal_stats_reset', 'Time at which these statistics were last reset').add(
+          { ...base },
+          at,
+        ),
+      );
+      continue;
+    }
+    const value = num(v);
+    if (!Number.isFinite(value)) continue;
+    const help = STAT_WAL_HELP[col] ?? `pg_stat_wal.${col}.`;
+    out.push(
+      col === 'wal_records'
+        ? counter('pg_stat_wal_wal_records_total', help).add({ ...base }, value)
+        : untyped(`pg_stat_wal_${col}`, `${help} (counter; postgres_exporter name)`).add({ ...base }, value),
+    );
+  }
+  return out;
+}
+
+const STAT_WAL_HELP: Record<string, string> = {
+  wal_records: 'Total number of WAL records generated',
+  wal_fpi: 'Total number of WAL full page images generated',
+  wal_bytes: 'Total amount of WAL generated in bytes',
+  wal_buffers_full: 'Number of times WAL data was written to disk because WAL buffers became full',
+  wal_write: 'Number of times WAL buffers were written out to disk via XLogWrite request',
+  wal_sync: 'Number of times WAL files were synced to disk via issue_xlog_fsync request',
+  wal_write_time: 'Total amount of time spent writing WAL buffers to disk, in milliseconds',
+  wal_sync_time: 'Total amount of time spent syncing WAL files to disk, in milliseconds',
+};
 
 export function replicationSlotFamilies(rows: Row[], base: Labels): MetricFamily[] {
   // The queries.yaml names the community's alerts use, and postgres_exporter 0.20's collector.

@@ -1,27 +1,28 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { z } from 'zod';
 import type { postgresSection, postgresTarget } from '../config/databases.js';
 import { redactUrl, scrubSecrets, urlPassword } from '../secrets.js';
 import { errorText, type Logger } from '../logger.js';
-import type { MetricFamily } from '../metrics/exposition.js';
+import type { Labels, MetricFamily } from '../metrics/exposition.js';
 import { settleWithin } from '../wait.js';
 import { remainingMs, type Collector, type ScrapeContext } from './collector.js';
-import { Aborted, TargetPool } from './postgres-pool.js';
+import { TargetPool } from './postgres-pool.js';
+import { BackgroundSample } from './postgres-sample.js';
 import {
   activityFamilies,
-  DATABASE_SIZE_SQL,
-  databaseSizeFamilies,
-  indexFamilies,
   lockFamilies,
   replicationFamilies,
   selectDatabases,
   serverViewsSql,
   settingsFamilies,
+  SETTINGS_SQL,
   postmasterFamilies,
   bgwriterFamilies,
+  progressVacuumFamilies,
   replicationSlotFamilies,
-  DATABASE_OBJECTS_SQL,
-  tableFamilies,
+  statWalFamilies,
+  walFamilies,
   STAT_DATABASE_SQL,
   statDatabaseFamilies,
   STATEMENTS_MISSING_CODES,
@@ -33,12 +34,34 @@ import {
 } from './postgres-queries.js';
 
 type Query = (sql: string, params?: unknown[]) => Promise<Row[]>;
+/** Runs `fn` with a query function on a pooled connection to the DSN's own database. */
+type OnMain = <T>(fn: (q: Query) => Promise<T>) => Promise<T>;
 
 export type PostgresConfig = z.infer<typeof postgresSection>;
 export type PostgresTargetConfig = z.infer<typeof postgresTarget>;
 
 /** How long a missing pg_stat_statements is believed before it is looked for again. */
 const STATEMENTS_RECHECK_MS = 10 * 60_000;
+
+/**
+ * lock_timeout of every statement: a catalogue or relation held in ACCESS EXCLUSIVE mode costs
+ * a query at most this long, and a backend whose client gave up does not stay queued behind it.
+ */
+const LOCK_TIMEOUT_MS = 1000;
+
+const statementNames = new Map<string, string>();
+/**
+ * The name of a scrape statement prepared once per connection: the server views query costs
+ * more to parse and plan than to run, every scrape.
+ */
+function statementName(sql: string): string {
+  let name = statementNames.get(sql);
+  if (!name) {
+    name = 'stackwatch_' + createHash('sha256').update(sql).digest('hex').slice(0, 16);
+    statementNames.set(sql, name);
+  }
+  return name;
+}
 
 /** The DSN pointed at another database on the same server, with the same credentials. */
 function dsnForDatabase(dsn: string, datname: string): string {
@@ -79,6 +102,7 @@ export class PostgresCollector implements Collector {
   private readonly pool: TargetPool;
   /** The background sample's connections, one database at a time per worker, closed after each sample. */
   private readonly samplePool: TargetPool;
+  private readonly sample: BackgroundSample;
   private readonly password: string | undefined;
   private readonly mainDb: string;
   private readonly redacted: string;
@@ -86,16 +110,8 @@ export class PostgresCollector implements Collector {
   private lastDropped = '';
   private lastDatabases?: string[];
   private readonly server: string;
-  /** server_version_num from the previous scrape: PostgreSQL 17 has pg_stat_checkpointer. */
-  private serverVersion = 0;
-  private sample?: {
-    at: number;
-    sizes: Row[];
-    indexes: { datname: string; rows: Row[] }[];
-    tables: { datname: string; rows: Row[] }[];
-  };
-  private sampling?: Promise<void>;
-  private refreshController?: AbortController;
+  /** The settings families, kept until the server restarts or reloads its configuration. */
+  private settings?: { started: number; loaded: number; families: MetricFamily[] };
 
   constructor(
     private readonly cfg: PostgresConfig,
@@ -117,8 +133,20 @@ export class PostgresCollector implements Collector {
         keepAlive: true,
       });
     const log = logger.child({ collector: this.name });
-    this.pool = new TargetPool(cfg.pool_size, this.mainDb, connect, log);
-    this.samplePool = new TargetPool(Math.max(1, cfg.pool_size - 1), this.mainDb, connect, log);
+    const pool = { mainDb: this.mainDb, connect, lockTimeoutMs: LOCK_TIMEOUT_MS, logger: log };
+    this.pool = new TargetPool({ ...pool, max: cfg.pool_size });
+    const sampleBudget = Math.max(1, cfg.pool_size - 1);
+    this.samplePool = new TargetPool({ ...pool, max: sampleBudget });
+    this.sample = new BackgroundSample({
+      pool: this.samplePool,
+      workers: sampleBudget,
+      mainDb: this.mainDb,
+      intervalMs: cfg.sample_interval,
+      collector: this.name,
+      indexes: cfg.indexes,
+      tables: cfg.tables,
+      scrub: (text) => scrubSecrets(text, [this.password]),
+    });
   }
 
   failureFamilies(): MetricFamily[] {
@@ -128,10 +156,12 @@ export class PostgresCollector implements Collector {
   async collect(ctx: ScrapeContext): Promise<MetricFamily[]> {
     const base = { target: this.target, server: this.server };
     let databases: string[] = [];
-    /** Runs `fn` with a query function on a pooled connection to the DSN's own database. */
-    const onMain = <T>(fn: (q: Query) => Promise<T>): Promise<T> =>
+    const onMain: OnMain = (fn) =>
       this.pool.use(this.mainDb, ctx, (c) =>
-        fn(async (sql, params) => (await c.query<Row>(sql, params)).rows),
+        fn(
+          async (sql, params) =>
+            (await c.query<Row>({ name: statementName(sql), text: sql, values: params })).rows,
+        ),
       );
     let out: MetricFamily[];
     try {
@@ -145,14 +175,15 @@ export class PostgresCollector implements Collector {
       const guess = this.lastDatabases;
       const early = guess ? statsFor(guess) : undefined;
       early?.catch(() => undefined);
-      const viewsSql = serverViewsSql({ checkpointer: this.serverVersion >= 170000 });
-      const views = (await onMain((q) => q(viewsSql, [this.cfg.max_replication_slots])))[0] as Record<
-        string,
-        Row[]
-      >;
-      this.serverVersion = Number(views.postmaster?.[0]?.server_version_num ?? 0);
+      // What the server is and what the role may read are known once a connection has its
+      // timeouts set, before this runs.
+      const views = (
+        await onMain((q) => q(serverViewsSql(this.pool.server), [this.cfg.max_replication_slots]))
+      )[0] as Record<string, Row[]>;
       databases = this.selectDatabases(views.databases ?? [], ctx);
       this.lastDatabases = databases;
+      const settings = this.cachedSettings(views.postmaster?.[0], onMain, base);
+      settings.catch(() => undefined);
       let stats: MetricFamily[];
       if (early && guess?.join('\0') === databases.join('\0')) {
         stats = await early;
@@ -161,11 +192,14 @@ export class PostgresCollector implements Collector {
         stats = await statsFor(databases);
       }
       out = [
-        ...settingsFamilies(views.settings ?? [], base),
+        ...(await settings),
         ...replicationFamilies(views.replication?.[0], base),
         ...replicationSlotFamilies(views.slots ?? [], base),
         ...postmasterFamilies(views.postmaster?.[0], base),
         ...bgwriterFamilies({ bgwriter: views.bgwriter?.[0], checkpointer: views.checkpointer?.[0] }, base),
+        ...walFamilies(views.wal?.[0], base),
+        ...statWalFamilies(views.stat_wal?.[0], base),
+        ...progressVacuumFamilies(views.progress_vacuum ?? [], base),
         ...activityFamilies(views.activity ?? [], databases, base),
         ...lockFamilies(views.locks ?? [], databases, base),
         ...stats,
@@ -178,6 +212,28 @@ export class PostgresCollector implements Collector {
     }
     out.push(...(await this.sampled(databases, ctx)));
     return out;
+  }
+
+  /**
+   * The numeric server parameters, read again only when the server has restarted or reloaded its
+   * configuration since they were last read: a parameter changes only then, and pg_settings is
+   * the costliest of the server views. pg_conf_load_time() is per session (a session records the
+   * time it applied the reload, at its next statement), so a reload is a load time later than
+   * any seen before: each pooled session reports it once, and one that has not yet applied it
+   * reports an earlier time and reads nothing.
+   */
+  private async cachedSettings(
+    postmaster: Row | undefined,
+    onMain: OnMain,
+    base: Labels,
+  ): Promise<MetricFamily[]> {
+    const started = Number(postmaster?.start_time_seconds);
+    const loaded = Number(postmaster?.conf_load_time_seconds);
+    const kept = this.settings;
+    if (kept && kept.started === started && !(loaded > kept.loaded)) return kept.families;
+    const families = settingsFamilies(await onMain((q) => q(SETTINGS_SQL)), base);
+    this.settings = { started, loaded, families };
+    return families;
   }
 
   private selectDatabases(rows: Row[], ctx: ScrapeContext): string[] {
@@ -219,80 +275,15 @@ export class PostgresCollector implements Collector {
   }
 
   /**
-   * Database sizes and per-index statistics cost far more than the other views (a walk of every
-   * database directory; a connection to each database), and change slowly: they are sampled
-   * at most every `sample_interval`, in the background. A scrape waits for a running sample
-   * only while its own deadline allows, then serves the latest complete one.
+   * Database sizes and per-index and per-table statistics cost far more than the other views (a
+   * walk of every database directory; a connection to each database), and change slowly: they
+   * are sampled at most every `sample_interval`, in the background. A scrape waits for a running
+   * sample only while its own deadline allows, then serves the latest values of each part.
    */
   private async sampled(databases: string[], ctx: ScrapeContext): Promise<MetricFamily[]> {
-    const stale = !this.sample || Date.now() - this.sample.at >= this.cfg.sample_interval;
-    if (stale && !this.sampling) {
-      this.sampling = this.takeSample(databases, ctx.logger).finally(() => (this.sampling = undefined));
-    }
-    if (this.sampling) await settleWithin(this.sampling, remainingMs(ctx) - 100);
-    if (!this.sample) return [];
-    const base = { target: this.target, server: this.server };
-    return [
-      ...databaseSizeFamilies(this.sample.sizes, base),
-      ...(this.cfg.indexes.enabled ? indexFamilies(this.sample.indexes, this.cfg.indexes.limit, base) : []),
-      ...(this.cfg.tables.enabled ? tableFamilies(this.sample.tables, this.cfg.tables, base) : []),
-    ];
-  }
-
-  private async takeSample(databases: string[], logger: Logger): Promise<void> {
-    // Its own deadline, not the scrape's: a sample may outlive the scrape that started it.
-    const controller = new AbortController();
-    this.refreshController = controller;
-    const timeoutMs = Math.max(10_000, this.cfg.sample_interval);
-    const timer = setTimeout(() => controller.abort(), timeoutMs);
-    const ctx: ScrapeContext = { signal: controller.signal, deadline: Date.now() + timeoutMs, logger };
-    const indexes: { datname: string; rows: Row[] }[] = [];
-    const tables: { datname: string; rows: Row[] }[] = [];
-    const run = <T>(db: string, fn: (c: pg.Client) => Promise<T>) => this.samplePool.use(db, ctx, fn);
-    try {
-      const sizes = run(this.mainDb, async (c) => (await c.query<Row>(DATABASE_SIZE_SQL, [databases])).rows);
-      const queue = this.cfg.indexes.enabled || this.cfg.tables.enabled ? [...databases] : [];
-      const workers = Math.max(1, this.cfg.pool_size - 1);
-      const perDatabase = Promise.all(
-        Array.from({ length: workers }, async () => {
-          for (let db = queue.shift(); db !== undefined; db = queue.shift()) {
-            const datname = db;
-            try {
-              const objects = await run(
-                datname,
-                async (c) => (await c.query<Row>(DATABASE_OBJECTS_SQL, [this.cfg.indexes.limit])).rows[0],
-              );
-              indexes.push({ datname, rows: (objects?.indexes ?? []) as Row[] });
-              tables.push({ datname, rows: (objects?.tables ?? []) as Row[] });
-            } catch (err) {
-              if (controller.signal.aborted) return;
-              logger.warn(
-                { datname, err: scrubSecrets(errorText(err), [this.password]) },
-                'index statistics failed',
-              );
-            }
-          }
-        }),
-      );
-      const [sizeRows] = await Promise.all([sizes, perDatabase]);
-      if (controller.signal.aborted) throw new Aborted();
-      indexes.sort((a, b) => a.datname.localeCompare(b.datname));
-      tables.sort((a, b) => a.datname.localeCompare(b.datname));
-      this.sample = { at: Date.now(), sizes: sizeRows, indexes, tables };
-    } catch (err) {
-      logger.warn(
-        {
-          err: controller.signal.aborted
-            ? `timed out after ${timeoutMs} ms`
-            : scrubSecrets(errorText(err), [this.password]),
-        },
-        'database size and index sample failed; keeping the previous one',
-      );
-    } finally {
-      clearTimeout(timer);
-      // Between samples stackwatch holds no connection to the other databases.
-      await this.samplePool.drain(2000);
-    }
+    const running = this.sample.refresh(databases, ctx.logger);
+    if (running) await settleWithin(running, remainingMs(ctx) - 100);
+    return this.sample.families(databases, { target: this.target, server: this.server });
   }
 
   /** Open connections, for tests and benchmarks. */
@@ -301,7 +292,7 @@ export class PostgresCollector implements Collector {
   }
 
   async close(): Promise<void> {
-    this.refreshController?.abort();
+    this.sample.close();
     await Promise.all([this.pool.close(), this.samplePool.close()]);
   }
 }

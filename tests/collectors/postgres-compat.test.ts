@@ -36,13 +36,16 @@ const SHARED_FAMILIES = [
 
 /**
  * SPEC §1.2 families that come from postgres_exporter's newer collectors (0.12+: stat_statements,
- * replication), not in Debian's 0.11; their label names as upstream declares them.
+ * replication, wal), not in Debian's 0.11; their label names as upstream declares them.
  */
 const NEWER_FAMILIES: Record<string, string[]> = {
   pg_stat_statements_calls_total: ['datname', 'queryid', 'user'],
   pg_stat_statements_seconds_total: ['datname', 'queryid', 'user'],
   pg_stat_statements_rows_total: ['datname', 'queryid', 'user'],
   pg_replication_lag_seconds: [],
+  // The wal collector (0.14+, on by default).
+  pg_wal_segments: [],
+  pg_wal_size_bytes: [],
 };
 
 /**

@@ -10,11 +10,15 @@ import {
   indexFamilies,
   LOCK_MODES,
   lockFamilies,
+  progressVacuumFamilies,
   replicationFamilies,
   selectDatabases,
   settingsFamilies,
   statDatabaseFamilies,
   statementFamilies,
+  statWalFamilies,
+  VACUUM_PHASES,
+  walFamilies,
   type Row,
 } from '../../src/collectors/postgres-queries.js';
 import type { MetricFamily } from '../../src/metrics/exposition.js';
@@ -185,5 +189,104 @@ describe('indexes', () => {
     ).toEqual(['items_sku_key', 'items_pkey']);
     // The count of unused indexes still covers all of them.
     expect(value(fams, 'pg_unused_indexes', { datname: 'app' })).toBe(1);
+  });
+});
+
+// Rows of PROGRESS_VACUUM_SQL, WAL_SQL and STAT_WAL_SQL captured from PostgreSQL 15 during a
+// VACUUM slowed by vacuum_cost_delay (pg_stat_progress_vacuum showed `scanning heap`, 345 blocks).
+const VACUUM_ROW: Row = {
+  datname: 'postgres',
+  relname: 'big',
+  phase: 1,
+  heap_blks_total: 345,
+  heap_blks_scanned: 1,
+  heap_blks_vacuumed: 0,
+  index_vacuum_count: 0,
+  max_dead_tuples: 291,
+  num_dead_tuples: 29,
+};
+const WAL_ROW: Row = { segments: 1, size_bytes: 16777216 };
+const STAT_WAL_ROW: Row = {
+  stats: {
+    wal_fpi: 491,
+    wal_sync: 0,
+    wal_bytes: 9040887,
+    wal_write: 739,
+    stats_reset: '2026-12-07T17:59:26.753345+00:00',
+    wal_records: 54864,
+    wal_sync_time: 0,
+    wal_write_time: 0,
+    wal_buffers_full: 0,
+  },
+};
+
+describe('vacuum progress and WAL', () => {
+  it('reports a running VACUUM as postgres_exporter does: every phase, 1 for the current one, and its counters', () => {
+    const fams = progressVacuumFamilies([VACUUM_ROW], base);
+    const table = { datname: 'postgres', relname: 'big' };
+    expect(
+      family(fams, 'pg_stat_progress_vacuum_phase').samples.map((s) => [s.labels.phase, s.value]),
+    ).toEqual(VACUUM_PHASES.map((p) => [p, p === 'scanning heap' ? 1 : 0]));
+    expect(value(fams, 'pg_stat_progress_vacuum_heap_blks', table)).toBe(345);
+    expect(value(fams, 'pg_stat_progress_vacuum_heap_blks_scanned', table)).toBe(1);
+    expect(value(fams, 'pg_stat_progress_vacuum_heap_blks_vacuumed', table)).toBe(0);
+    expect(value(fams, 'pg_stat_progress_vacuum_index_vacuums', table)).toBe(0);
+    expect(value(fams, 'pg_stat_progress_vacuum_max_dead_tuples', table)).toBe(291);
+    expect(value(fams, 'pg_stat_progress_vacuum_num_dead_tuples', table)).toBe(29);
+    expect(Object.keys(family(fams, 'pg_stat_progress_vacuum_heap_blks').samples[0]?.labels ?? {})).toEqual([
+      'target',
+      'datname',
+      'relname',
+    ]);
+    // Nothing running: no series, as with postgres_exporter.
+    expect(progressVacuumFamilies([], base).every((f) => f.samples.length === 0)).toBe(true);
+  });
+
+  it('names a VACUUM of a database or table it cannot resolve `unknown`, with no phase set for an unknown phase', () => {
+    const fams = progressVacuumFamilies([{ ...VACUUM_ROW, datname: null, relname: null, phase: null }], base);
+    const phases = family(fams, 'pg_stat_progress_vacuum_phase').samples;
+    expect(phases.every((s) => s.labels.datname === 'unknown' && s.labels.relname === 'unknown')).toBe(true);
+    expect(phases.map((s) => s.value)).toEqual(VACUUM_PHASES.map(() => 0));
+  });
+
+  it('reports the WAL segments and their size, and leaves the size out when there is no segment', () => {
+    expect(walFamilies(WAL_ROW, base).map((f) => [f.name, f.samples[0]?.value])).toEqual([
+      ['pg_wal_segments', 1],
+      ['pg_wal_size_bytes', 16777216],
+    ]);
+    expect(walFamilies({ segments: 0, size_bytes: null }, base).map((f) => f.name)).toEqual([
+      'pg_wal_segments',
+    ]);
+    // A role that may not list pg_wal has no row at all.
+    expect(walFamilies(undefined, base)).toEqual([]);
+  });
+
+  it('reports every pg_stat_wal column the server has, the reset time in seconds since the epoch', () => {
+    const fams = statWalFamilies(STAT_WAL_ROW, base);
+    expect(value(fams, 'pg_stat_wal_wal_records_total', {})).toBe(54864);
+    expect(family(fams, 'pg_stat_wal_wal_records_total').type).toBe('counter');
+    expect(value(fams, 'pg_stat_wal_wal_bytes', {})).toBe(9040887);
+    expect(value(fams, 'pg_stat_wal_wal_fpi', {})).toBe(491);
+    expect(value(fams, 'pg_stat_wal_stats_reset', {})).toBe(Date.parse('2026-12-07T17:59:26.753Z') / 1000);
+    expect(fams.map((f) => f.name).sort()).toEqual([
+      'pg_stat_wal_stats_reset',
+      'pg_stat_wal_wal_buffers_full',
+      'pg_stat_wal_wal_bytes',
+      'pg_stat_wal_wal_fpi',
+      'pg_stat_wal_wal_records_total',
+      'pg_stat_wal_wal_sync',
+      'pg_stat_wal_wal_sync_time',
+      'pg_stat_wal_wal_write',
+      'pg_stat_wal_wal_write_time',
+    ]);
+    // PostgreSQL 18 has moved the write and sync columns to pg_stat_io: fewer families, no error.
+    const {
+      wal_write: _w,
+      wal_sync: _s,
+      wal_write_time: _wt,
+      wal_sync_time: _st,
+      ...pg18
+    } = STAT_WAL_ROW.stats as Record<string, unknown>;
+    expect(statWalFamilies({ stats: pg18 }, base)).toHaveLength(5);
   });
 });

@@ -6,7 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exporterMetricNames } from '../support/exporter-metric-names.js';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
-import { matching, samples, seriesCount, single } from '../support/exposition.js';
+import { helpOf, matching, samples, seriesCount, single } from '../support/exposition.js';
 import { startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
 import { run, tempDir, waitFor } from '../support/util.js';
 
@@ -351,6 +351,103 @@ collectors:
     expect(settings).toBe(numericParameters);
     const series = seriesCount(text, 'pg_') - settings;
     expect(series).toBeLessThan(800);
+  });
+
+  it('reads the server parameters once, and again after a configuration reload', async () => {
+    // How often stackwatch has read pg_settings, as pg_stat_statements counts it.
+    const settingsReads = async () =>
+      Number(
+        await server.psql(
+          "select coalesce(sum(calls), 0) from pg_stat_statements where query like 'SELECT name, CASE WHEN source =%'",
+        ),
+      );
+    await scrape(metricsUrl);
+    const reads = await settingsReads();
+    expect(reads).toBeGreaterThan(0);
+    for (let i = 0; i < 3; i++) {
+      const text = await scrape(metricsUrl);
+      expect(single(text, 'pg_settings_work_mem_bytes', {})).toBe(4 * 1024 * 1024);
+    }
+    expect(await settingsReads()).toBe(reads);
+    expect(helpOf(await scrape(metricsUrl), 'pg_settings_work_mem_bytes')).toContain(
+      'Cached until a configuration reload or restart',
+    );
+
+    await server.psql("alter system set work_mem = '7MB'");
+    await server.psql('select pg_reload_conf()');
+    try {
+      await waitFor(
+        async () => single(await scrape(metricsUrl), 'pg_settings_work_mem_bytes', {}) === 7 * 1024 * 1024,
+        20_000,
+        'the reloaded work_mem',
+      );
+      expect(await settingsReads()).toBeGreaterThan(reads);
+    } finally {
+      await server.psql('alter system reset work_mem');
+      await server.psql('select pg_reload_conf()');
+    }
+  });
+
+  it('reports a running VACUUM, the WAL segments and pg_stat_wal as the server shows them', async () => {
+    await server.psql(
+      "create table bloated(id int, pad text); insert into bloated select g, repeat('x', 100) from generate_series(1, 20000) g; delete from bloated where id % 2 = 0",
+    );
+    // A VACUUM slowed down so that it is still scanning while the test looks at it.
+    const vacuuming = await client('postgres');
+    await vacuuming.query("set vacuum_cost_delay = '100ms'; set vacuum_cost_limit = 1");
+    const pid = (await vacuuming.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]?.pid;
+    const vacuum = vacuuming.query('vacuum bloated').catch((err: Error) => err.message);
+    try {
+      const progressSql = `select phase, heap_blks_total from pg_stat_progress_vacuum p
+        join pg_class c on c.oid = p.relid where c.relname = 'bloated'`;
+      await waitFor(async () => (await server.psql(progressSql)) !== '', 20_000, 'the VACUUM to start');
+      await waitFor(
+        async () => {
+          const before = await server.psql(progressSql);
+          const text = await scrape(metricsUrl);
+          if ((await server.psql(progressSql)) !== before) return false;
+          const [phase, blocks] = before.split('|');
+          const table = { datname: 'postgres', relname: 'bloated' };
+          expect(
+            matching(text, 'pg_stat_progress_vacuum_phase', { ...table, phase }).map((s) => s.value),
+          ).toEqual([1]);
+          expect(
+            matching(text, 'pg_stat_progress_vacuum_phase', table).reduce((a, s) => a + s.value, 0),
+          ).toBe(1);
+          expect(single(text, 'pg_stat_progress_vacuum_heap_blks', table)).toBe(Number(blocks));
+          expect(single(text, 'pg_stat_progress_vacuum_heap_blks_scanned', table)).toBeLessThanOrEqual(
+            Number(blocks),
+          );
+          return true;
+        },
+        20_000,
+        'a steady VACUUM phase',
+      );
+    } finally {
+      await server.psql(`select pg_cancel_backend(${pid})`);
+    }
+    expect(await vacuum).toContain('canceling statement');
+    const done = await scrape(metricsUrl);
+    expect(matching(done, 'pg_stat_progress_vacuum_phase', { relname: 'bloated' })).toEqual([]);
+
+    const segmentsSql = "select count(*), sum(size) from pg_ls_waldir() where name ~ '^[0-9A-F]{24}$'";
+    const recordsBefore = Number(await server.psql('select wal_records from pg_stat_wal'));
+    const segmentsBefore = await server.psql(segmentsSql);
+    const text = await scrape(metricsUrl);
+    const recordsAfter = Number(await server.psql('select wal_records from pg_stat_wal'));
+    if ((await server.psql(segmentsSql)) === segmentsBefore) {
+      const [segments, bytes] = segmentsBefore.split('|').map(Number);
+      expect(single(text, 'pg_wal_segments', {})).toBe(segments);
+      expect(single(text, 'pg_wal_size_bytes', {})).toBe(bytes);
+    }
+    const records = single(text, 'pg_stat_wal_wal_records_total', {}) as number;
+    expect(records).toBeGreaterThanOrEqual(recordsBefore);
+    expect(records).toBeLessThanOrEqual(recordsAfter);
+    // To the millisecond: the view's microseconds go through a JSON timestamp.
+    expect(single(text, 'pg_stat_wal_stats_reset', {})).toBeCloseTo(
+      Number(await server.psql('select extract(epoch from stats_reset) from pg_stat_wal')),
+      2,
+    );
   });
 
   it('exports every PostgreSQL name the shipped rules and dashboards use', async () => {
