@@ -30,7 +30,10 @@ const config = (slackUrl: string, criticalSlackUrl?: string) =>
   stormConfig(
     '2s',
     criticalSlackUrl
-      ? `  slack: { webhook_url: '${slackUrl}' }
+      ? // One Slack request at a time: a 429's pause then always applies before the team
+        // webhook's next message starts (with two in flight, the second one may already be on
+        // its way when the 429 arrives, as it would be with Slack itself).
+        `  slack: { webhook_url: '${slackUrl}', concurrency: 1 }
   receivers:
     - { name: team-ops, channels: [email, slack], recipients: ['${OPS}'] }
     - { name: team-ops-critical, channels: [email, slack], recipients: ['${OPS}', '${ONCALL}'], slack_webhook_url: '${criticalSlackUrl}' }
