@@ -1,3 +1,4 @@
+import { legacyEscalationOn } from '../config/receiver.js';
 import type { Logger } from '../logger.js';
 import type { Acknowledgements } from './acknowledgement/acknowledgements.js';
 import { planEscalation } from './ingest/plan.js';
@@ -30,7 +31,7 @@ export class EscalationCheck {
     const { deps } = this;
     const s = deps.setup();
     const store = deps.store();
-    if (!s.cfg.escalation.enabled || !store) return 0;
+    if (!legacyEscalationOn(s.cfg) || !store) return 0;
     const now = deps.now();
     let n = 0;
     const acked = await deps.acknowledgements.activeGroups(store);

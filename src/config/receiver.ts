@@ -3,6 +3,7 @@ import { parseMatcher } from '../matchers.js';
 import { checkedTemplate, TemplateError } from '../templates/context.js';
 import { duration } from './common.js';
 import { checkHeartbeats, heartbeatSchema } from './heartbeats.js';
+import { checkOncall, escalationPolicySchema, personSchema, scheduleSchema } from './oncall.js';
 
 /** `name` for a label; Prometheus label-name syntax. */
 const labelName = z
@@ -151,6 +152,8 @@ export const receiverTarget = z
     feishu_secret: z.string().min(1).optional(),
     /** The `webhook` channel's request. */
     webhook: outgoingWebhook.optional(),
+    /** The escalation policy that pages people about this receiver's firing groups. */
+    escalation_policy: z.string().optional(),
   })
   .strict();
 
@@ -172,6 +175,8 @@ export const contactSchema = z
     responsibility: z.string().default(''),
     /** The person's Feishu user id (open_id `ou_…` or user_id): critical Feishu messages @mention it. */
     feishu_user_id: z.string().min(1).optional(),
+    /** A schedule: the contact is whoever is on duty in it (their name, phone and email). */
+    schedule: z.string().optional(),
   })
   .strict();
 
@@ -382,9 +387,17 @@ export const receiverSection = z
     areas: z.array(areaSchema).default(DEFAULT_AREAS),
     /** Roles named on every notification that has a critical alert. */
     critical_roles: z.array(z.string()).default(['oncall']),
+    /** The people schedules and escalation policies name. */
+    people: z.array(personSchema).default([]),
+    /** Who is on duty: rotations and overrides in a time zone. */
+    schedules: z.array(scheduleSchema).default([]),
+    /** Steps that page people until someone acknowledges; a receiver names its policy. */
+    escalation_policies: z.array(escalationPolicySchema(z.enum(CHANNELS))).default([]),
+    /** A one-step policy for every critical group (see legacyEscalationOn). */
     escalation: z
       .object({
-        enabled: z.boolean().default(true),
+        /** Default: on, unless a receiver names an escalation policy. */
+        enabled: z.boolean().optional(),
         /** A critical alert still firing this long after it started is escalated. */
         after: duration.default('30m'),
         role: z.string().default('techlead'),
@@ -542,7 +555,8 @@ export const receiverSection = z
     });
     checkHeartbeats(r, ctx);
     checkRobots(r.receivers, ctx);
-    if (r.escalation.enabled && !roles.has(r.escalation.role))
+    checkOncall(r, ctx);
+    if (legacyEscalationOn(r) && !roles.has(r.escalation.role))
       ctx.addIssue({
         code: z.ZodIssueCode.custom,
         path: ['escalation', 'role'],
@@ -583,4 +597,15 @@ function checkRobots(receivers: readonly z.infer<typeof receiverTarget>[], ctx: 
         });
     }
   });
+}
+
+/**
+ * Whether the `escalation` section runs: as configured, else on unless a receiver names an
+ * escalation policy (the policies take over from it).
+ */
+export function legacyEscalationOn(r: {
+  escalation: { enabled?: boolean };
+  receivers: readonly { escalation_policy?: string }[];
+}): boolean {
+  return r.escalation.enabled ?? !r.receivers.some((x) => x.escalation_policy !== undefined);
 }
