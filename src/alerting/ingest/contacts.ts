@@ -1,5 +1,6 @@
 import type { ReceiverConfig } from '../../config/receiver.js';
 import type { Labels } from '../../matchers.js';
+import type { DutyRoster, Person } from '../oncall/roster.js';
 
 export interface Contact {
   role: string;
@@ -8,6 +9,11 @@ export interface Contact {
   phone: string;
   email: string;
   responsibility: string;
+  /** The schedule whose person on duty this contact is. */
+  schedule?: string;
+  /** That person's id, and the handles channels mention them by. */
+  person?: string;
+  slack_user_id?: string;
   /** Feishu user id (open_id or user_id): what a Feishu message @mentions. */
   feishu_user_id?: string;
 }
@@ -60,14 +66,30 @@ export function words(value: string): string[] {
   return out;
 }
 
-/** The contact table and the rules that decide who is responsible for an alert. */
+/** A contact as the person on duty: their name, phone, email and handles; title and role stay. */
+export function onDutyContact(c: Contact, p: Person): Contact {
+  const { slack_user_id: _slack, feishu_user_id: _feishu, ...rest } = c;
+  const out: Contact = { ...rest, name: p.name, phone: p.phone, email: p.email, person: p.id };
+  if (p.slack_user_id) out.slack_user_id = p.slack_user_id;
+  if (p.feishu_user_id) out.feishu_user_id = p.feishu_user_id;
+  return out;
+}
+
+/**
+ * The contact table and the rules that decide who is responsible for an alert. A contact that
+ * points at a schedule is whoever is on duty in it at the instant asked about (the roster);
+ * without a roster, or with nobody on duty, it is the contact as configured.
+ */
 export class ContactBook {
   readonly contacts: Contact[];
   private readonly byRole: Map<string, Contact>;
   private readonly areas: Area[];
   private readonly criticalRoles: string[];
 
-  constructor(cfg: Pick<ReceiverConfig, 'contacts' | 'areas' | 'critical_roles'>) {
+  constructor(
+    cfg: Pick<ReceiverConfig, 'contacts' | 'areas' | 'critical_roles'>,
+    private readonly roster?: DutyRoster,
+  ) {
     this.contacts = cfg.contacts.map((c) => ({ ...c }));
     this.byRole = new Map(this.contacts.map((c) => [c.role.toLowerCase(), c]));
     this.areas = cfg.areas.map((a) => ({
@@ -79,8 +101,22 @@ export class ContactBook {
     this.criticalRoles = cfg.critical_roles;
   }
 
-  role(role: string): Contact | undefined {
-    return this.byRole.get(role.toLowerCase());
+  /** A role's contact at `at`; with a schedule, the first person on duty. */
+  role(role: string, at = Date.now()): Contact | undefined {
+    return this.roleAt(role, at)[0];
+  }
+
+  /** A role's contacts at `at`: one, or with a schedule each person on duty. */
+  roleAt(role: string, at: number): Contact[] {
+    const c = this.byRole.get(role.toLowerCase());
+    if (!c) return [];
+    const people = c.schedule && this.roster ? this.roster.onDuty(c.schedule, at) : [];
+    return people.length ? people.map((p) => onDutyContact(c, p)) : [c];
+  }
+
+  /** The contact table at `at`: scheduled roles name whoever is on duty. */
+  contactsAt(at: number): Contact[] {
+    return this.contacts.flatMap((c) => this.roleAt(c.role, at));
   }
 
   /** The areas an alert belongs to, from the words of its area labels. */
@@ -93,26 +129,36 @@ export class ContactBook {
     );
   }
 
-  /** Responsible contacts for a set of alerts: their areas' roles, plus the critical roles when any is critical. */
-  responsible(alerts: readonly { labels: Labels }[]): ResponsibleContact[] {
-    const out = new Map<string, ResponsibleContact>();
+  /**
+   * Responsible contacts for a set of alerts at `at`: their areas' roles, plus the critical
+   * roles when any is critical.
+   */
+  responsible(alerts: readonly { labels: Labels }[], at = Date.now()): ResponsibleContact[] {
+    const out: ResponsibleContact[] = [];
+    const named = new Set<string>();
+    // Each role once, with the reason it was first named for.
     const add = (role: string, reason: string) => {
-      const c = this.role(role);
-      if (c && !out.has(c.role)) out.set(c.role, { ...c, reason });
+      const contacts = this.roleAt(role, at);
+      const key = contacts[0]?.role;
+      if (key === undefined || named.has(key)) return;
+      named.add(key);
+      for (const c of contacts) out.push({ ...c, reason });
     };
     if (alerts.some((a) => a.labels.severity === 'critical'))
       for (const r of this.criticalRoles) add(r, 'critical');
     for (const a of alerts) for (const area of this.areasOf(a.labels)) add(area.role, area.name);
-    return [...out.values()];
+    return out;
   }
 
-  /** Resolves `role:x` recipients to the contact's email; addresses pass through. Sorted, unique. */
-  resolveRecipients(recipients: readonly string[]): string[] {
+  /**
+   * Resolves `role:x` recipients to the contact's email at `at` (the people on duty, for a
+   * scheduled role); addresses pass through. Sorted, unique.
+   */
+  resolveRecipients(recipients: readonly string[], at = Date.now()): string[] {
     const out = new Set<string>();
     for (const r of recipients) {
       if (r.startsWith('role:')) {
-        const c = this.role(r.slice(5));
-        if (c?.email) out.add(c.email);
+        for (const c of this.roleAt(r.slice(5), at)) if (c.email) out.add(c.email);
       } else out.add(r);
     }
     return [...out].sort();

@@ -9,8 +9,11 @@ import type { Redactor } from './redact.js';
 import type { Router } from './routing.js';
 import { escalationMutedBy, muteWebhook, type MuteContext } from './mute.js';
 import type { ActiveSilence } from '../maintenance/windows.js';
+import type { ResponsibleContact } from './contacts.js';
 import type {
   AlertStatus,
+  EscalationStepRef,
+  EscalationUpdate,
   GroupUpdate,
   IngestRecord,
   JobSpec,
@@ -62,11 +65,11 @@ export function planNotifications(raw: Webhook, ctx: PlanContext): WebhookPlan {
     const rawAlerts = b.alerts.map((i) => raw.alerts[i] as Alert);
     const alerts = b.alerts.map((i) => w.alerts[i] as Alert);
     const status = statusOf(alerts);
-    const content = contentOf(w, { kind: 'alert', status, receiver: b.receiver, alerts }, ctx.book);
+    const content = contentOf(w, { kind: 'alert', status, receiver: b.receiver, alerts }, ctx.book, ctx.now);
     for (const channel of target.channels) {
       const recipients =
         channel === 'email'
-          ? ctx.book.resolveRecipients(target.recipients)
+          ? ctx.book.resolveRecipients(target.recipients, ctx.now)
           : isRobotChannel(channel)
             ? robotRecipients(channel, target)
             : ['slack'];
@@ -96,8 +99,46 @@ export function planNotifications(raw: Webhook, ctx: PlanContext): WebhookPlan {
     }
     return jobs;
   };
-  const jobs = notifications().flatMap(jobsOf);
-  return { jobs, group: groupUpdate(w, ctx), webhook: raw, now: ctx.now, notifications, jobsOf };
+  const buckets = notifications();
+  const jobs = buckets.flatMap(jobsOf);
+  const plan: WebhookPlan = {
+    jobs,
+    group: groupUpdate(w, ctx),
+    webhook: raw,
+    now: ctx.now,
+    notifications,
+    jobsOf,
+  };
+  const escalations = escalationUpdate(w, buckets, ctx);
+  if (escalations) plan.escalations = escalations;
+  return plan;
+}
+
+/**
+ * The escalation policies a webhook's firing notifications start or continue: one per policy,
+ * from the first receiver that names it. Undefined when no receiver names a policy.
+ */
+function escalationUpdate(
+  w: Webhook,
+  buckets: readonly Notification[],
+  ctx: PlanContext,
+): EscalationUpdate | undefined {
+  if (![...ctx.router.receivers.values()].some((r) => r.escalation_policy)) return undefined;
+  const firing: EscalationUpdate['firing'] = [];
+  for (const b of buckets) {
+    const policy = ctx.router.receivers.get(b.receiver)?.escalation_policy;
+    // A page names what fires; the alerts already resolved stay in the group's own notifications.
+    const alerts = b.alerts.map((i) => w.alerts[i] as Alert).filter((a) => a.status === 'firing');
+    if (!policy || firing.some((f) => f.policy === policy) || alerts.length === 0) continue;
+    const content = contentOf(
+      w,
+      { kind: 'alert', status: 'firing', receiver: b.receiver, alerts },
+      ctx.book,
+      ctx.now,
+    );
+    firing.push({ policy, receiver: b.receiver, content });
+  }
+  return { groupKey: w.groupKey, firing };
 }
 
 /** The plan and mute stages of one webhook in one call. */
@@ -148,6 +189,7 @@ function groupUpdate(w: Webhook, ctx: PlanContext): GroupUpdate {
       w,
       { kind: 'escalation', status: 'firing', receiver: 'escalation', alerts: critical },
       ctx.book,
+      ctx.now,
     ),
   };
 }
@@ -157,6 +199,7 @@ function contentOf(
   w: Webhook,
   n: Pick<NotificationContent, 'kind' | 'status' | 'receiver' | 'alerts'>,
   book: ContactBook,
+  now: number,
 ): NotificationContent {
   return {
     kind: n.kind,
@@ -170,7 +213,7 @@ function contentOf(
     externalURL: w.externalURL,
     truncatedAlerts: w.truncatedAlerts,
     alerts: n.alerts,
-    contacts: book.responsible(n.alerts),
+    contacts: book.responsible(n.alerts, now),
   };
 }
 
@@ -188,36 +231,70 @@ export function planEscalation(
     channels: readonly ChannelName[];
     afterMs: number;
     mailDomain: string;
+    /** Why it is sent, when a policy's step sends it. */
+    step?: EscalationStepRef;
   },
 ): JobSpec[] {
-  const lead = ctx.book.role(ctx.role);
-  const contacts = [...group.content.contacts.filter((c) => c.role !== lead?.role)];
-  if (lead) contacts.unshift({ ...lead, reason: 'escalation' });
+  const targets = ctx.book.roleAt(ctx.role, ctx.now).map((c) => ({ ...c, reason: 'escalation' }));
+  return escalationJobs(group, {
+    ...ctx,
+    targets,
+    slackWebhook: null,
+    episode: String(group.criticalSinceMs),
+  });
+}
+
+/**
+ * The jobs of one escalation: an email to the targets' addresses and a Slack message per
+ * channel, the targets named first among the group's contacts. The dedup key holds the
+ * group, the destination and `episode` (with a policy: the policy, step, repeat and the
+ * episode's start), so each is recorded once however often it is planned.
+ */
+export function escalationJobs(
+  group: { groupKey: string; criticalSinceMs: number; content: NotificationContent },
+  ctx: {
+    targets: readonly ResponsibleContact[];
+    silences: readonly ActiveSilence[];
+    now: number;
+    channels: readonly ChannelName[];
+    afterMs: number;
+    mailDomain: string;
+    /** Slack: the receiver whose own webhook applies, null for the default webhook. */
+    slackWebhook: string | null;
+    episode: string;
+    step?: EscalationStepRef;
+  },
+): JobSpec[] {
+  const paged = new Set(ctx.targets.map((t) => t.role));
+  const contacts = [...ctx.targets, ...group.content.contacts.filter((c) => !paged.has(c.role))];
   const content: NotificationContent = {
     ...group.content,
+    kind: 'escalation',
     contacts,
     escalation: { firingSinceMs: group.criticalSinceMs, afterMs: ctx.afterMs },
   };
+  if (ctx.step && content.escalation) content.escalation.step = ctx.step;
   const mutedBy = escalationMutedBy(content.alerts, ctx);
+  const emails = [...new Set(ctx.targets.map((t) => t.email).filter(Boolean))].sort();
   const out: JobSpec[] = [];
   for (const channel of ctx.channels) {
-    // Escalations go to the default Slack webhook.
-    const recipients = channel === 'email' ? (lead?.email ? [lead.email] : []) : ['slack'];
+    const recipients = channel === 'email' ? emails : ['slack'];
     if (recipients.length === 0) continue;
+    const slackWebhook = channel === 'slack' ? ctx.slackWebhook : null;
     const key = dedupKey({
       kind: 'escalation',
       groupKey: group.groupKey,
       channel,
-      recipients: destinationOf({ channel, recipients, slackWebhook: null }).names,
+      recipients: destinationOf({ channel, recipients, slackWebhook }).names,
       status: 'firing',
       alerts: [],
-      extra: String(group.criticalSinceMs),
+      extra: ctx.episode,
     });
     const spec = jobSpec({
       dedupKey: key,
       channel,
       recipients,
-      slackWebhook: null,
+      slackWebhook,
       content,
       mutedBy,
       mailDomain: ctx.mailDomain,

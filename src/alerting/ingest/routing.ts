@@ -23,6 +23,7 @@ export interface ReceiverTarget {
   wecom_webhook_url?: string;
   feishu_webhook_url?: string;
   webhook?: { url: string };
+  escalation_policy?: string;
 }
 
 function build(input: RouteInput, parentReceiver: string, path: string): RouteNode {

@@ -24,9 +24,23 @@ export interface NotificationContent {
   alerts: Alert[];
   contacts: ResponsibleContact[];
   /** Escalations: since when the critical alerts fire, and the configured threshold. */
-  escalation?: { firingSinceMs: number; afterMs: number };
+  escalation?: { firingSinceMs: number; afterMs: number; step?: EscalationStepRef };
   /** Added at delivery, never stored: the Acknowledge link, and who acknowledged the group. */
   acknowledgement?: { link?: string; note?: string };
+}
+
+/** Why an escalation notification was sent: its policy, step and round. */
+export interface EscalationStepRef {
+  /** The policy's name (`escalation` for the escalation section). */
+  policy: string;
+  /** 1-based, of `steps`. */
+  step: number;
+  steps: number;
+  /** 0 for the first round, n for the n-th repeat, of `repeats`. */
+  repeat: number;
+  repeats: number;
+  /** The step's targets as configured (`schedule:primary`, `role:techlead`, `alice`). */
+  notify: string[];
 }
 
 /** A notification job as planned before it is recorded in the outbox. */
@@ -86,10 +100,21 @@ export interface GroupUpdate {
   content: NotificationContent | null;
 }
 
+/**
+ * A webhook's word on its group's escalation policies: the policies its firing notifications
+ * start or continue (with the content their steps carry); the group's other episodes end.
+ */
+export interface EscalationUpdate {
+  groupKey: string;
+  firing: { policy: string; receiver: string; content: NotificationContent }[];
+}
+
 /** Everything one webhook writes, in one transaction. */
 export interface IngestRecord {
   jobs: JobSpec[];
   group?: GroupUpdate;
+  /** Set when a receiver names an escalation policy. */
+  escalations?: EscalationUpdate;
 }
 
 export interface RecordOutcome {

@@ -2,6 +2,7 @@ import type { ChannelName } from '../../config/receiver.js';
 import type { Acknowledgement } from '../acknowledgement/tokens.js';
 import type { HeartbeatState } from '../heartbeat/heartbeats.js';
 import type { Silence } from '../maintenance/windows.js';
+import type { ScheduleOverride } from '../oncall/schedule.js';
 import type { Destination } from '../model/destination.js';
 import type {
   IngestRecord,
@@ -153,6 +154,55 @@ export interface HeartbeatStore {
   ): Promise<boolean>;
 }
 
+/** Schedule overrides created through the API or the console (shared by replicas). */
+export interface OverrideStore {
+  /** Every stored override, by start. */
+  listOverrides(): Promise<ScheduleOverride[]>;
+  addOverride(o: ScheduleOverride): Promise<void>;
+  /** Deletes one override of a schedule; false when the schedule has none with this id. */
+  deleteOverride(schedule: string, id: string): Promise<boolean>;
+}
+
+/**
+ * A group an escalation policy pages about: one episode from the first firing notification of
+ * the group to its resolution (IngestRecord.escalations starts and ends it).
+ */
+export interface EscalationEpisode {
+  groupKey: string;
+  policy: string;
+  /** The routing receiver that names the policy. */
+  receiver: string;
+  /** The first notification of the episode, on the outbox's clock. */
+  startedAt: number;
+  /** Steps are numbered across rounds (round × steps + step); those before this one are done. */
+  nextIndex: number;
+  /** The group's latest firing notification to the receiver. */
+  content: NotificationContent;
+}
+
+/** An episode as the escalation check read it: a step is recorded only while it is still so. */
+export type EpisodeRef = Pick<EscalationEpisode, 'groupKey' | 'policy' | 'startedAt' | 'nextIndex'>;
+
+/** Escalation policies' progress, decided on one clock for every replica. */
+export interface EscalationProgress {
+  /** The outbox's clock: PostgreSQL's (the same for every replica), the local one with SQLite. */
+  clock(): Promise<number>;
+  /** Episodes in progress, oldest first. */
+  episodes(limit: number): Promise<EscalationEpisode[]>;
+  /**
+   * Records the notifications of a step and moves the episode past it, in one transaction, when
+   * the episode is still as it was read (same start, same next step). Undefined, with nothing
+   * recorded, when it is not: another replica took the step, or the group resolved meanwhile.
+   */
+  recordStep(
+    episode: EpisodeRef,
+    nextIndex: number,
+    jobs: readonly JobSpec[],
+    now: number,
+    dedupWindowMs: number,
+  ): Promise<RecordOutcome | undefined>;
+}
+
 /** Housekeeping, the replicas sharing the outbox, and closing it. */
 export interface OutboxLifecycle {
   prune(now: number, retentionMs: number, dedupWindowMs: number): Promise<void>;
@@ -164,6 +214,17 @@ export interface OutboxLifecycle {
   close(): Promise<void>;
 }
 
-/** The durable outbox: jobs, dedup, threads, escalation state, maintenance windows, acknowledgements, heartbeats. */
+/**
+ * The durable outbox: jobs, dedup, threads, escalation state, maintenance windows,
+ * acknowledgements, heartbeats, schedule overrides and escalation policies' episodes.
+ */
 export interface AlertStore
-  extends JobOutbox, EscalationState, WindowStore, AckStore, HeartbeatStore, OutboxLifecycle {}
+  extends
+    JobOutbox,
+    EscalationState,
+    WindowStore,
+    AckStore,
+    HeartbeatStore,
+    OverrideStore,
+    EscalationProgress,
+    OutboxLifecycle {}

@@ -16,6 +16,7 @@ import {
   ACK_COLUMNS,
   ackValues,
   endsGroup,
+  escalationUpdateOf,
   groupUpdateOf,
   isThreaded,
   jobFilterWhere,
@@ -32,9 +33,13 @@ import {
   type JobRow,
   type SilenceRow,
 } from './rules.js';
+import { DB_NOW_MS, oncallSchemaSql, oncallTablesPresent, PgOncallTables } from './postgres-oncall.js';
+import type { ScheduleOverride } from '../oncall/schedule.js';
 import type {
   AlertStore,
   AttemptOutcome,
+  EpisodeRef,
+  EscalationEpisode,
   BacklogEntry,
   BacklogStat,
   EscalationCandidate,
@@ -141,13 +146,11 @@ type Querier = Pick<pg.PoolClient, 'query'>;
 // without tying it to claim_timeout (5 minutes by default).
 const HEARTBEAT_MAX_MS = 10_000;
 
-/** PostgreSQL's clock in milliseconds: replicas are counted on one clock, whatever their hosts'. */
-const DB_NOW_MS = '(extract(epoch FROM clock_timestamp()) * 1000)::bigint';
-
 export class PgStore implements AlertStore {
   /** This replica, in the claims it holds. */
   readonly owner = randomUUID();
   private readonly t: (table: string) => string;
+  private readonly oncall: PgOncallTables;
   /**
    * Jobs this replica claimed and has not recorded a result for. Their lease is renewed while
    * the delivery runs, so a slow delivery (a first connection, a loaded host) is not taken over
@@ -171,6 +174,7 @@ export class PgStore implements AlertStore {
     private readonly opts: PgStoreOptions,
   ) {
     this.t = (table) => `${opts.schema}.${table}`;
+    this.oncall = new PgOncallTables(opts.schema);
   }
 
   /** Connects and creates the schema; throws (the webhook answers 503) when PostgreSQL cannot be reached. */
@@ -213,6 +217,11 @@ export class PgStore implements AlertStore {
           // Replicas starting together would race on CREATE ... IF NOT EXISTS.
           await c.query("SELECT pg_advisory_xact_lock(hashtext('stackwatch-receiver-schema'))");
           await c.query(schemaSql(opts.schema));
+        });
+      if (!(await oncallTablesPresent(pool, opts.schema)))
+        await store.tx(async (c) => {
+          await c.query("SELECT pg_advisory_xact_lock(hashtext('stackwatch-receiver-schema'))");
+          await c.query(oncallSchemaSql(opts.schema));
         });
       await store.heartbeat();
     } catch (err) {
@@ -274,7 +283,11 @@ export class PgStore implements AlertStore {
    */
   private async insertBatch(
     c: Querier,
-    batch: readonly { jobs: readonly JobSpec[]; group?: IngestRecord['group'] }[],
+    batch: readonly {
+      jobs: readonly JobSpec[];
+      group?: IngestRecord['group'];
+      escalations?: IngestRecord['escalations'];
+    }[],
     now: number,
     window: number,
   ): Promise<RecordOutcome[]> {
@@ -339,6 +352,10 @@ export class PgStore implements AlertStore {
       );
     }
     await this.groupBatch(c, batch, outcomes, now);
+    const escalations = batch.flatMap(
+      (rec, i) => escalationUpdateOf(rec, outcomes[i] as RecordOutcome) ?? [],
+    );
+    if (escalations.length) await this.oncall.apply(c, escalations, now);
     return outcomes;
   }
 
@@ -716,6 +733,43 @@ export class PgStore implements AlertStore {
     await this.pool.query(`DELETE FROM ${this.t('replicas')} WHERE seen_at < ${DB_NOW_MS} - $1`, [
       this.opts.claimTimeoutMs,
     ]);
+    await this.oncall.prune(this.pool, before);
+  }
+
+  async listOverrides(): Promise<ScheduleOverride[]> {
+    return this.oncall.listOverrides(this.pool);
+  }
+
+  async addOverride(o: ScheduleOverride): Promise<void> {
+    await this.oncall.addOverride(this.pool, storable(o));
+  }
+
+  async deleteOverride(schedule: string, id: string): Promise<boolean> {
+    return this.oncall.deleteOverride(this.pool, schedule, id);
+  }
+
+  /** PostgreSQL's clock: every replica decides escalations on the same one. */
+  async clock(): Promise<number> {
+    return this.oncall.clock(this.pool);
+  }
+
+  async episodes(limit: number): Promise<EscalationEpisode[]> {
+    return this.oncall.episodes(this.pool, limit);
+  }
+
+  async recordStep(
+    ep: EpisodeRef,
+    nextIndex: number,
+    jobs: readonly JobSpec[],
+    now: number,
+    dedupWindowMs: number,
+  ): Promise<RecordOutcome | undefined> {
+    // Two replicas may both find the step due: the conditional update lets one record it.
+    return this.tx(async (c) => {
+      if (!(await this.oncall.advance(c, ep, nextIndex))) return undefined;
+      const [out] = await this.insertBatch(c, storable([{ jobs }]), now, dedupWindowMs);
+      return out;
+    });
   }
 
   /** A replica that stops cleanly stops counting at the others' next count: they take its share back. */

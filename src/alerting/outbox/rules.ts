@@ -5,10 +5,12 @@
 import type { ChannelName } from '../../config/receiver.js';
 import type { Acknowledgement } from '../acknowledgement/tokens.js';
 import { destinationOf } from '../model/destination.js';
-import type { BacklogEntry, JobFilter } from './contract.js';
+import type { BacklogEntry, EscalationEpisode, JobFilter } from './contract.js';
 import type { Silence } from '../maintenance/windows.js';
 import { storableText } from './storable.js';
+import type { ScheduleOverride } from '../oncall/schedule.js';
 import type {
+  EscalationUpdate,
   GroupUpdate,
   Job,
   JobSpec,
@@ -32,6 +34,8 @@ export function pruneHorizons(now: number, retentionMs: number, dedupWindowMs: n
     groups: now - GROUP_RETENTION_MS,
     silences: now - retentionMs,
     acks: now - retentionMs,
+    overrides: now - retentionMs,
+    escalations: now - GROUP_RETENTION_MS,
   };
 }
 
@@ -63,6 +67,14 @@ export function groupUpdateOf(
   out: RecordOutcome,
 ): GroupUpdate | undefined {
   return rec.group && (out.recorded > 0 || rec.jobs.length === 0) ? rec.group : undefined;
+}
+
+/** The escalation-policy update a recorded webhook applies, if any (as groupUpdateOf). */
+export function escalationUpdateOf(
+  rec: { jobs: readonly JobSpec[]; escalations?: EscalationUpdate },
+  out: RecordOutcome,
+): EscalationUpdate | undefined {
+  return rec.escalations && (out.recorded > 0 || rec.jobs.length === 0) ? rec.escalations : undefined;
 }
 
 /** A group update that ends the group's escalation state (nothing critical fires any more). */
@@ -277,5 +289,57 @@ export function jobFilterWhere(
     where: parts.length ? `WHERE ${parts.join(' AND ')}` : '',
     values,
     signature: parts.join(','),
+  };
+}
+
+export interface OverrideRow {
+  id: string;
+  schedule: string;
+  person: string;
+  starts_at: number;
+  ends_at: number;
+  comment: string;
+  created_by: string;
+  created_at: number;
+}
+
+export function toOverride(r: OverrideRow): ScheduleOverride {
+  return {
+    id: r.id,
+    schedule: r.schedule,
+    person: r.person,
+    start: r.starts_at,
+    end: r.ends_at,
+    comment: r.comment,
+    createdBy: r.created_by,
+    createdAt: r.created_at,
+    source: 'api',
+  };
+}
+
+/** An override row's values, in the column order both stores insert. */
+export function overrideValues(
+  o: ScheduleOverride,
+): [string, string, string, number, number, string, string, number] {
+  return [o.id, o.schedule, o.person, o.start, o.end, o.comment, o.createdBy, o.createdAt];
+}
+
+export interface EpisodeRow {
+  group_key: string;
+  policy: string;
+  receiver: string;
+  started_at: number;
+  next_index: number;
+  content: string;
+}
+
+export function toEpisode(r: EpisodeRow): EscalationEpisode {
+  return {
+    groupKey: r.group_key,
+    policy: r.policy,
+    receiver: r.receiver,
+    startedAt: r.started_at,
+    nextIndex: r.next_index,
+    content: JSON.parse(r.content) as NotificationContent,
   };
 }

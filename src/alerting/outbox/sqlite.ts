@@ -10,6 +10,7 @@ import {
   ACK_COLUMNS,
   ackValues,
   endsGroup,
+  escalationUpdateOf,
   groupUpdateOf,
   isThreaded,
   jobFilterWhere,
@@ -34,8 +35,12 @@ import type {
   RecordOutcome,
 } from '../model/notification.js';
 import { storable, storableText } from './storable.js';
+import { SqliteOncallTables } from './sqlite-oncall.js';
+import type { ScheduleOverride } from '../oncall/schedule.js';
 import type {
   AlertStore,
+  EpisodeRef,
+  EscalationEpisode,
   AttemptOutcome,
   BacklogEntry,
   BacklogStat,
@@ -233,6 +238,14 @@ export class SqliteStore implements AlertStore {
     now: number,
     window: number,
   ) => boolean;
+  private readonly oncall: SqliteOncallTables;
+  private readonly stepTx: (
+    ep: EpisodeRef,
+    next: number,
+    jobs: readonly JobSpec[],
+    now: number,
+    window: number,
+  ) => RecordOutcome | undefined;
   /** Prepared list statements, one per combination of filter fields. */
   private readonly listStatements = new Map<string, Database.Statement>();
   /** The two heartbeat writes (first insert, later update), prepared once. */
@@ -271,6 +284,7 @@ export class SqliteStore implements AlertStore {
     this.db.exec('CREATE INDEX IF NOT EXISTS jobs_digest ON jobs (digest)');
     this.db.exec(heartbeatsTableSql('heartbeats'));
     this.st = prepareStatements(this.db);
+    this.oncall = new SqliteOncallTables(this.db);
     this.recordTx = this.db.transaction((batch: readonly IngestRecord[], now: number, window: number) =>
       batch.map((rec) => this.recordOne(rec, now, window)),
     );
@@ -292,6 +306,10 @@ export class SqliteStore implements AlertStore {
         this.st.groupEscalated.run(now, groupKey);
         return out;
       },
+    );
+    this.stepTx = this.db.transaction(
+      (ep: EpisodeRef, next: number, jobs: readonly JobSpec[], now: number, window: number) =>
+        this.oncall.advance(ep, next) ? this.insertJobs(jobs, now, window) : undefined,
     );
     this.putAckTx = this.db.transaction((a: Acknowledgement) => {
       this.st.ackEnd.run(a.at, a.by, a.groupKey);
@@ -321,6 +339,8 @@ export class SqliteStore implements AlertStore {
     const g = groupUpdateOf(rec, out);
     if (g && endsGroup(g)) this.st.groupDel.run(g.groupKey);
     else if (g) this.st.groupPut.run(g.groupKey, g.criticalSinceMs, JSON.stringify(g.content), now);
+    const e = escalationUpdateOf(rec, out);
+    if (e) this.oncall.apply(e, Date.now());
     return out;
   }
 
@@ -531,6 +551,38 @@ export class SqliteStore implements AlertStore {
     this.st.pruneGroups.run(before.groups);
     this.st.pruneSilences.run(before.silences);
     this.st.pruneAcks.run(before.acks);
+    this.oncall.prune(before);
+  }
+
+  async listOverrides(): Promise<ScheduleOverride[]> {
+    return this.oncall.listOverrides();
+  }
+
+  async addOverride(o: ScheduleOverride): Promise<void> {
+    this.oncall.addOverride(storable(o));
+  }
+
+  async deleteOverride(schedule: string, id: string): Promise<boolean> {
+    return this.oncall.deleteOverride(schedule, id);
+  }
+
+  /** One replica: the local clock. */
+  async clock(): Promise<number> {
+    return Date.now();
+  }
+
+  async episodes(limit: number): Promise<EscalationEpisode[]> {
+    return this.oncall.episodes(limit);
+  }
+
+  async recordStep(
+    ep: EpisodeRef,
+    nextIndex: number,
+    jobs: readonly JobSpec[],
+    now: number,
+    dedupWindowMs: number,
+  ): Promise<RecordOutcome | undefined> {
+    return this.stepTx(ep, nextIndex, storable(jobs), now, dedupWindowMs);
   }
 
   replicas(): number {

@@ -14,7 +14,7 @@ import { PgStore } from '../../../src/alerting/outbox/postgres.js';
 import type { AlertStore } from '../../../src/alerting/outbox/contract.js';
 import { SqliteStore } from '../../../src/alerting/outbox/sqlite.js';
 import { validateConfig } from '../../../src/config/load.js';
-import { receiverSection } from '../../../src/config/receiver.js';
+import { DEFAULT_RECEIVERS, receiverSection } from '../../../src/config/receiver.js';
 import { createLogger } from '../../../src/logger.js';
 import { startPostgres, type PostgresServer } from '../../support/postgres.js';
 import { startSlack } from '../../support/slack.js';
@@ -31,6 +31,18 @@ const ctx = {
   mailDomain: 'sw.test',
 };
 const HOUR = 3_600_000;
+
+/** The default tables with the critical receiver paging through an escalation policy. */
+const paging = receiverSection.parse({
+  people: [{ id: 'alice', name: 'Alice', email: 'alice@company.com' }],
+  escalation_policies: [
+    { name: 'critical', steps: [{ notify: ['alice'] }, { after: '5m', notify: ['alice'] }] },
+  ],
+  receivers: DEFAULT_RECEIVERS.map((r) =>
+    r.name === 'team-ops-critical' ? { ...r, escalation_policy: 'critical' } : r,
+  ),
+});
+const pagingCtx = { ...ctx, router: new Router(paging) };
 
 /** An outbox made for a test: the receiver's store settings for it, raw SQL on it, and a way to open it. */
 interface MadeOutbox {
@@ -218,6 +230,74 @@ describe.each([sqlite, postgres])('$name outbox (record stage)', (kind) => {
     await s.record([planWebhook(fixture('apidown_2.json'), ctx)], now + 1, HOUR);
     await s.record([planWebhook(fixture('apidown_0.json'), ctx)], now + 2, HOUR);
     expect(await s.escalationCandidates(now + HOUR, after)).toEqual([]);
+  });
+
+  it('starts an escalation episode on the outbox clock, keeps its start while the group fires, ends it on resolve', async () => {
+    const s = await fresh();
+    const before = await s.clock();
+    await s.record([planWebhook(fixture('apidown_0.json'), pagingCtx)], now, HOUR);
+    const [ep] = await s.episodes(10);
+    expect(ep).toMatchObject({ policy: 'critical', receiver: 'team-ops-critical', nextIndex: 0 });
+    expect(ep!.groupKey).toBe(fixture('apidown_0.json').groupKey);
+    expect(ep!.startedAt).toBeGreaterThanOrEqual(before);
+    expect(ep!.startedAt).toBeLessThanOrEqual(await s.clock());
+    expect(ep!.content.alerts).toHaveLength(2);
+    // Still firing: the episode goes on from its first notification, with the latest alerts.
+    await s.record([planWebhook(fixture('apidown_1.json'), pagingCtx)], now + 1000, HOUR);
+    const [same] = await s.episodes(10);
+    expect(same).toMatchObject({ startedAt: ep!.startedAt, nextIndex: 0 });
+    expect(same!.content.alerts.map((a) => a.status)).toEqual(['firing']);
+
+    // A step is recorded once: the episode moves past it in the same transaction.
+    const jobs = planEscalation(
+      { ...ep!, criticalSinceMs: ep!.startedAt },
+      {
+        book: ctx.book,
+        silences: [],
+        now,
+        role: 'oncall',
+        channels: ['email'],
+        afterMs: 0,
+        mailDomain: 'sw.test',
+      },
+    );
+    expect(await s.recordStep(ep!, 1, jobs, now, HOUR)).toEqual({ recorded: 1, duplicates: 0, muted: 0 });
+    expect(await s.recordStep(ep!, 1, jobs, now, HOUR)).toBeUndefined();
+    expect((await s.episodes(10))[0]!.nextIndex).toBe(1);
+
+    // Resolved: the episode ends, and a step read before it records nothing.
+    await s.record([planWebhook(fixture('apidown_2.json'), pagingCtx)], now + 2000, HOUR);
+    expect(await s.episodes(10)).toEqual([]);
+    expect(await s.recordStep({ ...ep!, nextIndex: 1 }, 2, jobs, now, HOUR)).toBeUndefined();
+    // A late duplicate of the first post (an HA peer's copy) does not start a new episode.
+    await s.record([planWebhook(fixture('apidown_0.json'), pagingCtx)], now + 3000, HOUR);
+    expect(await s.episodes(10)).toEqual([]);
+  });
+
+  it('keeps the schedule overrides made at run time', async () => {
+    const s = await fresh();
+    const o = (id: string, start: number) => ({
+      id,
+      schedule: 'primary',
+      person: 'dave',
+      start,
+      end: start + HOUR,
+      comment: '值班 swap',
+      createdBy: 'alice',
+      createdAt: now,
+      source: 'api' as const,
+    });
+    await s.addOverride(o('late', now + HOUR));
+    await s.addOverride(o('early', now));
+    expect((await s.listOverrides()).map((x) => x.id)).toEqual(['early', 'late']);
+    expect((await s.listOverrides())[0]).toEqual(o('early', now));
+    expect(await s.deleteOverride('secondary', 'early')).toBe(false);
+    expect(await s.deleteOverride('primary', 'early')).toBe(true);
+    // Pruned `retention` after they end.
+    await s.prune(now + 2 * HOUR + HOUR / 2, HOUR, HOUR);
+    expect((await s.listOverrides()).map((x) => x.id)).toEqual(['late']);
+    await s.prune(now + 3 * HOUR + 1, HOUR, HOUR);
+    expect(await s.listOverrides()).toEqual([]);
   });
 
   it('keeps maintenance windows', async () => {
@@ -595,6 +675,27 @@ describe('PostgreSQL outbox shared by two replicas', () => {
     } finally {
       await upgraded.close();
     }
+  });
+
+  it('lets one replica record an escalation step both found due, on PostgreSQL’s clock', async () => {
+    const rec = planWebhook(fixture('apidown_0.json'), { ...pagingCtx, now: now + 5 * HOUR });
+    await a.record([rec], now + 5 * HOUR, HOUR);
+    const [ep] = (await b.episodes(10)).filter((e) => e.groupKey === rec.escalations!.groupKey);
+    expect(Math.abs(ep!.startedAt - (await b.clock()))).toBeLessThan(60_000);
+    const jobs = planEscalation(
+      { ...ep!, criticalSinceMs: ep!.startedAt },
+      {
+        book: ctx.book,
+        silences: [],
+        now,
+        role: 'techlead',
+        channels: ['email', 'slack'],
+        afterMs: 0,
+        mailDomain: 'sw.test',
+      },
+    );
+    const outcomes = await Promise.all([a, b].map((r) => r.recordStep(ep!, 1, jobs, now, HOUR)));
+    expect(outcomes.filter((o) => o !== undefined)).toEqual([{ recorded: 2, duplicates: 0, muted: 0 }]);
   });
 
   it('sees the other replica’s maintenance windows', async () => {
