@@ -36,6 +36,7 @@ export class ReceiverMetrics {
   readonly backlog: Gauge<'channel' | 'lane'>;
   readonly oldestAge: Gauge<'channel' | 'lane'>;
   readonly escalationChecks: Counter;
+  readonly escalationSteps: Counter<'policy' | 'step'>;
   readonly replicas: Gauge;
 
   constructor(registry: Registry, source: ReceiverMetricsSource) {
@@ -79,6 +80,12 @@ export class ReceiverMetrics {
     this.escalationChecks = new Counter({
       name: 'stackwatch_escalation_checks_total',
       help: 'Escalation checks completed (each looks for critical groups firing longer than escalation.after).',
+      registers: [registry],
+    });
+    this.escalationSteps = new Counter({
+      name: 'stackwatch_escalation_steps_total',
+      help: 'Notifications recorded by escalation policy steps, by policy and step (1-based); policy "escalation" is the escalation section.',
+      labelNames: ['policy', 'step'],
       registers: [registry],
     });
     this.outboxDepth = new Gauge({
@@ -200,6 +207,12 @@ export class ReceiverMetrics {
     for (const code of WEBHOOK_CODES) this.webhook.inc({ code }, 0);
   }
 
+  /** Every step of every policy from 0, so a step that never fired is a series too. */
+  initEscalationSteps(policies: readonly { name: string; steps: readonly unknown[] }[]): void {
+    for (const p of policies)
+      p.steps.forEach((_s, i) => this.escalationSteps.inc({ policy: p.name, step: String(i + 1) }, 0));
+  }
+
   static remove(registry: Registry): void {
     for (const n of [
       'stackwatch_notifications_total',
@@ -216,6 +229,7 @@ export class ReceiverMetrics {
       'stackwatch_outbox_backlog',
       'stackwatch_outbox_oldest_age_seconds',
       'stackwatch_receiver_replicas',
+      'stackwatch_escalation_steps_total',
     ])
       registry.removeSingleMetric(n);
   }

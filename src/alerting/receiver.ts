@@ -19,6 +19,10 @@ import type { ChannelName } from '../config/receiver.js';
 import { buildSetup, channelFor, closeSetup, paceOf, routeTestWith, type Setup } from './setup.js';
 import { EscalationCheck } from './escalation.js';
 import { WindowList } from './maintenance/window-list.js';
+import { OverrideList } from './oncall/override-list.js';
+import { calendarFeed, calendarToken, calendarTokenOk } from './oncall/calendar.js';
+import type { ScheduleStatus } from './oncall/roster.js';
+import type { ScheduleOverride } from './oncall/schedule.js';
 import type { Silence } from './maintenance/windows.js';
 import { alertNameOf } from './render/text.js';
 import { pipe, type Stage } from './model/stage.js';
@@ -60,6 +64,7 @@ export class AlertReceiver {
   private store?: AlertStore;
   readonly acknowledgements: Acknowledgements;
   private readonly windows: WindowList;
+  private readonly overrides: OverrideList;
   private readonly escalations: EscalationCheck;
   /** The Watchdog's and the jobs' heartbeats. */
   readonly heartbeats: HeartbeatMonitor;
@@ -77,7 +82,12 @@ export class AlertReceiver {
   constructor(private readonly opts: ReceiverOptions) {
     this.logger = opts.logger.child({ component: 'receiver' });
     this.now = opts.now ?? Date.now;
-    this.setup = buildSetup(opts.config.receiver, this.logger);
+    this.overrides = new OverrideList({
+      requireStore: () => this.requireStore(),
+      logger: this.logger,
+      now: this.now,
+    });
+    this.setup = buildSetup(opts.config.receiver, this.logger, { overrides: () => this.overrides.list() });
     this.store = opts.store;
     this.metrics = new ReceiverMetrics(opts.registry, {
       counts: async () => this.store?.counts(),
@@ -136,10 +146,10 @@ export class AlertReceiver {
       store: () => this.store,
       acknowledgements: this.acknowledgements,
       windows: () => this.windows.active(),
+      loadOverrides: (store) => this.overrides.load(store),
       wake: () => this.worker.wake(),
       metrics: this.metrics,
       logger: this.logger,
-      now: this.now,
     });
     const heartbeatMetrics = new HeartbeatMetrics(opts.registry, () => this.heartbeats.list());
     this.heartbeats = new HeartbeatMonitor({
@@ -286,14 +296,18 @@ export class AlertReceiver {
   /** Applies a new configuration; old channels close after their deliveries finish. */
   reload(config: Config): void {
     const old = this.setup;
-    this.setup = buildSetup(config.receiver, this.logger);
+    this.setup = buildSetup(config.receiver, this.logger, { overrides: () => this.overrides.list() });
     setTimeout(() => void closeSetup(old), 30_000).unref();
     this.worker.wake();
   }
 
-  /** What replicas sharing an outbox share besides jobs: maintenance windows, acknowledgements. */
+  /** What replicas sharing an outbox share besides jobs: maintenance windows, acknowledgements, overrides. */
   private async loadShared(): Promise<void> {
-    await Promise.all([this.windows.load(this.store), this.acknowledgements.load()]);
+    await Promise.all([
+      this.windows.load(this.store),
+      this.acknowledgements.load(),
+      this.overrides.load(this.store),
+    ]);
   }
 
   /** Runs a webhook through the ingest pipeline; resolves once its jobs are committed. */
@@ -322,8 +336,57 @@ export class AlertReceiver {
     return routeTestWith(this.setup, this.windows.active(), labels, this.now());
   }
 
+  /** The contact table now: a role on a schedule names whoever is on duty. */
   contacts() {
-    return this.setup.book.contacts;
+    return this.setup.book.contactsAt(this.now());
+  }
+
+  /** Each schedule now: on duty, the next handoff, overrides, and `weeks` of shifts. */
+  schedules(weeks: number): ScheduleStatus[] {
+    const now = this.now();
+    return this.setup.roster.names().flatMap((n) => this.setup.roster.status(n, now, weeks) ?? []);
+  }
+
+  schedule(name: string, weeks: number): ScheduleStatus | undefined {
+    return this.setup.roster.status(name, this.now(), weeks);
+  }
+
+  /** People schedules and policies page (for the override forms). */
+  people() {
+    return this.setup.cfg.people;
+  }
+
+  /** Puts a person on duty in a schedule for a window (stored in the outbox). */
+  addOverride(input: Parameters<OverrideList['add']>[0]): Promise<ScheduleOverride> {
+    return this.overrides.add(input);
+  }
+
+  deleteOverride(schedule: string, id: string, by: string): Promise<boolean> {
+    return this.overrides.delete(schedule, id, by);
+  }
+
+  /** A schedule's shifts as an iCalendar feed, or undefined when there is no such schedule. */
+  calendar(name: string, weeks: number): string | undefined {
+    const now = this.now();
+    const status = this.setup.roster.status(name, now, weeks);
+    if (!status) return undefined;
+    return calendarFeed({
+      schedule: name,
+      timeZone: status.timeZone,
+      duties: status.shifts,
+      person: (id) => this.setup.roster.person(id),
+      now,
+      domain: this.setup.mailDomain,
+    });
+  }
+
+  /** The read-only link's token of a schedule's calendar, and its check. */
+  calendarToken(name: string): string {
+    return calendarToken(this.signingKey, name);
+  }
+
+  calendarTokenOk(name: string, token: unknown): boolean {
+    return calendarTokenOk(this.signingKey, name, token);
   }
 
   async listNotifications(status: JobStatus | undefined, limit: number, digest?: string): Promise<Job[]> {

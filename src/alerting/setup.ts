@@ -25,6 +25,9 @@ import { Redactor } from './ingest/redact.js';
 import { routeTest, Router, type RouteTestResult } from './ingest/routing.js';
 import { compileSilence, mutedBy, normaliseMatchers, type ActiveSilence } from './maintenance/windows.js';
 import type { Job } from './model/notification.js';
+import { Roster } from './oncall/roster.js';
+import type { ScheduleOverride } from './oncall/schedule.js';
+import { compilePolicies, type Policy } from './escalation/policy.js';
 
 /** Everything derived from the receiver configuration; swapped as a whole on reload. */
 export interface Setup {
@@ -43,6 +46,14 @@ export interface Setup {
   mailDomain: string;
   lanes: Lanes;
   digest: DigestPolicy;
+  /** People and schedules: who is on duty. */
+  roster: Roster;
+  policies: Map<string, Policy>;
+}
+
+export interface SetupOptions {
+  /** Schedule overrides made at run time (the outbox's), besides the configuration's. */
+  overrides?: () => readonly ScheduleOverride[];
 }
 
 export function mailDomainOf(from: string): string {
@@ -50,7 +61,8 @@ export function mailDomainOf(from: string): string {
   return m?.[1] ?? 'stackwatch.local';
 }
 
-export function buildSetup(cfg: ReceiverConfig, logger: Logger): Setup {
+export function buildSetup(cfg: ReceiverConfig, logger: Logger, opts: SetupOptions = {}): Setup {
+  const roster = new Roster(cfg, opts.overrides);
   const email: Channel = cfg.email.smtp_url
     ? new EmailChannel({
         smtpUrl: cfg.email.smtp_url,
@@ -85,7 +97,7 @@ export function buildSetup(cfg: ReceiverConfig, logger: Logger): Setup {
   return {
     cfg,
     router: new Router(cfg),
-    book: new ContactBook(cfg),
+    book: new ContactBook(cfg, roster),
     redactor: new Redactor(cfg.redact),
     configSilences: cfg.maintenance_windows.map((w, i) =>
       compileSilence({
@@ -119,6 +131,8 @@ export function buildSetup(cfg: ReceiverConfig, logger: Logger): Setup {
       maxItems: cfg.digest.max_items,
       maxUrgentItems: SLACK_DIGEST_MAX_LINES,
     },
+    roster,
+    policies: compilePolicies(cfg),
   };
 }
 

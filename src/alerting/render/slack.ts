@@ -42,6 +42,11 @@ const mrkdwn = (text: string): SlackBlock => ({
 });
 
 /** Block Kit in a coloured attachment; long groups are cut to Slack's limits with a "+N more" line. */
+/** ` <@U012AB3CD>`: a Slack member mention for a person paged, only for a well-formed member id. */
+function mention(id: string | undefined): string {
+  return id && /^[UW][A-Z0-9]{2,20}$/.test(id) ? ` <@${id}>` : '';
+}
+
 export function renderSlack(c: NotificationContent, now = Date.now()): SlackMessage {
   const subject = subjectOf(c, now);
   const s = escapeSlack;
@@ -73,7 +78,11 @@ export function renderSlack(c: NotificationContent, now = Date.now()): SlackMess
       ],
     });
   if (c.contacts.length)
-    blocks.push(mrkdwn(`*Responsible:*\n${c.contacts.map((p) => `• ${s(contactLine(p))}`).join('\n')}`));
+    blocks.push(
+      mrkdwn(
+        `*Responsible:*\n${c.contacts.map((p) => `• ${s(contactLine(p))}${mention(p.slack_user_id)}`).join('\n')}`,
+      ),
+    );
 
   const tail: SlackBlock[] = [];
   const links = [slackLink(c.externalURL, 'Alertmanager')].filter(Boolean) as string[];

@@ -3,6 +3,7 @@ import type { Labels } from '../../matchers.js';
 import { timeMs } from '../ingest/payload.js';
 import type { NotificationContent } from '../model/notification.js';
 import { headerSafe } from './escape.js';
+import { LEGACY_POLICY } from '../../config/oncall.js';
 
 // The words every rendering shares: a notification's name, severity, subject and the lines
 // that describe its contacts, labels and times.
@@ -38,7 +39,7 @@ export function subjectOf(c: NotificationContent, now = Date.now()): string {
 
 export function contactLine(c: ResponsibleContact): string {
   return [
-    `${c.title} ${c.name}`,
+    [c.title, c.name].filter(Boolean).join(' '),
     c.phone && `phone ${c.phone}`,
     c.email,
     `(${c.reason}${c.responsibility ? `: ${c.responsibility}` : ''})`,
@@ -60,7 +61,24 @@ export function timeText(ts: string): string {
 
 export function introText(c: NotificationContent, now: number): string {
   if (c.kind === 'test') return 'This is a test notification from stackwatch. No alert is firing.';
-  if (c.kind === 'escalation' && c.escalation)
-    return `Critical alerts in this group have been firing for ${durationText(now - c.escalation.firingSinceMs)} (escalation after ${durationText(c.escalation.afterMs)}). Escalated to the Tech Lead.`;
-  return '';
+  const e = c.kind === 'escalation' ? c.escalation : undefined;
+  if (!e) return '';
+  const paged = c.contacts
+    .filter((p) => p.reason === 'escalation')
+    .map((p) => [p.title, p.name].filter(Boolean).join(' '));
+  const to = paged.length ? ` Paging ${paged.join(', ')}.` : '';
+  const since = durationText(now - e.firingSinceMs);
+  if (!e.step || e.step.policy === LEGACY_POLICY)
+    return `Critical alerts in this group have been firing for ${since} (escalation after ${durationText(e.afterMs)}).${to}`;
+  const s = e.step;
+  const round = s.repeats ? `, repeat ${s.repeat} of ${s.repeats}` : '';
+  return `Firing for ${since}. Escalation policy ${s.policy}, step ${s.step} of ${s.steps}${round} (${durationText(e.afterMs)} after the first notification).${to}`;
+}
+
+/** Why an escalation was sent, in a few words (the API and the console show it). */
+export function escalationWhy(c: NotificationContent): string {
+  const s = c.escalation?.step;
+  if (!s) return '';
+  if (s.policy === LEGACY_POLICY) return `escalation section: ${s.notify.join(', ')}`;
+  return `policy ${s.policy}, step ${s.step} of ${s.steps}${s.repeats ? `, repeat ${s.repeat} of ${s.repeats}` : ''}: ${s.notify.join(', ')}`;
 }
