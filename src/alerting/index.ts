@@ -15,3 +15,6 @@ export { escapeHtml, safeUrl } from './render/escape.js';
 export { ackNote, verifyAckToken, type Acknowledgement, type AckVerdict } from './acknowledgement/tokens.js';
 export type { Silence } from './maintenance/windows.js';
 export type { HeartbeatView } from './heartbeat/check.js';
+export type { Person, ScheduleStatus } from './oncall/roster.js';
+export type { ScheduleOverride } from './oncall/schedule.js';
+export { escalationWhy } from './render/text.js';

@@ -3,6 +3,7 @@ import { parseMatcher } from '../matchers.js';
 import { parseDuration } from '../config/common.js';
 import { errorText, type Logger } from '../logger.js';
 import { bearerOk } from './alerts.js';
+import { scheduleRoutes } from './schedules.js';
 import {
   StoreUnavailableError,
   subjectOf,
@@ -44,7 +45,23 @@ export function jobSummary(j: Job) {
     in_reply_to: j.inReplyTo,
     lane: j.lane || null,
     digest: j.digest,
+    escalation: escalationOf(j),
   };
+}
+
+/** Why an escalation was sent: its policy (`escalation` for the escalation section), step and repeat. */
+function escalationOf(j: Job) {
+  const s = j.content.escalation?.step;
+  return s
+    ? {
+        policy: s.policy,
+        step: s.step,
+        steps: s.steps,
+        repeat: s.repeat,
+        repeats: s.repeats,
+        notify: s.notify,
+      }
+    : null;
 }
 
 /** Labels from a route-test request: query parameters, or a JSON object (optionally under `labels`). */
@@ -108,7 +125,15 @@ export function apiRouter(deps: ApiDeps): Router {
       }
     };
 
-  const paths = ['/api/v1/notifications', '/api/v1/route-test', '/api/v1/contacts', '/api/v1/silences'];
+  const paths = [
+    '/api/v1/notifications',
+    '/api/v1/route-test',
+    '/api/v1/contacts',
+    '/api/v1/silences',
+    '/api/v1/schedules',
+  ];
+  // Before the bearer check: a calendar app reads its feed with the link's token instead.
+  scheduleRoutes(router, { auth, handle, json, receiver: deps.receiver });
   for (const p of paths) router.use(p, auth);
 
   router.get(
