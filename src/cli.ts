@@ -5,7 +5,7 @@ import { ConfigError, loadConfig } from './config/load.js';
 import { healthcheckCommand, SERVICE_FLAGS } from './healthcheck.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
 import { VERSION } from './version.js';
-import { routeTestCommand, sendTestCommand, templateTestCommand } from './alerting/index.js';
+import { configNotes, routeTestCommand, sendTestCommand, templateTestCommand } from './alerting/index.js';
 
 // statfs and DNS run on libuv's pool; a few hung mounts must not starve it.
 process.env.UV_THREADPOOL_SIZE ??= '16';
@@ -41,8 +41,11 @@ export const commands: Record<string, (args: string[]) => Promise<number>> = {
       return EXIT_BAD_CONFIG;
     }
     try {
-      loadConfig(file, process.env, { onWarning: (w) => process.stderr.write(`warning: ${w}\n`) });
+      const config = loadConfig(file, process.env, {
+        onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
+      });
       process.stdout.write(`${file}: configuration is valid\n`);
+      for (const note of configNotes(config)) process.stdout.write(`${note}\n`);
       return 0;
     } catch (err) {
       process.stderr.write(`${(err as Error).message}\n`);

@@ -10,6 +10,13 @@ import { sendTestNotifications } from './channels/send-test.js';
 import { openOutbox } from './outbox/open.js';
 import { buildSetup, closeSetup, routeTestWith } from './setup.js';
 import type { RouteTestResult } from './ingest/routing.js';
+import { legacyEscalationNote } from './escalation/legacy.js';
+
+/** What check-config tells about a valid configuration beyond its validity. */
+export function configNotes(config: Config): string[] {
+  const note = legacyEscalationNote(config.receiver);
+  return note ? [note] : [];
+}
 
 /** For the CLI: just enough to route-test or send-test without starting the service or its outbox. */
 export function offlineReceiver(config: Config, logger: Logger) {

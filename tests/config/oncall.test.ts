@@ -1,6 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { afterAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
-import { DEFAULT_CONTACTS, legacyEscalationOn } from '../../src/config/receiver.js';
+import { DEFAULT_CONTACTS, DEFAULT_RECEIVERS, legacyEscalationOn } from '../../src/config/receiver.js';
+import { CLI, REPO_ROOT } from '../support/stackwatch.js';
+import { run, tempDir } from '../support/util.js';
 
 const people = [
   {
@@ -124,5 +129,51 @@ describe('configuration: people, schedules and escalation policies', () => {
     [{ people: [...people, { ...people[1] }] }, 'config: receiver.people[2].id: duplicate person id "bob"'],
   ])('refuses %j: %s', (receiver, error) => {
     expect(check(receiver)).toBe(error);
+  });
+});
+
+describe('stackwatch check-config and the escalation section', () => {
+  const tmp = tempDir('swcc');
+  afterAll(() => tmp.cleanup());
+  const checkConfig = async (yamlText: string) => {
+    const f = join(tmp.path, 'stackwatch.yml');
+    writeFileSync(f, yamlText);
+    return run(process.execPath, [CLI, 'check-config', f]);
+  };
+
+  it('says how to write the escalation section as a policy, and what it says is a valid one', async () => {
+    const r = await checkConfig('receiver:\n  escalation:\n    after: 45m\n    role: techlead\n');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain(
+      'note: receiver.escalation escalates every critical group to role:techlead after 45m',
+    );
+    const snippet = r.stdout.slice(r.stdout.indexOf('  receiver:\n'), r.stdout.indexOf('With a receiver'));
+    const written = (
+      parse(snippet) as { receiver: Record<string, { name: string; escalation_policy?: string }[]> }
+    ).receiver;
+    expect(written.escalation_policies).toEqual([
+      {
+        name: 'tech-lead',
+        steps: [{ after: '45m', notify: ['role:techlead'], channels: ['email', 'slack'] }],
+      },
+    ]);
+    expect(written.receivers).toEqual([{ name: 'team-ops-critical', escalation_policy: 'tech-lead' }]);
+    // Taken as written into the default tables: valid, and the section steps aside for it.
+    const receivers = DEFAULT_RECEIVERS.map((rc) => ({
+      ...rc,
+      ...written.receivers!.find((w) => w.name === rc.name),
+    }));
+    const cfg = validateConfig({
+      receiver: { escalation_policies: written.escalation_policies, receivers },
+    }).receiver;
+    expect(cfg.escalation_policies[0]!.steps[0]!.after).toBe(45 * 60_000);
+    expect(legacyEscalationOn(cfg)).toBe(false);
+  });
+
+  it('has nothing to say when a receiver names a policy: the shipped example', async () => {
+    const r = await run(process.execPath, [CLI, 'check-config', join(REPO_ROOT, 'examples/stackwatch.yml')]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
   });
 });
