@@ -6,6 +6,7 @@ import { startSmtp, type ReceivedMail, type SmtpHandle } from '../../support/smt
 import { startStackwatch, type StackwatchHandle } from '../../support/stackwatch.js';
 import { freePort, tempDir, waitFor } from '../../support/util.js';
 import { postWebhook, webhook } from '../../support/webhooks.js';
+import { oncallTeam } from '../../support/oncall.js';
 
 // Escalation policies against a real SMTP server and the Slack fake, with step delays of
 // seconds: who is paged, when, and what stops the steps still to come. Whatever must NOT be
@@ -14,10 +15,6 @@ import { postWebhook, webhook } from '../../support/webhooks.js';
 
 const WEBHOOK_TOKEN = 'policies-webhook-token';
 const API_TOKEN = 'policies-api-token';
-const DAY = 86_400_000;
-
-/** Wall-clock time in Shanghai (UTC+8 all year) of an instant: `2026-12-06T17:00`. */
-const shanghai = (ms: number) => new Date(ms + 8 * 3_600_000).toISOString().slice(0, 16);
 
 interface Page {
   id: number;
@@ -49,8 +46,6 @@ interface ScheduleView {
 }
 
 function config(port: number): string {
-  // Alice is on duty in `primary` for the whole run: her week began a day ago.
-  const handoff = shanghai(Date.now() - DAY);
   return `receiver:
   webhook_token: ${WEBHOOK_TOKEN}
   api_token: ${API_TOKEN}
@@ -67,25 +62,13 @@ function config(port: number): string {
     base: 200ms
   escalation:
     check_interval: 200ms
-  people:
-    - { id: alice, name: Alice Wang, email: alice@company.com, phone: '13800138010', slack_user_id: U0ALICE01 }
-    - { id: bob, name: Bob Li, email: bob@company.com, phone: '13800138011' }
-    - { id: carol, name: Carol Zhang, email: carol@company.com, phone: '13800138012' }
-    - { id: dave, name: Dave Chen, email: dave@company.com, phone: '13800138013' }
-  schedules:
-    - name: primary
-      time_zone: Asia/Shanghai
-      rotations:
-        - { participants: [alice, bob, carol], shift: 1w, handoff: '${handoff}' }
-    - name: berlin
+${oncallTeam({
+  schedules: `    - name: berlin
       time_zone: Europe/Berlin
       rotations:
         - { participants: [bob, carol], shift: 1w, handoff: '2026-11-02T09:00' }
-  contacts:
-    - { role: oncall, title: On-Call, name: 值班, phone: '13800138000', email: oncall@company.com, schedule: primary }
-    - { role: techlead, title: Tech Lead, name: 技术负责人, phone: '13800138003', email: tech@company.com }
-  areas: []
-  critical_roles: [oncall]
+`,
+})}  critical_roles: [oncall]
   escalation_policies:
     - name: critical
       steps:
