@@ -17,4 +17,5 @@ export type { Silence } from './maintenance/windows.js';
 export type { HeartbeatView } from './heartbeat/check.js';
 export type { Person, ScheduleStatus } from './oncall/roster.js';
 export type { ScheduleOverride } from './oncall/schedule.js';
+export { overrideInput } from './oncall/override-list.js';
 export { escalationWhy } from './render/text.js';

@@ -8,6 +8,8 @@ export const CONSOLE_ACTIONS = [
   'redrive',
   'maintenance_create',
   'maintenance_end',
+  'override_create',
+  'override_delete',
   'refused',
 ] as const;
 export type ConsoleAction = (typeof CONSOLE_ACTIONS)[number];

@@ -63,6 +63,7 @@ const NAV: [string, string][] = [
   ['/route-test', 'Route test'],
   ['/template-test', 'Template test'],
   ['/contacts', 'Contacts'],
+  ['/schedules', 'On call'],
   ['/acknowledgements', 'Acknowledgements'],
 ];
 

@@ -33,6 +33,8 @@ const NOTICES: Record<string, string> = {
   ended: 'Maintenance window ended.',
   unacknowledged: 'Acknowledgement ended: the group may escalate again.',
   acknowledged: 'Acknowledged: the group will not be escalated.',
+  override_created: 'Override added: that person is on duty for its window.',
+  override_deleted: 'Override deleted: the rotation decides again.',
 };
 
 /** A form or query value as a string of at most `max` characters ('' when absent). */

@@ -2,18 +2,22 @@ import type { Labels } from '../matchers.js';
 import { CHANNELS } from '../config/receiver.js';
 import { csrfField, externalLink, h, iso, raw, type Html } from './html.js';
 import type { ScrapeSummary } from './overview.js';
+import { zonedIso } from '../zoned-time.js';
 import {
   ackNote,
   alertNameOf,
   destinationText,
+  escalationWhy,
   subjectOf,
   type Acknowledgement,
   type BacklogStat,
   type Contact,
   type HeartbeatView,
   type Job,
+  type Person,
   type ResponsibleContact,
   type RouteTestResult,
+  type ScheduleStatus,
   type Silence,
   type StoreCounts,
   type TemplatePreview,
@@ -158,7 +162,7 @@ function select(name: string, label: string, options: readonly string[], value: 
 }
 
 function jobRow(j: Job, csrf: string | undefined, ack: Acknowledgement | undefined): Html {
-  const reason = j.lastError ?? '';
+  const reason = j.lastError ?? escalationWhy(j.content);
   return h`<tr>
 <td data-label="Id"><a href="/notifications/${j.id}">#${j.id}</a></td>
 <td data-label="Recorded">${iso(j.createdAt)}</td>
@@ -234,6 +238,7 @@ export function notificationPage(
 <dt>To</dt><dd>${destinationText(j)}</dd>
 <dt>Attempts</dt><dd>${j.attempts}</dd>
 <dt>Last error / reason</dt><dd>${j.lastError ?? 'none'}</dd>
+${j.kind === 'escalation' ? h`<dt>Why sent</dt><dd>${escalationWhy(c) || 'escalation'}</dd>` : ''}
 <dt>Digest</dt><dd>${j.digest ? h`<a href="/notifications?digest=${encodeURIComponent(j.digest)}">${j.digest}</a> (all it carried)` : 'sent on its own'}</dd>
 <dt>Lane</dt><dd>${j.lane}</dd>
 <dt>Recorded</dt><dd>${iso(j.createdAt)}</dd>
@@ -417,4 +422,80 @@ export function templateTestPage(d: {
 <div><button type="submit">Render</button></div></form>
 <p>Nothing is sent: this shows the request each channel would make (its URL cut after the host) and the body.</p>
 ${d.error ? h`<p class="notice error" role="alert">${d.error}</p>` : ''}${previews}`;
+}
+
+/** `2026-12-14 09:00 +08:00`: an instant as read in a schedule's zone. */
+function localTime(ms: number, zone: string): string {
+  return zonedIso(ms, zone)
+    .replace('T', ' ')
+    .replace(/:00([+-])/, ' $1');
+}
+
+function personLine(p: Person): Html {
+  return h`<strong>${p.name}</strong>${p.phone ? h` · <a href="tel:${p.phone}">${p.phone}</a>` : ''}${p.email ? h` · <a href="mailto:${p.email}">${p.email}</a>` : ''}`;
+}
+
+/** `datetime-local` value of an instant in a zone: `2026-12-14T09:00`. */
+const localInput = (ms: number, zone: string) => zonedIso(ms, zone).slice(0, 16);
+
+/** Who is on call: per schedule, on duty now, the next handoff, the shifts ahead, overrides and a form for one. */
+export function schedulesPage(d: {
+  schedules: { status: ScheduleStatus; calendarUrl: string }[];
+  people: readonly Person[];
+  now: number;
+  csrf?: string;
+  /** A refused override form: which schedule, what was typed, and why. */
+  failed?: { schedule: string; error: string; form: Record<string, string> };
+}): Html {
+  if (!d.schedules.length) return h`<p>No schedules are configured (<code>receiver.schedules</code>).</p>`;
+  return h`${d.schedules.map(({ status: s, calendarUrl }) => {
+    const zone = s.timeZone;
+    const failed = d.failed?.schedule === s.name ? d.failed : undefined;
+    const f = failed?.form ?? {};
+    const name = (id: string) => d.people.find((p) => p.id === id)?.name ?? id;
+    const shifts = s.shifts.map(
+      (x) =>
+        h`<tr><td data-label="Who">${x.name}</td><td data-label="From">${localTime(x.start, zone)}</td><td data-label="Until">${localTime(x.end, zone)}</td></tr>`,
+    );
+    const overrides = s.overrides.map(
+      (o) =>
+        h`<tr><td data-label="Who">${name(o.person)}</td><td data-label="From">${localTime(o.start, zone)}</td><td data-label="Until">${localTime(o.end, zone)}</td><td data-label="Comment" class="wrap">${o.comment}</td><td data-label="By">${o.createdBy}</td><td data-label="">${
+          o.source === 'api'
+            ? postButton(
+                `/schedules/${encodeURIComponent(s.name)}/overrides/${encodeURIComponent(o.id)}/delete`,
+                'Delete',
+                d.csrf,
+                {
+                  kind: 'danger',
+                },
+              )
+            : h`<span class="muted-text">from the config file</span>`
+        }</td></tr>`,
+    );
+    return h`<section aria-labelledby="schedule-${s.name}"><h2 id="schedule-${s.name}">${s.name} <span class="muted-text">${zone}</span></h2>
+<dl>
+<dt>On duty now</dt><dd>${s.onDuty.length ? s.onDuty.map((p, i) => h`${i ? h`<br>` : ''}${personLine(p)}`) : 'nobody'}</dd>
+<dt>Next handoff</dt><dd>${s.nextHandoff ? h`${localTime(s.nextHandoff.at, zone)} (${iso(s.nextHandoff.at)}) to ${s.nextHandoff.onDuty.map((p) => p.name).join(', ')}` : 'none within a year'}</dd>
+<dt>Rotations</dt><dd>${s.rotations.map((r, i) => h`${i ? h`<br>` : ''}${r.name}: ${r.participants.map(name).join(' → ')}, every ${r.shift} from ${r.handoff}`)}</dd>
+<dt>Calendar</dt><dd><a href="${calendarUrl}">Subscribe</a> (a read-only link to this schedule's shifts; it lists names and phone numbers)</dd>
+</dl>
+<h3>Shifts ahead</h3>
+<div class="table-wrap"><table class="responsive"><thead><tr><th>Who</th><th>From</th><th>Until</th></tr></thead><tbody>${shifts}</tbody></table></div>
+<h3>Overrides</h3>${
+      overrides.length
+        ? h`<div class="table-wrap"><table class="responsive"><thead><tr><th>Who</th><th>From</th><th>Until</th><th>Comment</th><th>By</th><th></th></tr></thead><tbody>${overrides}</tbody></table></div>`
+        : h`<p class="muted-text">None ahead.</p>`
+    }
+<h3>Add an override</h3>
+<form method="post" action="/schedules/${encodeURIComponent(s.name)}/overrides" class="stack">${csrfField(d.csrf)}
+<p>Put someone on duty instead of the rotation (times in ${zone}).</p>
+${failed ? h`<p class="notice error" role="alert">${failed.error}</p>` : ''}
+<label>Who<select name="person" required>${d.people.map(
+      (p) => h`<option value="${p.id}"${p.id === f.person ? raw(' selected') : ''}>${p.name}</option>`,
+    )}</select></label>
+<label>From<input type="datetime-local" name="start" value="${f.start ?? localInput(d.now, zone)}" required></label>
+<label>Until<input type="datetime-local" name="end" value="${f.end ?? localInput(d.now + 12 * 3_600_000, zone)}" required></label>
+<label>Comment<input name="comment" value="${f.comment ?? ''}" maxlength="500"></label>
+<div><button type="submit">Add override</button></div></form></section>`;
+  })}`;
 }

@@ -6,6 +6,7 @@ import { maintenanceRoutes } from './routes/maintenance.js';
 import { notificationRoutes } from './routes/notifications.js';
 import { overviewRoutes } from './routes/overview.js';
 import { routeTestRoutes } from './routes/route-test.js';
+import { scheduleRoutes } from './routes/schedules.js';
 import { signInRoutes } from './routes/sign-in.js';
 import { templateTestRoutes } from './routes/template-test.js';
 
@@ -28,6 +29,7 @@ export function consoleRouter(deps: ConsoleDeps): Router {
     templateTestRoutes,
     acknowledgementRoutes,
     acknowledgeLinkRoutes,
+    scheduleRoutes,
   ])
     routes(kit);
   return kit.router;

@@ -1,7 +1,12 @@
 import type { Request, RequestHandler, Response, Router } from 'express';
-import { parseDuration } from '../config/common.js';
-import { parseZonedTime, zonedIso } from '../zoned-time.js';
-import type { AlertReceiver, Person, ScheduleOverride, ScheduleStatus } from '../alerting/index.js';
+import { zonedIso } from '../zoned-time.js';
+import {
+  overrideInput,
+  type AlertReceiver,
+  type Person,
+  type ScheduleOverride,
+  type ScheduleStatus,
+} from '../alerting/index.js';
 import { bearerOk } from './alerts.js';
 
 // Who is on call, under /api/v1/schedules: each schedule now (on duty, next handoff, overrides,
@@ -83,34 +88,6 @@ export function calendarLink(r: AlertReceiver, name: string): string {
   return `${r.config.external_url ?? ''}${path}`;
 }
 
-/** An override from a request body: times in the schedule's zone (or RFC 3339), or an error. */
-export function overrideInput(
-  r: AlertReceiver,
-  s: ScheduleStatus,
-  b: Record<string, unknown>,
-  now: number,
-): { person: string; start: number; end: number; comment: string } | string {
-  const person = typeof b.person === 'string' ? b.person : '';
-  if (!r.people().some((p) => p.id === person))
-    return `person: expected one of ${r
-      .people()
-      .map((p) => p.id)
-      .join(', ')}, got ${JSON.stringify(person.slice(0, 64))}`;
-  const start = b.start === undefined || b.start === '' ? now : parseZonedTime(String(b.start), s.timeZone);
-  if (start === undefined)
-    return `start: expected a time like 2026-10-01T09:00 (in ${s.timeZone}) or RFC 3339, got ${JSON.stringify(String(b.start).slice(0, 40))}`;
-  let end = b.end === undefined || b.end === '' ? undefined : parseZonedTime(String(b.end), s.timeZone);
-  if (end === undefined && typeof b.duration === 'string') {
-    const d = parseDuration(b.duration.trim());
-    if (d) end = start + d;
-  }
-  if (end === undefined)
-    return `end: expected a time like 2026-10-02T09:00 (in ${s.timeZone}) or RFC 3339, or a duration like "12h"`;
-  if (end <= start) return 'end: must be after start';
-  if (end <= now) return 'end: is in the past';
-  return { person, start, end, comment: typeof b.comment === 'string' ? b.comment.slice(0, 500) : '' };
-}
-
 export function scheduleRoutes(router: Router, h: ScheduleRouteHelpers): void {
   const R = () => h.receiver() as AlertReceiver;
   const notFound = (res: Response, name: string) =>
@@ -170,7 +147,11 @@ export function scheduleRoutes(router: Router, h: ScheduleRouteHelpers): void {
       const r = R();
       const s = r.schedule(String(req.params.name), 1);
       if (!s) return void notFound(res, String(req.params.name));
-      const input = overrideInput(r, s, (req.body ?? {}) as Record<string, unknown>, Date.now());
+      const input = overrideInput((req.body ?? {}) as Record<string, unknown>, {
+        people: r.people(),
+        timeZone: s.timeZone,
+        now: Date.now(),
+      });
       if (typeof input === 'string') return void res.status(400).json({ error: input });
       const b = (req.body ?? {}) as Record<string, unknown>;
       const o = await r.addOverride({
