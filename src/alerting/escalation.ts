@@ -103,9 +103,11 @@ export class EscalationCheck {
   /** Escalation policies: each episode's steps that came due since the last check. */
   private async policies({ s, store, acked, now }: CheckRound): Promise<number> {
     const { deps } = this;
+    const episodes = await store.episodes(EPISODES_PER_CHECK);
+    // Read after the episodes: an override made before a group fired is seen by its first step.
     await deps.loadOverrides(store);
     let n = 0;
-    for (const ep of await store.episodes(EPISODES_PER_CHECK)) {
+    for (const ep of episodes) {
       const policy = s.policies.get(ep.policy);
       // Acknowledged: no step is sent while it lasts. A policy a reload removed pages no more.
       if (!policy || acked.has(ep.groupKey)) continue;

@@ -75,8 +75,3 @@ export function dueSteps(p: Policy, startedAt: number, nextIndex: number, now: n
   }
   return [...latest.values()].sort((a, b) => a.index - b.index);
 }
-
-/** The next step still to come after `nextIndex` steps are done, or undefined when none is. */
-export function nextStep(p: Policy, startedAt: number, nextIndex: number): DueStep | undefined {
-  return nextIndex < stepCount(p) ? stepAt(p, startedAt, nextIndex) : undefined;
-}
