@@ -61,7 +61,10 @@ describe('the iCalendar feed (RFC 5545), read by ical.js', () => {
       'Zhang Min',
       wang,
     ]);
-    expect(cal.events[2]).toMatchObject({ start: '2026-03-24T17:00:00.000Z', end: '2026-03-25T08:00:00.000Z' });
+    expect(cal.events[2]).toMatchObject({
+      start: '2026-03-24T17:00:00.000Z',
+      end: '2026-03-25T08:00:00.000Z',
+    });
     // Monday 09:00 in Berlin: 08:00Z in winter, 07:00Z from 2026-03-30 on.
     expect(cal.events[0]!.start).toBe('2026-03-16T08:00:00.000Z');
     expect(cal.events[4]!.start).toBe('2026-03-30T07:00:00.000Z');
