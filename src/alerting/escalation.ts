@@ -52,7 +52,8 @@ export class EscalationCheck {
     const { deps } = this;
     const s = deps.setup();
     const store = deps.store();
-    if (!store) return 0;
+    const legacy = legacyEscalationOn(s.cfg);
+    if (!store || (!legacy && !s.policies.size)) return 0;
     if (this.counted !== s) {
       deps.metrics.initEscalationSteps([...s.policies.values()]);
       this.counted = s;
@@ -61,7 +62,7 @@ export class EscalationCheck {
     const acked = await deps.acknowledgements.activeGroups(store);
     const round: CheckRound = { s, store, acked, now };
     let n = 0;
-    if (legacyEscalationOn(s.cfg)) n += await this.legacy(round);
+    if (legacy) n += await this.legacy(round);
     if (s.policies.size) n += await this.policies(round);
     deps.metrics.escalationChecks.inc();
     if (n) deps.wake();
