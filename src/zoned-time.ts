@@ -38,8 +38,32 @@ export function isTimeZone(zone: string): boolean {
   }
 }
 
+/**
+ * Offsets already read, per zone and quarter hour. Zones change offset on a quarter hour of UTC
+ * (their offsets are multiples of 15 minutes and the changes happen on the local hour or half
+ * hour), so a quarter hour whose first and last second have one offset has it throughout.
+ * Who is on duty reads a few offsets per question; the cache makes the repeated ones a lookup.
+ */
+const QUARTER_MS = 15 * 60_000;
+const MAX_CACHED = 20_000;
+const offsets = new Map<string, Map<number, number>>();
+
 /** The zone's offset from UTC at an instant, in milliseconds (east of Greenwich positive). */
 export function zoneOffsetMs(zone: string, instant: number): number {
+  const quarter = Math.floor(instant / QUARTER_MS);
+  let cache = offsets.get(zone);
+  const hit = cache?.get(quarter);
+  if (hit !== undefined) return hit;
+  const first = readOffsetMs(zone, quarter * QUARTER_MS);
+  if (first !== readOffsetMs(zone, (quarter + 1) * QUARTER_MS - 1000)) return readOffsetMs(zone, instant);
+  if (!cache) offsets.set(zone, (cache = new Map()));
+  if (cache.size >= MAX_CACHED) cache.clear();
+  cache.set(quarter, first);
+  return first;
+}
+
+/** The offset at an instant as Intl reads it. */
+function readOffsetMs(zone: string, instant: number): number {
   const seconds = Math.floor(instant / 1000) * 1000;
   const p: Record<string, number> = {};
   for (const part of formatter(zone).formatToParts(seconds))

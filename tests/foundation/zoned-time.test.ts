@@ -31,6 +31,16 @@ describe('zoned time (Intl only)', () => {
     expect(zoneOffsetMs('America/New_York', utc('2026-01-15T12:00:00Z'))).toBe(-5 * HOUR);
   });
 
+  it('reads a change of offset that is not on a quarter hour (Shanghai’s local mean time until 1901)', () => {
+    const lmt = 8 * HOUR + 5 * 60_000 + 43_000;
+    for (let i = 0; i < 2; i++) {
+      // Twice: the second answers come from what the first read.
+      expect(zoneOffsetMs('Asia/Shanghai', utc('1900-12-31T15:54:16Z'))).toBe(lmt);
+      expect(zoneOffsetMs('Asia/Shanghai', utc('1900-12-31T15:54:17Z'))).toBe(8 * HOUR);
+      expect(zoneOffsetMs('Asia/Shanghai', utc('1900-12-31T15:45:00Z'))).toBe(lmt);
+    }
+  });
+
   it('turns wall-clock times into instants, a gap moved forward and an overlap its earlier instant', () => {
     const berlin = (wall: string) => zonedIso(parseZonedTime(wall, 'Europe/Berlin')!, 'Europe/Berlin');
     expect(berlin('2026-03-23T09:00')).toBe('2026-03-23T09:00:00+01:00');
