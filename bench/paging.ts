@@ -155,7 +155,7 @@ ${oncallTeam()}  escalation_policies:
     `policy (the person on duty resolved for the message and the recipients, the episode written in`,
     `the webhook's transaction): median ${plainMs.toFixed(2)} ms and ${rosteredMs.toFixed(2)} ms, a ratio of ${(rosteredMs / plainMs).toFixed(2)}.`,
     '',
-    `**The arithmetic** (zone offsets through Intl): who is on duty in a weekly Europe/Berlin rotation`,
+    `**The arithmetic** (zone offsets read through Intl, kept per quarter hour): who is on duty in a weekly Europe/Berlin rotation`,
     `${onDutyUs.toFixed(0)} µs; a schedule's status with four weeks of shifts ${statusMs.toFixed(2)} ms; a 26-week`,
     `calendar feed ${calendarMs.toFixed(2)} ms.`,
   ].join('\n');
