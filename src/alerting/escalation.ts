@@ -3,7 +3,6 @@ import type { Logger } from '../logger.js';
 import type { Acknowledgements } from './acknowledgement/acknowledgements.js';
 import { planEscalation } from './ingest/plan.js';
 import type { ActiveSilence } from './maintenance/windows.js';
-import { slackWebhookOf } from './model/destination.js';
 import type { AlertStore } from './outbox/contract.js';
 import type { ReceiverMetrics } from './receiver-metrics.js';
 import type { Setup } from './setup.js';
@@ -124,7 +123,7 @@ export class EscalationCheck {
           at: now,
           silences: deps.windows(),
           mailDomain: s.mailDomain,
-          slackWebhook: receiver ? slackWebhookOf(receiver) : null,
+          receiver,
         }),
       }));
       const jobs = planned.flatMap((p) => p.jobs);

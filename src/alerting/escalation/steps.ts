@@ -1,6 +1,7 @@
 import { LEGACY_POLICY } from '../../config/oncall.js';
 import { onDutyContact, type ContactBook, type ResponsibleContact } from '../ingest/contacts.js';
 import { escalationJobs } from '../ingest/plan.js';
+import type { ReceiverTarget } from '../ingest/routing.js';
 import { timeMs } from '../ingest/payload.js';
 import type { ActiveSilence } from '../maintenance/windows.js';
 import type { EscalationEpisode } from '../outbox/contract.js';
@@ -74,8 +75,8 @@ export function stepJobs(
   ctx: TargetContext & {
     silences: readonly ActiveSilence[];
     mailDomain: string;
-    /** The receiver's own Slack webhook (its name), null for the default one. */
-    slackWebhook: string | null;
+    /** The receiver that names the policy (its Slack webhook and robots). */
+    receiver?: ReceiverTarget;
   },
 ): { jobs: JobSpec[]; targets: ResponsibleContact[] } {
   const step = policy.steps[due.step];
@@ -90,7 +91,7 @@ export function stepJobs(
       channels: step.channels,
       afterMs: due.round * policy.repeatInterval + step.after,
       mailDomain: ctx.mailDomain,
-      slackWebhook: ctx.slackWebhook,
+      receiver: ctx.receiver,
       // Sent once per policy, step, round and episode (the episode is its first notification).
       episode: [policy.name, due.step, due.round, ep.startedAt].join('\0'),
       step: {

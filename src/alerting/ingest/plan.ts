@@ -6,7 +6,7 @@ import { destinationOf, isRobotChannel, robotRecipients, slackWebhookOf } from '
 import type { Alert, Webhook } from './payload.js';
 import { timeMs } from './payload.js';
 import type { Redactor } from './redact.js';
-import type { Router } from './routing.js';
+import type { ReceiverTarget, Router } from './routing.js';
 import { escalationMutedBy, muteWebhook, type MuteContext } from './mute.js';
 import type { ActiveSilence } from '../maintenance/windows.js';
 import type { ResponsibleContact } from './contacts.js';
@@ -236,12 +236,7 @@ export function planEscalation(
   },
 ): JobSpec[] {
   const targets = ctx.book.roleAt(ctx.role, ctx.now).map((c) => ({ ...c, reason: 'escalation' }));
-  return escalationJobs(group, {
-    ...ctx,
-    targets,
-    slackWebhook: null,
-    episode: String(group.criticalSinceMs),
-  });
+  return escalationJobs(group, { ...ctx, targets, episode: String(group.criticalSinceMs) });
 }
 
 /**
@@ -259,8 +254,11 @@ export function escalationJobs(
     channels: readonly ChannelName[];
     afterMs: number;
     mailDomain: string;
-    /** Slack: the receiver whose own webhook applies, null for the default webhook. */
-    slackWebhook: string | null;
+    /**
+     * The receiver that names the policy: its own Slack webhook (else the default one) and its
+     * robots. Without one (the escalation section), the default Slack webhook and no robot.
+     */
+    receiver?: ReceiverTarget;
     episode: string;
     step?: EscalationStepRef;
   },
@@ -278,9 +276,16 @@ export function escalationJobs(
   const emails = [...new Set(ctx.targets.map((t) => t.email).filter(Boolean))].sort();
   const out: JobSpec[] = [];
   for (const channel of ctx.channels) {
-    const recipients = channel === 'email' ? emails : ['slack'];
+    const recipients =
+      channel === 'email'
+        ? emails
+        : isRobotChannel(channel)
+          ? ctx.receiver
+            ? robotRecipients(channel, ctx.receiver)
+            : []
+          : ['slack'];
     if (recipients.length === 0) continue;
-    const slackWebhook = channel === 'slack' ? ctx.slackWebhook : null;
+    const slackWebhook = channel === 'slack' && ctx.receiver ? slackWebhookOf(ctx.receiver) : null;
     const key = dedupKey({
       kind: 'escalation',
       groupKey: group.groupKey,

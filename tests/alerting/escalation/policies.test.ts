@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { value } from '../../support/exposition.js';
 import { parseCalendar } from '../../support/ical.js';
+import { startDingTalk, type DingTalkHandle } from '../../support/dingtalk.js';
 import { startSlack, type SlackHandle } from '../../support/slack.js';
 import { startSmtp, type ReceivedMail, type SmtpHandle } from '../../support/smtp.js';
 import { startStackwatch, type StackwatchHandle } from '../../support/stackwatch.js';
@@ -45,7 +46,7 @@ interface ScheduleView {
   calendar_url: string;
 }
 
-function config(port: number): string {
+function config(port: number, dingtalk: string): string {
   return `receiver:
   webhook_token: ${WEBHOOK_TOKEN}
   api_token: ${API_TOKEN}
@@ -72,7 +73,7 @@ ${oncallTeam({
   escalation_policies:
     - name: critical
       steps:
-        - { after: 0s, notify: ['schedule:primary'], channels: [email, slack] }
+        - { after: 0s, notify: ['schedule:primary'], channels: [email, slack, dingtalk] }
         - { after: 4s, notify: ['role:techlead'], channels: [email] }
         - { after: 8s, notify: [dave], channels: [email] }
     - name: repeating
@@ -96,6 +97,7 @@ ${oncallTeam({
     - name: team-ops-critical
       channels: [email, slack]
       recipients: [ops@your-company.com, 'role:oncall']
+      dingtalk_webhook_url: '${dingtalk}'   # the team's group: pages @mention the person paged
       escalation_policy: critical
     # Pages only: no message of its own.
     - { name: team-pager, channels: [email], recipients: [], escalation_policy: repeating }
@@ -106,25 +108,28 @@ ${oncallTeam({
 describe('escalation policies: the person on duty is paged, step by step, until someone acknowledges', () => {
   let smtp: SmtpHandle;
   let slack: SlackHandle;
+  let dingtalk: DingTalkHandle;
+  let robot: string;
   let sw: StackwatchHandle;
   let port: number;
   const dir = tempDir('swpol');
   const start = () =>
     startStackwatch({
-      config: config(port),
+      config: config(port, robot),
       dir: dir.path,
       args: [`--web.listen-address=127.0.0.1:${port}`],
       env: { SMTP_URL: smtp.url, SLACK_WEBHOOK_URL: slack.url },
     });
 
   beforeAll(async () => {
-    [smtp, slack] = await Promise.all([startSmtp(), startSlack()]);
+    [smtp, slack, dingtalk] = await Promise.all([startSmtp(), startSlack(), startDingTalk()]);
+    robot = dingtalk.addRobot('oncall-group');
     port = await freePort();
     sw = await start();
   });
   afterAll(async () => {
     await sw?.stop();
-    await Promise.all([smtp?.close(), slack?.close()]);
+    await Promise.all([smtp?.close(), slack?.close(), dingtalk?.close()]);
     dir.cleanup();
   });
 
@@ -207,6 +212,16 @@ describe('escalation policies: the person on duty is paged, step by step, until 
       'the Slack page',
     );
     expect(slackPage.raw).toContain('<@U0ALICE01>');
+    // In the team's DingTalk group it @mentions her mobile, so her phone rings.
+    const ding = await waitFor(
+      () =>
+        dingtalk.delivered().find((r) => r.raw.includes('[ESCALATION]') && r.raw.includes('PrimaryPaged')),
+      20_000,
+      'the DingTalk page',
+    );
+    const message = ding.body as { markdown: { text: string }; at: { atMobiles: string[] } };
+    expect(message.at.atMobiles).toContain('13800138010');
+    expect(message.markdown.text).toContain('@13800138010');
 
     const second = await paged('PrimaryPaged', 2, 'tech@company.com');
     const third = await paged('PrimaryPaged', 3, 'dave@company.com');
@@ -247,6 +262,7 @@ describe('escalation policies: the person on duty is paged, step by step, until 
     expect((await pagesOf('AckStops')).map((p) => [p.escalation?.step, p.channel])).toEqual([
       [1, 'email'],
       [1, 'slack'],
+      [1, 'dingtalk'],
     ]);
     expect(
       smtp.mails.filter((m) => m.subject.includes(' AckStops ') && m.to.includes('tech@company.com')),
@@ -259,7 +275,7 @@ describe('escalation policies: the person on duty is paged, step by step, until 
     await fire('ResolveStops', 'resolved');
     await fire('ResolveMarker');
     await paged('ResolveMarker', 3, 'dave@company.com');
-    expect((await pagesOf('ResolveStops')).map((p) => p.escalation?.step)).toEqual([1, 1]);
+    expect((await pagesOf('ResolveStops')).map((p) => p.escalation?.step)).toEqual([1, 1, 1]);
   });
 
   it('repeats the whole policy `repeat` times, then stops', async () => {
