@@ -18,6 +18,8 @@ export interface ReceiverMetricsSource {
   };
   /** Replicas sharing the outbox as this one counts them (undefined while it is closed). */
   replicas: () => number | undefined;
+  /** Delivery attempts whose results the outbox could not record yet. */
+  unrecorded: () => number;
 }
 
 /** Receiver metrics, named like Alertmanager's own; every series starts at 0. */
@@ -37,9 +39,10 @@ export class ReceiverMetrics {
   readonly oldestAge: Gauge<'channel' | 'lane'>;
   readonly escalationChecks: Counter;
   readonly replicas: Gauge;
+  readonly unrecorded: Gauge;
 
   constructor(registry: Registry, source: ReceiverMetricsSource) {
-    const { counts, backlog, replicas } = source;
+    const { counts, backlog, replicas, unrecorded } = source;
     this.notifications = new Counter({
       name: 'stackwatch_notifications_total',
       help: 'The total number of attempted notifications.',
@@ -105,6 +108,14 @@ export class ReceiverMetrics {
       collect() {
         lastReplicas = replicas() ?? lastReplicas;
         this.set(lastReplicas);
+      },
+    });
+    this.unrecorded = new Gauge({
+      name: 'stackwatch_delivery_results_unrecorded',
+      help: 'Delivery attempts whose results the outbox could not record yet (a full disk): held in memory and recorded again; while above 0 no new delivery starts.',
+      registers: [registry],
+      collect() {
+        this.set(unrecorded());
       },
     });
     this.errors = new Counter({
@@ -216,6 +227,7 @@ export class ReceiverMetrics {
       'stackwatch_outbox_backlog',
       'stackwatch_outbox_oldest_age_seconds',
       'stackwatch_receiver_replicas',
+      'stackwatch_delivery_results_unrecorded',
     ])
       registry.removeSingleMetric(n);
   }

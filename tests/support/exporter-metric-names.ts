@@ -115,6 +115,7 @@ export const exporterMetricNames = {
     'stackwatch_rate_limit_wait_seconds_total',
     'stackwatch_webhook_requests_total',
     'stackwatch_receiver_replicas',
+    'stackwatch_delivery_results_unrecorded',
   ],
 } as const;
 
