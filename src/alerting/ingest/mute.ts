@@ -32,14 +32,15 @@ function windowsOver(alerts: readonly { labels: Labels }[], ctx: MuteContext): s
  */
 export function muteWebhook(plan: WebhookPlan, ctx: MuteContext): IngestRecord {
   const windows = windowsOver(plan.webhook.alerts, ctx);
-  if (windows.every((ids) => ids.length === 0)) return { jobs: plan.jobs, group: plan.group };
+  if (windows.every((ids) => ids.length === 0))
+    return { jobs: plan.jobs, group: plan.group, event: plan.event };
   const jobs = plan
     .notifications((i) => windows[i].length > 0)
     .flatMap((n) => {
       const by = mutedTogether(n.alerts.map((i) => windows[i]));
       return plan.jobsOf(by ? { ...n, mutedBy: by } : n);
     });
-  return { jobs, group: plan.group };
+  return { jobs, group: plan.group, event: plan.event };
 }
 
 /** An escalation carries the group's critical alerts: muted only when every one of them is. */

@@ -2,6 +2,7 @@ import type { ChannelName } from '../../config/receiver.js';
 import type { ContactBook } from './contacts.js';
 import { dedupKey } from './dedup.js';
 import { messageIdFor, threadKey } from '../model/identity.js';
+import { groupEventOf } from '../model/group-event.js';
 import { destinationOf, slackWebhookOf } from '../model/destination.js';
 import type { Alert, Webhook } from './payload.js';
 import { timeMs } from './payload.js';
@@ -92,7 +93,8 @@ export function planNotifications(raw: Webhook, ctx: PlanContext): WebhookPlan {
     return jobs;
   };
   const jobs = notifications().flatMap(jobsOf);
-  return { jobs, group: groupUpdate(w, ctx), webhook: raw, now: ctx.now, notifications, jobsOf };
+  const event = groupEventOf(w, 'webhook', ctx.now);
+  return { jobs, group: groupUpdate(w, ctx), event, webhook: raw, now: ctx.now, notifications, jobsOf };
 }
 
 /** The plan and mute stages of one webhook in one call. */
