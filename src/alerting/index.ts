@@ -14,3 +14,7 @@ export { escapeHtml, safeUrl } from './render/escape.js';
 export { ackNote, verifyAckToken, type Acknowledgement, type AckVerdict } from './acknowledgement/tokens.js';
 export type { Silence } from './maintenance/windows.js';
 export type { HeartbeatView } from './heartbeat/check.js';
+export type { Incident, TimelineEntry } from './incidents/timeline.js';
+export { deliveryText } from './incidents/timeline.js';
+export type { NowGroup, NowView } from './incidents/now.js';
+export type { NextEscalation, OnDuty } from './incidents/on-call.js';
