@@ -33,6 +33,7 @@ const NOTICES: Record<string, string> = {
   ended: 'Maintenance window ended.',
   unacknowledged: 'Acknowledgement ended: the group may escalate again.',
   acknowledged: 'Acknowledged: the group will not be escalated.',
+  silenced: 'Silenced in Alertmanager.',
 };
 
 /** A form or query value as a string of at most `max` characters ('' when absent). */
