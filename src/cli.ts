@@ -5,7 +5,7 @@ import { ConfigError, loadConfig } from './config/load.js';
 import { healthcheckCommand, SERVICE_FLAGS } from './healthcheck.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
 import { VERSION } from './version.js';
-import { routeTestCommand, sendTestCommand } from './alerting/index.js';
+import { consoleTokenCommand, routeTestCommand, sendTestCommand } from './alerting/index.js';
 
 // statfs and DNS run on libuv's pool; a few hung mounts must not starve it.
 process.env.UV_THREADPOOL_SIZE ??= '16';
@@ -16,6 +16,8 @@ const USAGE = `usage: stackwatch [flags]                 run the exporter and al
                                          who would be told about these labels (nothing is sent)
        stackwatch send-test [--config.file=F]
                                          send one test notification through each channel
+       stackwatch console-token [--config.file=F] [--rotate]
+                                         print the console's first-run token (or replace it)
        stackwatch healthcheck [flags]    exit 0 when the service here is healthy and ready (the
                                          image's HEALTHCHECK); without flags, the running service's
 
@@ -48,6 +50,7 @@ export const commands: Record<string, (args: string[]) => Promise<number>> = {
   },
   'route-test': routeTestCommand,
   'send-test': sendTestCommand,
+  'console-token': consoleTokenCommand,
   healthcheck: (args) => healthcheckCommand(args, process.argv[1] as string),
 };
 
