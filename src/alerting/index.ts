@@ -17,4 +17,4 @@ export type { HeartbeatView } from './heartbeat/check.js';
 export type { Incident, TimelineEntry } from './incidents/timeline.js';
 export { deliveryText } from './incidents/timeline.js';
 export type { NowGroup, NowView } from './incidents/now.js';
-export type { NextEscalation, OnDuty } from './incidents/on-call.js';
+export type { DutyPerson, NextEscalation, OnDuty } from './incidents/on-call.js';
