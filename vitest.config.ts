@@ -7,7 +7,7 @@ export default defineConfig({
     globalSetup: ['tests/support/leftovers.ts'],
     // Test files start real servers; two cores cannot run many of them at once.
     pool: 'forks',
-    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 120_000,
     reporters: ['default', 'json'],

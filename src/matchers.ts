@@ -31,7 +31,9 @@ export function makeMatcher(label: string, op: MatchOp, value: string): Matcher 
     try {
       m.re = new RegExp(`^(?:${value})$`, 's');
     } catch (err) {
-      throw new Error(`invalid regular expression ${JSON.stringify(value)}: ${(err as Error).message}`);
+      throw new Error(`invalid regular expression ${JSON.stringify(value)}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
   return m;

@@ -155,7 +155,7 @@ export class PostgresCollector implements Collector {
 
   async collect(ctx: ScrapeContext): Promise<MetricFamily[]> {
     const base = { target: this.target, server: this.server };
-    let databases: string[] = [];
+    let databases: string[];
     const onMain: OnMain = (fn) =>
       this.pool.use(this.mainDb, ctx, (c) =>
         fn(
@@ -208,6 +208,8 @@ export class PostgresCollector implements Collector {
         lastScrapeErrorFamily(0, { target: this.target }),
       ];
     } catch (err) {
+      // Rephrased without the password the driver's error may quote: no `cause`, on purpose.
+      // eslint-disable-next-line preserve-caught-error
       throw new Error(scrubSecrets(`${this.redacted}: ${errorText(err)}`, [this.password]));
     }
     out.push(...(await this.sampled(databases, ctx)));

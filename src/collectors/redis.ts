@@ -182,6 +182,9 @@ export class RedisCollector implements Collector {
       autoResubscribe: false,
       // CLIENT SETINFO on connect is a round trip, an error reply before Redis 7.2, and denied to most ACL users.
       disableClientInfo: true,
+      // RESP2 (ioredis 6 defaults to 3): HELLO 3 on connect would be another round trip, unknown
+      // before Redis 6, and one more command an ACL user must be granted; INFO reads the same.
+      protocol: 2,
       connectTimeout,
     };
     if (this.cfg.username !== undefined) opts.username = this.cfg.username;

@@ -153,7 +153,9 @@ describe('in a container with the host root at /host', () => {
         200,
       );
     } catch (err) {
-      throw new Error(`${String(err)}\n${await engine.docker(['logs', opts.name]).catch(String)}`);
+      throw new Error(`${String(err)}\n${await engine.docker(['logs', opts.name]).catch(String)}`, {
+        cause: err,
+      });
     } finally {
       await engine.docker(['rm', '-f', opts.name]);
     }

@@ -43,6 +43,46 @@ describe('configuration', () => {
     );
   });
 
+  it('words each kind of refused value as it always has', () => {
+    const cases: [string, string][] = [
+      [
+        'log_level: loud\n',
+        `config: log_level: Invalid enum value. Expected 'debug' | 'info' | 'warn' | 'error', received 'loud' (value: "loud")`,
+      ],
+      ['log_level: 3\n', `config: log_level: expected 'debug' | 'info' | 'warn' | 'error', got number (3)`],
+      [
+        'collectors:\n  postgres:\n    pool_size: 1.5\n',
+        'config: collectors.postgres.pool_size: expected integer, got float (1.5)',
+      ],
+      [
+        'collectors:\n  postgres:\n    pool_size: 40\n',
+        'config: collectors.postgres.pool_size: Number must be less than or equal to 20 (value: 40)',
+      ],
+      [
+        'collectors:\n  docker:\n    max_containers: 0\n',
+        'config: collectors.docker.max_containers: Number must be greater than 0 (value: 0)',
+      ],
+      [
+        'collectors:\n  redis:\n    key_prefix_separator: "::::::::::"\n',
+        'config: collectors.redis.key_prefix_separator: String must contain at most 8 character(s) (value: "::::::::::")',
+      ],
+      [
+        'receiver:\n  acknowledgement:\n    silence_durations: []\n',
+        'config: receiver.acknowledgement.silence_durations: Array must contain at least 1 element(s) (value: [])',
+      ],
+      [
+        'collectors:\n  probes:\n    http: [{ name: a, url: "x", headers: 1 }]\n',
+        'config: collectors.probes.http[0].url: Invalid url (value: [redacted])\nconfig: collectors.probes.http[0].url: must be an http:// or https:// URL\nconfig: collectors.probes.http[0].headers: expected object, got number (1)',
+      ],
+      // A value of the wrong type is reported once, not also for its length.
+      [
+        'collectors:\n  redis:\n    key_prefixes: [[]]\n',
+        'config: collectors.redis.key_prefixes[0]: expected string, got array ([])',
+      ],
+    ];
+    for (const [text, expected] of cases) expect(errorOf(text), text).toBe(expected);
+  });
+
   it('reports a missing secret file with its path', () => {
     const msg = errorOf(
       'collectors:\n  postgres:\n    targets:\n      - name: main\n        dsn_file: /nonexistent/dsn\n',

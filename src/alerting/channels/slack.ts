@@ -56,6 +56,30 @@ export function classifySlackError(err: SlackError): DeliveryResult {
   };
 }
 
+/**
+ * The fetch @slack/webhook sends with. The library (8) keeps only the status and body of a
+ * refusal; a refusal here is an error with the whole response, so a 429's Retry-After is
+ * honoured, and a network error or timeout is named by its code, as the reasons always read.
+ */
+export function slackFetch(timeoutMs: number): typeof fetch {
+  return async (input, init) => {
+    let res: Response;
+    try {
+      res = await fetch(input, init);
+    } catch (err) {
+      const e = err as Error & { cause?: { code?: unknown; message?: string } };
+      if (e.name === 'TimeoutError')
+        throw Object.assign(new Error(`timeout of ${timeoutMs}ms exceeded`), { code: 'ECONNABORTED' });
+      if (typeof e.cause?.code === 'string')
+        throw Object.assign(new Error(e.cause.message ?? e.message), { code: e.cause.code });
+      throw err;
+    }
+    if (res.ok) return res;
+    const response = { status: res.status, headers: Object.fromEntries(res.headers), data: await res.text() };
+    throw Object.assign(new Error(`HTTP ${res.status}`), { response });
+  };
+}
+
 /** Slack incoming webhooks (@slack/webhook), one client per webhook URL. */
 export class SlackChannel implements Channel {
   readonly name = 'slack' as const;
@@ -74,7 +98,9 @@ export class SlackChannel implements Channel {
     let h = this.hooks.get(url);
     if (!h) {
       const { IncomingWebhook } = await import('@slack/webhook');
-      h = this.hooks.get(url) ?? new IncomingWebhook(url, { timeout: this.timeoutMs });
+      h =
+        this.hooks.get(url) ??
+        new IncomingWebhook(url, { timeout: this.timeoutMs, fetch: slackFetch(this.timeoutMs) });
       this.hooks.set(url, h);
     }
     return h;

@@ -26,7 +26,8 @@ export function signInRoutes(kit: ConsoleKit): void {
     const r = R();
     const disabled = loginDisabled();
     if (!r || disabled) return send(res, 403, { title: 'Sign in' }, P.loginPage({ disabled }));
-    const b = req.body as Record<string, unknown>;
+    // No form body (another content type, or none): express 5 leaves req.body undefined.
+    const b = (req.body ?? {}) as Record<string, unknown>;
     const user = str(b.user, 100).trim();
     const token = r.config.api_token ?? r.config.webhook_token ?? '';
     const next = str(b.next, 500);

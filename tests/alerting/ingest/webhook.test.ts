@@ -272,7 +272,7 @@ describe('webhook ingest: bad input, property run, API, escalation', () => {
       )
       .map(([k, v]) => JSON.stringify({ ...valid, alerts: [{ ...valid.alerts[0], [k]: v }] }));
     const labelValues = fc
-      .dictionary(fc.string({ minLength: 1, maxLength: 10 }), fc.fullUnicodeString({ maxLength: 50 }), {
+      .dictionary(fc.string({ minLength: 1, maxLength: 10 }), fc.string({ unit: 'binary', maxLength: 50 }), {
         maxKeys: 8,
       })
       .map((labels) =>
@@ -356,6 +356,14 @@ describe('webhook ingest: bad input, property run, API, escalation', () => {
       (await api('/api/v1/route-test', { method: 'POST', body: JSON.stringify({ labels: { a: 1 } }) }))
         .status,
     ).toBe(400);
+    // A body that is not JSON names no labels: the top-level route's receiver.
+    const notJson = await api<RT>('/api/v1/route-test', {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: 'severity=critical',
+    });
+    expect(notJson.status).toBe(200);
+    expect(notJson.body.receivers.map((r) => r.name)).toEqual(['team-ops']);
     expect((await api('/api/v1/notifications?status=bogus')).status).toBe(400);
   });
 
