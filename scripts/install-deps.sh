@@ -41,3 +41,7 @@ fi
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm install --no-audit --no-fund
 fi
+# better-sqlite3 ships its SQLite binding prebuilt (Node-API: one file for every Node.js line), and
+# no install script builds one: check that it loads here, so a platform without one fails now.
+node -e "new (require('better-sqlite3'))(':memory:').close()"
+
