@@ -4,6 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The suite and the service run on the Node.js LTS lines 22 and 24; on a machine with another,
+# .ci/run runs them with scripts/install-node.sh.
+if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 22 ]; then
+  echo "install-deps: Node.js $(node --version) is not supported: use 22 or 24 (LTS), or .ci/run" >&2
+  exit 1
+fi
+
 PKGS=(postgresql postgresql-contrib redis-server docker.io busybox-static prometheus
   prometheus-alertmanager prometheus-postgres-exporter prometheus-redis-exporter
   prometheus-node-exporter prometheus-blackbox-exporter openssl)

@@ -122,6 +122,16 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// The oldest Node.js line of package.json's engines: on an older one the SQLite binding would
+// crash the process when the outbox opens, so say why instead.
+const OLDEST_NODE = 22;
+if (Number(process.versions.node.split('.')[0]) < OLDEST_NODE) {
+  process.stderr.write(
+    `stackwatch: Node.js ${process.versions.node} is not supported; run it on Node.js ${OLDEST_NODE} or 24 (LTS)\n`,
+  );
+  process.exit(1);
+}
+
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {

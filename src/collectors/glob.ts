@@ -1,5 +1,5 @@
 // A directory glob: wildcards in the file-name part only (`/opt/backups/app/postgres_*.sql.gz`).
-// Node 20's fs.glob is experimental; this is all the backup collector needs, and it is pure.
+// This is all the backup collector needs, and it is pure: its tests need no file system.
 
 /** Splits `/dir/sub/name*.gz` into the literal directory and the file-name pattern. */
 export function splitGlob(pattern: string): { dir: string; name: string } {

@@ -214,6 +214,24 @@ describe('stackwatch check-config', () => {
     }
   });
 
+  it('refuses to run on a Node.js older than 22, saying which to use', async () => {
+    // What an operator on Node.js 20 sees (the SQLite binding would crash the process there).
+    const asNode20 = `Object.defineProperty(process.versions, 'node', { value: '20.19.0' })`;
+    const f = join(tmp.path, 'old-node.yml');
+    writeFileSync(f, 'global:\n  scrape_timeout: 5s\n');
+    const r = await run(process.execPath, [
+      '--import',
+      `data:text/javascript,${encodeURIComponent(asNode20)}`,
+      CLI,
+      'check-config',
+      f,
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe(
+      'stackwatch: Node.js 20.19.0 is not supported; run it on Node.js 22 or 24 (LTS)',
+    );
+  });
+
   it('refuses to start on a bad config with exit code 2', async () => {
     const f = join(tmp.path, 'bad-start.yml');
     writeFileSync(f, 'nope: true\n');
