@@ -1,14 +1,17 @@
-# Build stage: compiles TypeScript and the native SQLite binding.
-FROM node:20-bookworm AS build
+# Build stage: compiles TypeScript. better-sqlite3 ships its SQLite binding prebuilt (Node-API,
+# linux/amd64 and linux/arm64), so no compiler is needed; the check below fails the build on a
+# platform it has no binding for, rather than shipping an image that cannot open its outbox.
+FROM node:24-trixie-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm install --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev
+RUN npm run build && npm prune --omit=dev \
+  && node -e "new (require('better-sqlite3'))(':memory:').close()"
 
-# Runtime stage: no compilers, no dev dependencies, not root.
-FROM node:20-bookworm-slim
+# Runtime stage: no dev dependencies, not root.
+FROM node:24-trixie-slim
 ENV NODE_ENV=production \
     STACKWATCH_DATA_DIR=/var/lib/stackwatch \
     UV_THREADPOOL_SIZE=16

@@ -7,7 +7,7 @@ import { DaemonSet, StatefulSet } from 'kubernetes-models/apps/v1';
 import { ConfigMap, Namespace, Secret, Service } from 'kubernetes-models/v1';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { parseAptSource } from '../support/standins.js';
+import { baseImages, parseAptSource } from '../support/standins.js';
 import { REPO_ROOT } from '../support/stackwatch.js';
 import { run, tempDir } from '../support/util.js';
 
@@ -176,6 +176,10 @@ describe('deploy/docker-compose.yml with docker-compose config', () => {
 describe('Dockerfile and .dockerignore', () => {
   const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
   const ignored = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n');
+
+  it('builds and runs on Node.js 24 LTS on Debian 13, slim', () => {
+    expect(baseImages(dockerfile)).toEqual([{ name: 'node:24-trixie-slim', nodeMajor: 24, suite: 'trixie' }]);
+  });
 
   it('needs no frontend image from a registry (no syntax directive)', () => {
     expect(dockerfile).not.toMatch(/^#\s*syntax=/im);

@@ -1,14 +1,15 @@
 // The image built from the repository's Dockerfile, unchanged, with the classic builder on a
-// private engine, from base-image stand-ins (tests/support/standins.ts: Debian by debootstrap
-// plus this machine's Node.js, cached between runs), then run as deploy/docker-compose.yml
-// runs it: its mounts, deploy/stackwatch.yml, the Docker socket with the socket's group.
+// private engine, from base-image stand-ins (tests/support/standins.ts: the Debian release by
+// debootstrap plus the Node.js line the Dockerfile names, cached between runs), then run as
+// deploy/docker-compose.yml runs it: its mounts, deploy/stackwatch.yml, the Docker socket with
+// the socket's group.
 import { chownSync, cpSync, mkdirSync, readFileSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { parseMounts } from '../../src/collectors/filesystem.js';
 import { startDockerEngine, type DockerEngine } from '../support/docker.js';
-import { importStandins } from '../support/standins.js';
+import { importStandins, type BaseImage } from '../support/standins.js';
 import { REPO_ROOT, samples } from '../support/stackwatch.js';
 import { freePort, run, tempDir, waitFor } from '../support/util.js';
 
@@ -24,6 +25,7 @@ describe('the image', () => {
   let engine: DockerEngine;
   const tmp = tempDir('swimg');
   let buildSeconds = 0;
+  let bases: BaseImage[] = [];
 
   /** The classic builder, with the host's network for npm (the engine has no bridge). */
   const build = async (args: string[]) => {
@@ -40,7 +42,7 @@ describe('the image', () => {
   beforeAll(async () => {
     // `/` shared inside the engine's namespace, so the compose file's rslave mount is accepted.
     engine = await startDockerEngine({ sharedRoot: true });
-    await importStandins(engine);
+    bases = await importStandins(engine);
     const started = Date.now();
     await build(['-t', IMAGE, REPO_ROOT]);
     buildSeconds = (Date.now() - started) / 1000;
@@ -75,9 +77,12 @@ describe('the image', () => {
       'host',
       '--group-add',
       String(statSync(engine.socket).gid),
-      // The image's HEALTHCHECK command, checked every 2 s instead of 30 s.
+      // The image's HEALTHCHECK command, checked every 2 s instead of 30 s, and given 30 s instead
+      // of 5 s: on a loaded machine a Node.js start alone can take seconds.
       '--health-interval',
       '2s',
+      '--health-timeout',
+      '30s',
       ...volumes.flatMap((v) => ['-v', v]),
       IMAGE,
       ...composeService.command,
@@ -109,6 +114,20 @@ describe('the image', () => {
 
     it('is healthy on a listen port of its flags, and runs as node, not root', async () => {
       expect((await health('stackwatch')).Status).toBe('healthy');
+      // The Node.js line and the Debian release the Dockerfile's base image names.
+      const base = bases.at(-1) as BaseImage;
+      expect(await engine.docker(['exec', 'stackwatch', 'node', '-p', 'process.versions.node'])).toMatch(
+        new RegExp(`^${base.nodeMajor}\\.`),
+      );
+      expect(
+        await engine.docker([
+          'exec',
+          'stackwatch',
+          'sh',
+          '-c',
+          '. /etc/os-release && echo $VERSION_CODENAME',
+        ]),
+      ).toBe(base.suite);
       expect(await engine.docker(['exec', 'stackwatch', 'id', '-un'])).toBe('node');
       expect(await engine.docker(['exec', 'stackwatch', 'id', '-u'])).toBe('1000');
       const size = Number(await engine.docker(['image', 'inspect', '-f', '{{.Size}}', IMAGE]));
@@ -207,7 +226,10 @@ describe('the image', () => {
     mkdirSync(join(ctx, 'deploy', 'secrets'), { recursive: true });
     writeFileSync(join(ctx, 'deploy', 'secrets', 'stackwatch-token'), 'token\n');
     writeFileSync(join(ctx, 'deploy', '.env'), 'POSTGRES_PASSWORD=pw\n');
-    writeFileSync(join(ctx, 'context.Dockerfile'), 'FROM node:20-bookworm-slim\nCOPY . /context\n');
+    writeFileSync(
+      join(ctx, 'context.Dockerfile'),
+      `FROM ${(bases.at(-1) as BaseImage).name}\nCOPY . /context\n`,
+    );
     await build(['-f', join(ctx, 'context.Dockerfile'), '-t', 'local/context:1', ctx]);
     const listed = await engine.docker([
       'run',

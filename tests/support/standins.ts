@@ -1,7 +1,8 @@
-// Stand-ins for the Dockerfile's base images (`node:20-bookworm`, `node:20-bookworm-slim`)
-// made where no image registry is reachable: a Debian bookworm root filesystem by
-// debootstrap from this machine's configured Debian mirror, plus this machine's Node.js.
-// They are imported under the official names, so the Dockerfile builds unchanged.
+// Stand-ins for the Dockerfile's base images (`node:24-trixie-slim`) made where no image
+// registry is reachable: the Debian release the tag names, by debootstrap from this machine's
+// configured Debian mirror, plus the Node.js line the tag names from the npm registry's binary
+// package (scripts/install-node.sh) and npm. They are imported under the official names, so
+// the Dockerfile builds unchanged.
 import {
   appendFileSync,
   copyFileSync,
@@ -16,6 +17,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import type { DockerEngine } from './docker.js';
+import { REPO_ROOT } from './stackwatch.js';
 import { run } from './util.js';
 
 /** Kept between runs, so a CI run on the same machine does not debootstrap again. */
@@ -61,6 +63,29 @@ async function sh(cmd: string, args: string[]): Promise<string> {
   return r.stdout;
 }
 
+/** A base image of the Dockerfile: an official Node.js image, `node:<major>-<Debian release>[-slim]`. */
+export interface BaseImage {
+  name: string;
+  nodeMajor: number;
+  suite: string;
+}
+
+/** The base images the Dockerfile's `FROM` lines name (stages it builds itself are skipped). */
+export function baseImages(dockerfile: string): BaseImage[] {
+  const out = new Map<string, BaseImage>();
+  const stages = new Set<string>();
+  for (const m of dockerfile.matchAll(/^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/gim)) {
+    const name = m[1] as string;
+    if (m[2]) stages.add(m[2]);
+    if (stages.has(name)) continue;
+    const tag = /^node:(\d+)-([a-z]+)(?:-slim)?$/.exec(name);
+    if (!tag)
+      throw new Error(`Dockerfile: FROM ${name} is not an official node:<major>-<debian>[-slim] image`);
+    out.set(name, { name, nodeMajor: Number(tag[1]), suite: tag[2] as string });
+  }
+  return [...out.values()];
+}
+
 /** The `node` user (uid and gid 1000) of the official images, which the Dockerfile switches to. */
 function addNodeUser(rootfs: string): void {
   appendFileSync(join(rootfs, 'etc/passwd'), 'node:x:1000:1000::/home/node:/bin/sh\n');
@@ -68,39 +93,38 @@ function addNodeUser(rootfs: string): void {
   mkdirSync(join(rootfs, 'home/node'), { recursive: true });
 }
 
-/** This machine's Node.js binary; for the build image also npm and the headers node-gyp compiles against. */
-function addNode(rootfs: string, opts: { forBuilding: boolean }): void {
-  copyFileSync('/usr/bin/node', join(rootfs, 'usr/bin/node'));
-  if (!opts.forBuilding) return;
-  cpSync('/usr/include/node', join(rootfs, 'usr/include/node'), { recursive: true });
-  cpSync('/usr/lib/node_modules/npm', join(rootfs, 'usr/lib/node_modules/npm'), { recursive: true });
-  symlinkSync('../lib/node_modules/npm/bin/npm-cli.js', join(rootfs, 'usr/bin/npm'));
-  symlinkSync('../lib/node_modules/npm/bin/npx-cli.js', join(rootfs, 'usr/bin/npx'));
-  // The registry is reached here through this machine's certificate authorities; node-gyp
-  // finds the headers in /usr instead of downloading them.
+/**
+ * Node.js where the official images keep it (/usr/local), from the binary package installed
+ * by scripts/install-node.sh, with npm (this machine's: the binary package has none).
+ */
+function addNode(rootfs: string, nodeDir: string): void {
+  const local = join(rootfs, 'usr/local');
+  mkdirSync(join(local, 'bin'), { recursive: true });
+  copyFileSync(join(nodeDir, 'bin/node'), join(local, 'bin/node'));
+  cpSync('/usr/lib/node_modules/npm', join(local, 'lib/node_modules/npm'), { recursive: true });
+  symlinkSync('../lib/node_modules/npm/bin/npm-cli.js', join(local, 'bin/npm'));
+  symlinkSync('../lib/node_modules/npm/bin/npx-cli.js', join(local, 'bin/npx'));
+  // The registry is reached here through this machine's certificate authorities.
   copyFileSync('/etc/ssl/certs/ca-certificates.crt', join(rootfs, 'etc/ssl/certs/ca-certificates.crt'));
-  mkdirSync(join(rootfs, 'usr/etc'), { recursive: true });
-  writeFileSync(join(rootfs, 'usr/etc/npmrc'), 'cafile=/etc/ssl/certs/ca-certificates.crt\nnodedir=/usr\n');
+  mkdirSync(join(local, 'etc'), { recursive: true });
+  writeFileSync(join(local, 'etc/npmrc'), 'cafile=/etc/ssl/certs/ca-certificates.crt\n');
 }
 
-export interface StandinTarballs {
-  slim: string;
-  build: string;
+/** The newest Node.js of a line, installed by the project's script; the directory with bin/node. */
+export async function nodeBinary(major: number): Promise<string> {
+  return (await sh('bash', [join(REPO_ROOT, 'scripts', 'install-node.sh'), String(major)])).trim();
 }
 
 /**
- * The two root filesystems as tarballs in the cache, made when missing: one debootstrap
- * (minbase), the runtime tarball, then compilers added with apt in a chroot for the build one.
+ * The root filesystem of `image` as a tarball in the cache, made when missing: debootstrap
+ * (minbase) of its Debian release, its Node.js line, npm and the `node` user.
  */
-export async function standinTarballs(): Promise<StandinTarballs> {
+export async function standinTarball(image: BaseImage): Promise<string> {
   const mirror = debianMirror();
-  const node = process.version;
-  const key = `${mirror.suite}-node${node}-v2`;
-  const out = {
-    slim: join(STANDIN_CACHE, `${key}-slim.tar`),
-    build: join(STANDIN_CACHE, `${key}-build.tar`),
-  };
-  if (existsSync(out.slim) && existsSync(out.build)) return out;
+  const nodeDir = await nodeBinary(image.nodeMajor);
+  const version = (await sh(join(nodeDir, 'bin/node'), ['--version'])).trim();
+  const out = join(STANDIN_CACHE, `${image.suite}-node${version}-v3.tar`);
+  if (existsSync(out)) return out;
   mkdirSync(STANDIN_CACHE, { recursive: true });
   const work = join(STANDIN_CACHE, `work-${process.pid}`);
   const rootfs = join(work, 'rootfs');
@@ -110,49 +134,33 @@ export async function standinTarballs(): Promise<StandinTarballs> {
     await sh('debootstrap', [
       '--variant=minbase',
       '--include=ca-certificates',
-      mirror.suite,
+      image.suite,
       rootfs,
       mirror.uri,
     ]);
     addNodeUser(rootfs);
-    addNode(rootfs, { forBuilding: false });
+    addNode(rootfs, nodeDir);
     // Without the downloaded packages debootstrap leaves behind, as the official images.
     const lean = ['--exclude=./var/cache/apt/archives/*.deb', '--exclude=./var/lib/apt/lists/*_Packages'];
-    await sh('tar', ['-C', rootfs, ...lean, '-cf', `${out.slim}.tmp`, '.']);
-    copyFileSync('/etc/resolv.conf', join(rootfs, 'etc/resolv.conf'));
-    await sh('chroot', [
-      rootfs,
-      'apt-get',
-      'install',
-      '-y',
-      '-qq',
-      '--no-install-recommends',
-      'python3',
-      'make',
-      'g++',
-    ]);
-    await sh('chroot', [rootfs, 'apt-get', 'clean']);
-    rmSync(join(rootfs, 'etc/resolv.conf'));
-    addNode(rootfs, { forBuilding: true });
-    await sh('tar', ['-C', rootfs, ...lean, '-cf', `${out.build}.tmp`, '.']);
-    renameSync(`${out.slim}.tmp`, out.slim);
-    renameSync(`${out.build}.tmp`, out.build);
+    await sh('tar', ['-C', rootfs, ...lean, '-cf', `${out}.tmp`, '.']);
+    renameSync(`${out}.tmp`, out);
     return out;
   } finally {
     rmSync(work, { recursive: true, force: true });
-    for (const f of [out.slim, out.build]) rmSync(`${f}.tmp`, { force: true });
+    rmSync(`${out}.tmp`, { force: true });
   }
 }
 
-/** Imports the stand-ins into `engine` under the Dockerfile's base image names. */
-export async function importStandins(engine: DockerEngine): Promise<void> {
-  const tarballs = await standinTarballs();
+/** Imports a stand-in for each of the Dockerfile's base images into `engine`, under its name. */
+export async function importStandins(engine: DockerEngine): Promise<BaseImage[]> {
+  const images = baseImages(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8'));
   const changes = [
     '--change',
     'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     '--change',
     'CMD ["node"]',
   ];
-  await engine.docker(['import', ...changes, tarballs.build, 'node:20-bookworm']);
-  await engine.docker(['import', ...changes, tarballs.slim, 'node:20-bookworm-slim']);
+  for (const image of images)
+    await engine.docker(['import', ...changes, await standinTarball(image), image.name]);
+  return images;
 }
