@@ -1,11 +1,14 @@
 // Helpers shared by the benchmarks: medians, timed scrapes, the reference exporters, the
-// PostgreSQL workload and the writing of a section of docs/BENCHMARKS.md.
+// PostgreSQL workload, webhook ingest, resident memory and the writing of a section of
+// docs/BENCHMARKS.md.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { PostgresServer } from '../tests/support/postgres.js';
 import { REPO_ROOT } from '../tests/support/stackwatch.js';
-import { freePort, startProcess, waitFor, type Proc } from '../tests/support/util.js';
+import { freePort, sleep, startProcess, waitFor, type Proc } from '../tests/support/util.js';
+import { webhook } from '../tests/support/webhooks.js';
 
 /** Samples whose name starts with `prefix` (all samples with ''). */
 export { seriesCount } from '../tests/support/exposition.js';
@@ -48,6 +51,100 @@ export async function alternate(
     }
   }
   return urls.map((_, k) => ({ ms: median(times[k] ?? []), text: texts[k] ?? '' }));
+}
+
+export function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+/**
+ * `n` webhook bodies for the default route (team-ops): two alerts each, so one email and one
+ * Slack notification per webhook.
+ */
+export const benchWebhooks = (n: number): string[] =>
+  Array.from({ length: n }, (_, i) =>
+    JSON.stringify(
+      webhook({
+        alertname: `Bench${i}`,
+        labels: { service: i % 2 ? 'postgres' : 'host' },
+        instances: ['a', 'b'],
+      }),
+    ),
+  );
+
+export interface IngestOptions {
+  /** The receiver's webhook token. */
+  token: string;
+  /** Keep-alive clients posting at once. */
+  concurrency: number;
+}
+
+/** Posts `bodies` to the receiver's webhook from `concurrency` clients: wall time, sorted latencies, answers. */
+export async function ingest(
+  url: string,
+  bodies: string[],
+  opts: IngestOptions,
+): Promise<{ seconds: number; latencies: number[]; codes: Map<number, number> }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: opts.concurrency });
+  const { hostname, port } = new URL(url);
+  const latencies: number[] = [];
+  const codes = new Map<number, number>();
+  const post = (body: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = request(
+        {
+          agent,
+          hostname,
+          port,
+          path: '/api/v1/alerts',
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Bearer ${opts.token}`,
+            'content-length': Buffer.byteLength(body),
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: opts.concurrency }, async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= bodies.length) return;
+        const s = performance.now();
+        const code = await post(bodies[i] as string);
+        latencies.push(performance.now() - s);
+        codes.set(code, (codes.get(code) ?? 0) + 1);
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  agent.destroy();
+  return { seconds, latencies: latencies.sort((a, b) => a - b), codes };
+}
+
+/** Resident set of a process now (`VmRSS`, or another field such as `RssFile`), from /proc. */
+export const rssMb = (pid: number | undefined, field = 'VmRSS'): number => {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+};
+
+/** Median of five RSS samples a second apart. */
+export async function sampleRss(proc: Proc): Promise<number> {
+  const xs: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    xs.push(rssMb(proc.child.pid));
+    await sleep(1000);
+  }
+  return median(xs);
 }
 
 /** Peak resident set of a process, from /proc. */

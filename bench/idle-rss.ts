@@ -6,8 +6,7 @@
 // reducer has had its idle period and returned what startup no longer uses. The three kinds
 // are started in turn, ROUNDS times, and the medians written to docs/BENCHMARKS.md.
 // Run with `npm run bench -- idle-rss`.
-import { readFileSync } from 'node:fs';
-import { machineNote, median, writeSection } from './_lib.js';
+import { machineNote, median, sampleRss, writeSection } from './_lib.js';
 import { startDockerEngine } from '../tests/support/docker.js';
 import { startPostgres } from '../tests/support/postgres.js';
 import { startRedis } from '../tests/support/redis.js';
@@ -20,21 +19,6 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 5000);
 const REST_MS = Number(process.env.BENCH_REST_MS ?? 30_000);
 const TARGET_MB = 64;
-
-const rssMb = (pid: number | undefined): number => {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-};
-
-/** Median of five samples a second apart. */
-async function sampleRss(proc: Proc): Promise<number> {
-  const xs: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    xs.push(rssMb(proc.child.pid));
-    await sleep(1000);
-  }
-  return median(xs);
-}
 
 /** RSS SETTLE_MS after start, then at rest (REST_MS after start). */
 async function idleRss(proc: Proc): Promise<{ settling: number; rest: number }> {

@@ -2,72 +2,19 @@
 // synchronous=FULL, group commit), then delivery throughput to a real SMTP server and the
 // Slack fake. Run with `npm run bench -- receiver`; writes the `## Receiver` section of
 // docs/BENCHMARKS.md.
-import { Agent, request } from 'node:http';
 import { startPostgres } from '../tests/support/postgres.js';
 import { startSlack } from '../tests/support/slack.js';
 import { startSmtp } from '../tests/support/smtp.js';
 import { startStackwatch } from '../tests/support/stackwatch.js';
 import { sleep } from '../tests/support/util.js';
 import { webhook } from '../tests/support/webhooks.js';
-import { machineNote, writeSection } from './_lib.js';
+import { benchWebhooks, ingest, machineNote, percentile, writeSection } from './_lib.js';
 
 const N = Number(process.env.BENCH_WEBHOOKS ?? 5000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50);
 const TOKEN = 'bench-token';
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-}
-
-async function ingest(
-  url: string,
-  bodies: string[],
-): Promise<{ seconds: number; latencies: number[]; codes: Map<number, number> }> {
-  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-  const { hostname, port } = new URL(url);
-  const latencies: number[] = [];
-  const codes = new Map<number, number>();
-  const post = (body: string) =>
-    new Promise<number>((resolve, reject) => {
-      const req = request(
-        {
-          agent,
-          hostname,
-          port,
-          path: '/api/v1/alerts',
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            authorization: `Bearer ${TOKEN}`,
-            'content-length': Buffer.byteLength(body),
-          },
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      for (;;) {
-        const i = next++;
-        if (i >= bodies.length) return;
-        const s = performance.now();
-        const code = await post(bodies[i] as string);
-        latencies.push(performance.now() - s);
-        codes.set(code, (codes.get(code) ?? 0) + 1);
-      }
-    }),
-  );
-  const seconds = (performance.now() - t0) / 1000;
-  agent.destroy();
-  return { seconds, latencies: latencies.sort((a, b) => a - b), codes };
-}
+const post = (url: string, bodies: string[]) =>
+  ingest(url, bodies, { token: TOKEN, concurrency: CONCURRENCY });
 
 /** One run of the whole benchmark against a fresh stackwatch, with the outbox in `store`. */
 async function measure(store: 'sqlite' | 'postgres'): Promise<{ row: string; rate: number }> {
@@ -88,7 +35,7 @@ async function measure(store: 'sqlite' | 'postgres'): Promise<{ row: string; rat
   });
   try {
     // Warm up (JIT, SMTP pool) with a few webhooks outside the measurement.
-    await ingest(
+    await post(
       sw.url,
       Array.from({ length: 200 }, (_, i) =>
         JSON.stringify(webhook({ alertname: `Warm${i}`, severity: 'warning' })),
@@ -99,17 +46,9 @@ async function measure(store: 'sqlite' | 'postgres'): Promise<{ row: string; rat
     slack.clear();
 
     // Default route (team-ops): one email job and one Slack job per webhook, two alerts each.
-    const bodies = Array.from({ length: N }, (_, i) =>
-      JSON.stringify(
-        webhook({
-          alertname: `Bench${i}`,
-          labels: { service: i % 2 ? 'postgres' : 'host' },
-          instances: ['a', 'b'],
-        }),
-      ),
-    );
+    const bodies = benchWebhooks(N);
     const t0 = performance.now();
-    const r = await ingest(sw.url, bodies);
+    const r = await post(sw.url, bodies);
     const rate = N / r.seconds;
     let emailDone = 0;
     let slackDone = 0;

@@ -30,6 +30,8 @@ export interface StartOptions {
   dir?: string;
   /** Scheme used to build `url` (https when a web config enables TLS). */
   scheme?: 'http' | 'https';
+  /** Another build or Node.js (the benchmarks compare releases and runtimes); default this one's. */
+  build?: { node: string; cli: string };
 }
 
 const SHORTCUTS = [
@@ -56,7 +58,8 @@ export async function startStackwatch(opts: StartOptions = {}): Promise<Stackwat
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !SHORTCUTS.includes(k)) env[k] = v;
   Object.assign(env, { STACKWATCH_DATA_DIR: join(dir, 'data') }, opts.env);
-  const proc = startProcess(process.execPath, [CLI, ...args], { env, cwd: dir });
+  const { node, cli } = opts.build ?? { node: process.execPath, cli: CLI };
+  const proc = startProcess(node, [cli, ...args], { env, cwd: dir });
   const port = await waitFor(
     () => {
       if (proc.child.exitCode !== null)
