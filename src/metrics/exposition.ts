@@ -61,7 +61,8 @@ export function formatValue(v: number): string {
 
 function formatLabels(labels: Labels): string {
   let text = '';
-  for (const k of Object.keys(labels)) text += `${text ? ',' : '{'}${k}="${escapeLabelValue(labels[k] ?? '')}"`;
+  for (const k of Object.keys(labels))
+    text += `${text ? ',' : '{'}${k}="${escapeLabelValue(labels[k] ?? '')}"`;
   return text ? text + '}' : '';
 }
 
