@@ -66,6 +66,34 @@ function formatLabels(labels: Labels): string {
   return text ? text + '}' : '';
 }
 
+/** Sample arrays whose collector hands them over unchanged until its next sample. */
+const keptSamples = new WeakSet<readonly Sample[]>();
+/** Their rendered lines, by identity. */
+const renderedSamples = new WeakMap<readonly Sample[], { name: string; length: number; text: string }>();
+
+/**
+ * Marks families a collector keeps and hands over scrape after scrape until it reads them again
+ * (PostgreSQL's settings, the background sample's sizes and table statistics): their lines are
+ * written once per sample, not once per scrape. A kept family is not changed afterwards; one
+ * appended to anyway is written again.
+ */
+export function markKept<T extends MetricFamily>(families: T[]): T[] {
+  for (const f of families) keptSamples.add(f.samples);
+  return families;
+}
+
+/** One family's samples from one source, each series once. */
+function renderSamples(name: string, samples: readonly Sample[], seen: Set<string>): string {
+  let text = '';
+  for (const s of samples) {
+    const series = name + (s.suffix ?? '') + formatLabels(s.labels);
+    if (seen.has(series)) continue;
+    seen.add(series);
+    text += `${series} ${formatValue(s.value)}\n`;
+  }
+  return text;
+}
+
 /**
  * Merges families of the same name (several targets emit `pg_up`), drops exact duplicate
  * series (the exposition format forbids them) and renders text. Returns the names of
@@ -85,14 +113,20 @@ export function renderFamilies(families: Iterable<MetricFamily>): { text: string
   for (const { family: f, parts } of merged.values()) {
     if (!parts.some((p) => p.length > 0)) continue;
     text += `# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type}\n`;
-    const seen = new Set<string>();
-    for (const samples of parts)
-      for (const s of samples) {
-        const series = f.name + (s.suffix ?? '') + formatLabels(s.labels);
-        if (seen.has(series)) continue;
-        seen.add(series);
-        text += `${series} ${formatValue(s.value)}\n`;
+    const only = parts.length === 1 ? parts[0] : undefined;
+    if (only && keptSamples.has(only)) {
+      const kept = renderedSamples.get(only);
+      if (kept && kept.name === f.name && kept.length === only.length) {
+        text += kept.text;
+        continue;
       }
+      const rendered = renderSamples(f.name, only, new Set());
+      renderedSamples.set(only, { name: f.name, length: only.length, text: rendered });
+      text += rendered;
+      continue;
+    }
+    const seen = new Set<string>();
+    for (const samples of parts) text += renderSamples(f.name, samples, seen);
   }
   return { text, conflicts };
 }
