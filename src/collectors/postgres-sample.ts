@@ -4,7 +4,7 @@
 // starts failing and once when it reads again. A relation locked in ACCESS EXCLUSIVE mode is not
 // waited for (see TABLES_SQL): its statistics are read, its size estimated, and the lock logged.
 import { errorText, type Logger } from '../logger.js';
-import { gauge, type Labels, type MetricFamily } from '../metrics/exposition.js';
+import { gauge, markKept, type Labels, type MetricFamily } from '../metrics/exposition.js';
 import type { ScrapeContext } from './collector.js';
 import { Aborted, type TargetPool } from './postgres-pool.js';
 import {
@@ -160,7 +160,7 @@ export class BackgroundSample {
           )
         : []),
     ];
-    this.cached = { key, families };
+    this.cached = { key, families: markKept(families) };
     return families;
   }
 

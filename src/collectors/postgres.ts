@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import type { postgresSection, postgresTarget } from '../config/databases.js';
 import { redactUrl, scrubSecrets, urlPassword } from '../secrets.js';
 import { errorText, type Logger } from '../logger.js';
-import type { Labels, MetricFamily } from '../metrics/exposition.js';
+import { markKept, type Labels, type MetricFamily } from '../metrics/exposition.js';
 import { settleWithin } from '../wait.js';
 import { remainingMs, type Collector, type ScrapeContext } from './collector.js';
 import { TargetPool } from './postgres-pool.js';
@@ -233,7 +233,7 @@ export class PostgresCollector implements Collector {
     const loaded = Number(postmaster?.conf_load_time_seconds);
     const kept = this.settings;
     if (kept && kept.started === started && !(loaded > kept.loaded)) return kept.families;
-    const families = settingsFamilies(await onMain((q) => q(SETTINGS_SQL)), base);
+    const families = markKept(settingsFamilies(await onMain((q) => q(SETTINGS_SQL)), base));
     this.settings = { started, loaded, families };
     return families;
   }

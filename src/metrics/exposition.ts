@@ -37,7 +37,14 @@ export const gauge = (name: string, help: string) => new FamilyBuilder(name, 'ga
 export const counter = (name: string, help: string) => new FamilyBuilder(name, 'counter', help);
 export const untyped = (name: string, help: string) => new FamilyBuilder(name, 'untyped', help);
 
+const NEEDS_ESCAPE = /[\\\n"]/;
+
+/**
+ * A label value as the text format writes it. Nearly every value needs no escaping; those pass
+ * through after one scan instead of three replaces.
+ */
 export function escapeLabelValue(v: string): string {
+  if (!NEEDS_ESCAPE.test(v)) return v;
   return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
 
@@ -53,9 +60,38 @@ export function formatValue(v: number): string {
 }
 
 function formatLabels(labels: Labels): string {
-  const keys = Object.keys(labels);
-  if (keys.length === 0) return '';
-  return '{' + keys.map((k) => `${k}="${escapeLabelValue(labels[k] ?? '')}"`).join(',') + '}';
+  let text = '';
+  for (const k of Object.keys(labels))
+    text += `${text ? ',' : '{'}${k}="${escapeLabelValue(labels[k] ?? '')}"`;
+  return text ? text + '}' : '';
+}
+
+/** Sample arrays whose collector hands them over unchanged until its next sample. */
+const keptSamples = new WeakSet<readonly Sample[]>();
+/** Their rendered lines, by identity. */
+const renderedSamples = new WeakMap<readonly Sample[], { name: string; length: number; text: string }>();
+
+/**
+ * Marks families a collector keeps and hands over scrape after scrape until it reads them again
+ * (PostgreSQL's settings, the background sample's sizes and table statistics): their lines are
+ * written once per sample, not once per scrape. A kept family is not changed afterwards; one
+ * appended to anyway is written again.
+ */
+export function markKept<T extends MetricFamily>(families: T[]): T[] {
+  for (const f of families) keptSamples.add(f.samples);
+  return families;
+}
+
+/** One family's samples from one source, each series once. */
+function renderSamples(name: string, samples: readonly Sample[], seen: Set<string>): string {
+  let text = '';
+  for (const s of samples) {
+    const series = name + (s.suffix ?? '') + formatLabels(s.labels);
+    if (seen.has(series)) continue;
+    seen.add(series);
+    text += `${series} ${formatValue(s.value)}\n`;
+  }
+  return text;
 }
 
 /**
@@ -64,29 +100,33 @@ function formatLabels(labels: Labels): string {
  * families that were dropped because their type disagreed with an earlier one.
  */
 export function renderFamilies(families: Iterable<MetricFamily>): { text: string; conflicts: string[] } {
-  const merged = new Map<string, MetricFamily>();
+  // A family's samples stay in the arrays the collectors built; merging only lists them.
+  const merged = new Map<string, { family: MetricFamily; parts: Sample[][] }>();
   const conflicts: string[] = [];
   for (const f of families) {
     const prev = merged.get(f.name);
-    if (!prev) {
-      merged.set(f.name, { name: f.name, help: f.help, type: f.type, samples: [...f.samples] });
-    } else if (prev.type !== f.type) {
-      conflicts.push(f.name);
-    } else {
-      prev.samples.push(...f.samples);
-    }
+    if (!prev) merged.set(f.name, { family: f, parts: [f.samples] });
+    else if (prev.family.type !== f.type) conflicts.push(f.name);
+    else prev.parts.push(f.samples);
   }
-  const out: string[] = [];
-  for (const f of merged.values()) {
-    if (f.samples.length === 0) continue;
-    out.push(`# HELP ${f.name} ${escapeHelp(f.help)}`, `# TYPE ${f.name} ${f.type}`);
+  let text = '';
+  for (const { family: f, parts } of merged.values()) {
+    if (!parts.some((p) => p.length > 0)) continue;
+    text += `# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type}\n`;
+    const only = parts.length === 1 ? parts[0] : undefined;
+    if (only && keptSamples.has(only)) {
+      const kept = renderedSamples.get(only);
+      if (kept && kept.name === f.name && kept.length === only.length) {
+        text += kept.text;
+        continue;
+      }
+      const rendered = renderSamples(f.name, only, new Set());
+      renderedSamples.set(only, { name: f.name, length: only.length, text: rendered });
+      text += rendered;
+      continue;
+    }
     const seen = new Set<string>();
-    for (const s of f.samples) {
-      const line = `${f.name}${s.suffix ?? ''}${formatLabels(s.labels)}`;
-      if (seen.has(line)) continue;
-      seen.add(line);
-      out.push(`${line} ${formatValue(s.value)}`);
-    }
+    for (const samples of parts) text += renderSamples(f.name, samples, seen);
   }
-  return { text: out.length ? out.join('\n') + '\n' : '', conflicts };
+  return { text, conflicts };
 }

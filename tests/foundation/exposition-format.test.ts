@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gauge, renderFamilies } from '../../src/metrics/exposition.js';
+import { gauge, markKept, renderFamilies } from '../../src/metrics/exposition.js';
 
 describe('exposition', () => {
   it('escapes label values and merges families from several collectors', () => {
@@ -22,5 +22,25 @@ describe('exposition', () => {
       gauge('z', 'Z.').add({ a: '1' }, NaN).add({ a: '2' }, Infinity).add({ a: '3' }, -Infinity),
     ]);
     expect(text).toContain('z{a="1"} NaN\nz{a="2"} +Inf\nz{a="3"} -Inf\n');
+  });
+  it('writes a kept family as it stands, merged with another source or appended to', () => {
+    const settings = markKept([gauge('pg_settings_x', 'X.').add({ server: 'a:5432' }, 1)]);
+    const first = renderFamilies(settings).text;
+    expect(renderFamilies(settings).text).toBe(first);
+    expect(first).toBe(
+      '# HELP pg_settings_x X.\n# TYPE pg_settings_x gauge\npg_settings_x{server="a:5432"} 1\n',
+    );
+    // A second target's family of the same name, and a duplicate of a kept series.
+    const other = gauge('pg_settings_x', 'X.').add({ server: 'b:5432' }, 2).add({ server: 'a:5432' }, 9);
+    expect(renderFamilies([...settings, other]).text).toBe(
+      '# HELP pg_settings_x X.\n# TYPE pg_settings_x gauge\npg_settings_x{server="a:5432"} 1\npg_settings_x{server="b:5432"} 2\n',
+    );
+    settings[0]?.add({ server: 'c:5432' }, 3);
+    expect(renderFamilies(settings).text).toContain(
+      'pg_settings_x{server="a:5432"} 1\npg_settings_x{server="c:5432"} 3\n',
+    );
+    // The next sample's families are new objects: their values, not the kept text.
+    const next = markKept([gauge('pg_settings_x', 'X.').add({ server: 'a:5432' }, 4)]);
+    expect(renderFamilies(next).text).toContain('pg_settings_x{server="a:5432"} 4\n');
   });
 });
