@@ -19,3 +19,7 @@ export type { Person, ScheduleStatus } from './oncall/roster.js';
 export type { ScheduleOverride } from './oncall/schedule.js';
 export { overrideInput } from './oncall/override-list.js';
 export { escalationWhy } from './render/text.js';
+export type { Incident, TimelineEntry } from './incidents/timeline.js';
+export { deliveryText } from './incidents/timeline.js';
+export type { NowGroup, NowView } from './incidents/now.js';
+export type { NextEscalation, OnDuty } from './incidents/on-call.js';

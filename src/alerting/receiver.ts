@@ -23,6 +23,8 @@ import { OverrideList } from './oncall/override-list.js';
 import { calendarFeed, calendarToken, calendarTokenOk } from './oncall/calendar.js';
 import type { ScheduleStatus } from './oncall/roster.js';
 import type { ScheduleOverride } from './oncall/schedule.js';
+import { Incidents } from './incidents/incidents.js';
+import type { NextEscalation, OnDuty } from './incidents/on-call.js';
 import type { Silence } from './maintenance/windows.js';
 import { alertNameOf } from './render/text.js';
 import { pipe, type Stage } from './model/stage.js';
@@ -63,6 +65,8 @@ export class AlertReceiver {
   private setup: Setup;
   private store?: AlertStore;
   readonly acknowledgements: Acknowledgements;
+  /** The Now page, incident timelines and postmortem drafts. */
+  readonly incidents: Incidents;
   private readonly windows: WindowList;
   private readonly overrides: OverrideList;
   private readonly escalations: EscalationCheck;
@@ -108,6 +112,13 @@ export class AlertReceiver {
       requireStore: () => this.requireStore(),
       configWindows: () => this.setup.configSilences,
       logger: this.logger,
+      now: this.now,
+    });
+    this.incidents = new Incidents({
+      requireStore: () => this.requireStore(),
+      config: () => this.setup.cfg,
+      book: () => this.setup.book,
+      windows: () => this.windows.active(),
       now: this.now,
     });
     this.worker = new DeliveryWorker({
@@ -330,6 +341,16 @@ export class AlertReceiver {
   /** Enqueues one escalation per critical group firing longer than `escalation.after`. */
   async checkEscalations(): Promise<number> {
     return this.escalations.run();
+  }
+
+  /** The person on duty for a group (incidents/on-call.ts: where on-call schedules plug in). */
+  onDutyFor(groupKey: string): Promise<OnDuty | undefined> {
+    return this.incidents.onDutyFor(groupKey);
+  }
+
+  /** The group's next escalation step and when, unless someone acknowledges it first. */
+  nextEscalation(groupKey: string): Promise<NextEscalation | undefined> {
+    return this.incidents.nextEscalation(groupKey);
   }
 
   routeTest(labels: Labels): RouteTestResult {
