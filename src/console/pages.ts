@@ -26,21 +26,22 @@ import {
 // The console's pages as pure functions of what they show. Every alert-derived string goes
 // through `h`, which escapes it.
 
-const labelText = (l: Labels) =>
+export const labelText = (l: Labels) =>
   Object.entries(l)
     .map(([k, v]) => `${k}="${v}"`)
     .join(', ');
 
-const status = (s: string) => h`<span class="status ${s}">${s}</span>`;
+export const status = (s: string) => h`<span class="status ${s}">${s}</span>`;
 
-function durationText(ms: number): string {
+export function durationText(ms: number): string {
+  if (ms < 59_500) return `${Math.max(0, Math.round(ms / 1000))} s`;
   const m = Math.round(ms / 60_000);
   if (m < 60) return `${m} min`;
   return m % 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m / 60} h`;
 }
 
 /** A POST button carrying the CSRF token and optional hidden fields. */
-function postButton(
+export function postButton(
   action: string,
   label: string,
   csrf: string | undefined,

@@ -101,7 +101,7 @@ describe('on-call console and Acknowledge links in a real Chromium', () => {
     await page.getByLabel('Your name').fill('alice');
     await page.getByLabel('API token').fill(API_TOKEN);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await page.getByRole('heading', { name: 'Now' }).waitFor();
   };
 
   it('signs in and sees a storm of notifications, with a hostile label value shown as text', async () => {
@@ -439,7 +439,7 @@ describe('on-call console and Acknowledge links in a real Chromium', () => {
     // A failed job on the overview's screenshots.
     expect((await signal('nightly-backup', '/fail')).status).toBe(200);
     for (const [path, name] of [
-      ['/', 'overview'],
+      ['/overview', 'overview'],
       ['/maintenance', 'maintenance'],
       [`/route-test?labels=${encodeURIComponent('severity=critical\nservice=postgres')}`, 'route-test'],
     ] as const) {
@@ -452,7 +452,7 @@ describe('on-call console and Acknowledge links in a real Chromium', () => {
     const mail = smtp.mails.find((m) => m.subject === '[FIRING:1] PostgresDown critical') as ReceivedMail;
     const routeTest = `/route-test?labels=${encodeURIComponent('severity=critical\nservice=postgres')}`;
     for (const [path, name] of [
-      ['/', 'overview'],
+      ['/overview', 'overview'],
       ['/notifications', 'notifications'],
       ['/acknowledgements', 'acknowledgements'],
       ['/maintenance', 'maintenance'],
@@ -464,11 +464,16 @@ describe('on-call console and Acknowledge links in a real Chromium', () => {
       expect(await p.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
       await p.screenshot({ path: join(shots, `console-${name}-phone.png`) });
     }
-    // Keyboard: Tab reaches the navigation links in order.
-    await p.goto(`${sw.url}/`);
+    // Keyboard: Tab reaches the menu, Enter opens it, and Tab goes through its links in order.
+    await p.goto(`${sw.url}/overview`);
     await p.keyboard.press('Tab');
     await p.keyboard.press('Tab');
-    expect(await p.evaluate('document.activeElement.textContent')).toBe('Overview');
+    expect(await p.evaluate('document.activeElement.textContent')).toBe('Menu · Overview');
+    await p.keyboard.press('Enter');
+    for (const link of ['Now', 'Overview', 'Notifications']) {
+      await p.keyboard.press('Tab');
+      expect(await p.evaluate('document.activeElement.textContent')).toBe(link);
+    }
     await phone.close();
   });
 });

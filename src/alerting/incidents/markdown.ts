@@ -19,7 +19,8 @@ export function mdText(s: string): string {
 
 /** Minutes and hours, for "after 5 min". */
 function span(ms: number): string {
-  const m = Math.max(0, Math.round(ms / 60_000));
+  if (ms < 59_500) return `${Math.max(0, Math.round(ms / 1000))} s`;
+  const m = Math.round(ms / 60_000);
   if (m < 60) return `${m} min`;
   return m % 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m / 60} h`;
 }

@@ -193,7 +193,9 @@ function notificationEntry(j: Job, reason: string): TimelineEntry {
 function escalationEntry(e: GroupEvent, jobs: readonly Job[]): TimelineEntry {
   const c = jobs[0]?.content;
   const to = c?.contacts.find((x) => x.reason === 'escalation');
-  const after = c?.escalation ? ` after ${durationText(c.escalation.afterMs)}` : '';
+  const ms = c?.escalation?.afterMs;
+  const after =
+    ms === undefined ? '' : ` after ${ms < 60_000 ? `${Math.round(ms / 1000)}s` : durationText(ms)}`;
   return {
     at: e.at,
     kind: 'escalation',

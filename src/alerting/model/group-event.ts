@@ -1,6 +1,8 @@
 import type { Labels } from '../../matchers.js';
 import { timeMs, type Alert } from '../ingest/payload.js';
-import type { AlertStatus } from './notification.js';
+
+/** An alert's (and a group's) status: model/notification.ts's AlertStatus, named apart from it. */
+type AlertStatus = Alert['status'];
 
 // What the outbox keeps of each webhook (and each escalation) of an Alertmanager group, for
 // the console's Now page and the incident timelines: a small, bounded record written in the
