@@ -2,7 +2,13 @@
 // routes and the console import. Everything else under src/alerting is internal to it.
 
 export { AlertReceiver, StoreUnavailableError, type ReceiverOptions } from './receiver.js';
-export { configNotes, routeTestCommand, sendTestCommand, templateTestCommand } from './commands.js';
+export {
+  configNotes,
+  consoleTokenCommand,
+  routeTestCommand,
+  sendTestCommand,
+  templateTestCommand,
+} from './commands.js';
 export { decodeJson, parseWebhook } from './ingest/payload.js';
 export type { Contact, ResponsibleContact } from './ingest/contacts.js';
 export type { RouteTestResult } from './ingest/routing.js';

@@ -24,6 +24,7 @@ import { calendarFeed, calendarToken, calendarTokenOk } from './oncall/calendar.
 import type { ScheduleStatus } from './oncall/roster.js';
 import type { ScheduleOverride } from './oncall/schedule.js';
 import { Incidents } from './incidents/incidents.js';
+import { ConsoleToken } from './access/console-token.js';
 import type { NextEscalation, OnDuty } from './incidents/on-call.js';
 import type { Silence } from './maintenance/windows.js';
 import { alertNameOf } from './render/text.js';
@@ -67,6 +68,8 @@ export class AlertReceiver {
   readonly acknowledgements: Acknowledgements;
   /** The Now page, incident timelines and postmortem drafts. */
   readonly incidents: Incidents;
+  /** The console's first-run token (when neither an API token nor basic auth is configured). */
+  readonly consoleToken: ConsoleToken;
   private readonly windows: WindowList;
   private readonly overrides: OverrideList;
   private readonly escalations: EscalationCheck;
@@ -102,9 +105,11 @@ export class AlertReceiver {
       },
       replicas: () => this.store?.replicas(),
     });
+    this.consoleToken = new ConsoleToken({ store: () => this.store, logger: this.logger, now: this.now });
     this.acknowledgements = new Acknowledgements({
       requireStore: () => this.requireStore(),
       config: () => this.setup.cfg,
+      consoleToken: () => this.consoleToken.current(),
       logger: this.logger,
       now: this.now,
     });
@@ -270,6 +275,8 @@ export class AlertReceiver {
     every(cfg.heartbeat_check_interval, async () => void (await this.heartbeats.check()));
     // Replicas sharing a PostgreSQL outbox see each other's maintenance windows within seconds.
     if (cfg.store.type === 'postgres') every(10_000, async () => this.loadShared());
+    // A rotated console token (or the outbox opening late) is seen within seconds.
+    every(10_000, () => this.consoleToken.load());
     every(60_000, async () => {
       if (!this.store && (await this.openStore())) await this.loadShared();
       await this.store?.prune(this.now(), this.setup.cfg.retention, this.setup.cfg.dedup_window);
