@@ -7,6 +7,8 @@ import type { Incident, NextEscalation, NowGroup, NowView, OnDuty } from '../ale
 
 /** Sections of the Now page that hold more groups than this start folded. */
 const FOLD_OVER = 50;
+/** Groups a section below the urgent ones shows at most (an urgent one shows all). */
+const SECTION_MAX = 200;
 
 /** `12 min ago` / `in 8 min` against now. */
 function relative(at: number, now: number): string {
@@ -96,7 +98,14 @@ export function nowPage(v: NowView, a: NowActions): Html {
   }
   const firing = sections.length
     ? sections.map((s, i) => {
-        const cards = s.groups.map((g) => groupCard(g, v.now, a));
+        const shown = s.urgent ? s.groups : s.groups.slice(0, SECTION_MAX);
+        const hidden = s.groups.length - shown.length;
+        const cards = [
+          ...shown.map((g) => groupCard(g, v.now, a)),
+          hidden
+            ? h`<p class="muted-text">… and ${hidden} more, firing for less long: the <a href="/notifications">notifications</a> list them.</p>`
+            : '',
+        ];
         const unacked = s.groups.filter((g) => !g.ack).length;
         const head = h`${laneTitle(s.lane)} · ${s.groups.length} firing${unacked < s.groups.length ? h`, ${unacked} not acknowledged` : ''}`;
         // The most severe section is always open; a long one further down starts folded.

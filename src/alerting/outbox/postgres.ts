@@ -21,6 +21,7 @@ import {
   eventOf,
   GROUP_EVENT_COLUMNS,
   GROUP_STATE_COLUMNS,
+  GROUP_STATES_QUERY,
   groupEventValues,
   groupHash,
   groupStateValues,
@@ -146,7 +147,7 @@ CREATE INDEX IF NOT EXISTS group_events_at ON ${s}.group_events (at);
 CREATE TABLE IF NOT EXISTS ${s}.group_state (
   group_hash TEXT PRIMARY KEY, group_key TEXT NOT NULL, incident BIGINT NOT NULL, status TEXT NOT NULL,
   since_ms BIGINT NOT NULL, last_event BIGINT NOT NULL, last_at BIGINT NOT NULL, resolved_at BIGINT,
-  firing INTEGER NOT NULL, detail TEXT NOT NULL);
+  firing INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS ${s}.secrets (
   name TEXT PRIMARY KEY, value TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT);`;
 }
@@ -412,8 +413,9 @@ export class PgStore implements AlertStore {
   }
 
   /**
-   * Group events in one statement, then the state of their groups in two (read, then write
-   * each group's state after its events of the batch, in order).
+   * Group events and their groups' states in two round trips: the events are inserted while
+   * the states they change are read (and locked, in key order), then each group's state after
+   * its events of the batch, in order, is written.
    */
   private async eventBatch(
     c: Querier,
@@ -423,41 +425,42 @@ export class PgStore implements AlertStore {
     if (!events.length) return;
     const rows = events.map((e) => groupEventValues(e.spec, now, e.jobIds));
     const col = (i: number) => rows.map((r) => r[i]);
-    const ids = await c.query<{ id: number }>(
-      `INSERT INTO ${this.t('group_events')} (${GROUP_EVENT_COLUMNS})
-       SELECT gh, gk, $1, k, st, f, r, fs, s, d, j
-       FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::text[],
-         $9::bigint[], $10::text[], $11::text[]) WITH ORDINALITY AS u(gh, gk, k, st, f, r, fs, s, d, j, n)
-       ORDER BY n RETURNING id`,
-      [now, col(0), col(1), col(3), col(4), col(5), col(6), col(7), col(8), col(9), col(10)],
+    const hashes = [
+      ...new Set(events.filter((e) => e.spec.kind === 'webhook').map((e) => groupHash(e.spec.groupKey))),
+    ].sort();
+    const r = await c.query<{ ids: number[]; states: GroupStateRow[] }>(
+      `WITH ins AS (
+         INSERT INTO ${this.t('group_events')} (${GROUP_EVENT_COLUMNS})
+         SELECT gh, gk, $1, k, st, f, r, fs, s, d, j
+         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::text[],
+           $9::bigint[], $10::text[], $11::text[]) WITH ORDINALITY AS u(gh, gk, k, st, f, r, fs, s, d, j, n)
+         ORDER BY n RETURNING id),
+       prev AS (
+         SELECT * FROM ${this.t('group_state')} WHERE group_hash = ANY($12::text[]) ORDER BY group_hash FOR UPDATE)
+       SELECT (SELECT coalesce(json_agg(id ORDER BY id), '[]') FROM ins) AS ids,
+              (SELECT coalesce(json_agg(prev), '[]') FROM prev) AS states`,
+      [now, col(0), col(1), col(3), col(4), col(5), col(6), col(7), col(8), col(9), col(10), hashes],
     );
+    const { ids, states } = r.rows[0] as { ids: number[]; states: GroupStateRow[] };
     // The ids are drawn in insertion order: the n-th smallest is the n-th event's.
-    const eventIds = ids.rows.map((r) => r.id).sort((a, b) => a - b);
-    const webhooks = events.flatMap((e, i) =>
-      e.spec.kind === 'webhook' ? [{ id: eventIds[i] as number, at: now, spec: e.spec }] : [],
-    );
-    if (!webhooks.length) return;
-    const hashes = [...new Set(webhooks.map((w) => groupHash(w.spec.groupKey)))].sort();
-    const prev = await c.query<GroupStateRow>(
-      `SELECT * FROM ${this.t('group_state')} WHERE group_hash = ANY($1::text[]) ORDER BY group_hash FOR UPDATE`,
-      [hashes],
-    );
-    const state = new Map(prev.rows.map((r) => [r.group_hash, r]));
-    for (const w of webhooks) {
-      const h = groupHash(w.spec.groupKey);
-      state.set(h, nextGroupState(state.get(h), w));
-    }
+    const state = new Map(states.map((row) => [row.group_hash, row]));
+    events.forEach((e, i) => {
+      if (e.spec.kind !== 'webhook') return;
+      const h = groupHash(e.spec.groupKey);
+      state.set(h, nextGroupState(state.get(h), { id: ids[i] as number, at: now, spec: e.spec }));
+    });
+    if (!hashes.length) return;
     const next = hashes.map((h) => groupStateValues(state.get(h) as GroupStateRow));
-    const at = (i: number) => next.map((r) => r[i]);
+    const at = (i: number) => next.map((row) => row[i]);
     await c.query(
       `INSERT INTO ${this.t('group_state')} (${GROUP_STATE_COLUMNS})
        SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[],
-         $7::bigint[], $8::bigint[], $9::int[], $10::text[])
+         $7::bigint[], $8::bigint[], $9::int[])
        ON CONFLICT (group_hash) DO UPDATE SET ${GROUP_STATE_COLUMNS.split(', ')
          .slice(1)
-         .map((col) => `${col} = excluded.${col}`)
+         .map((c) => `${c} = excluded.${c}`)
          .join(', ')}`,
-      [at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7), at(8), at(9)],
+      [at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7), at(8)],
     );
   }
 
@@ -890,9 +893,8 @@ export class PgStore implements AlertStore {
   }
 
   async groupStates(opts: { resolvedSince: number; limit: number }): Promise<GroupState[]> {
-    const r = await this.pool.query<GroupStateRow>(
-      `SELECT * FROM ${this.t('group_state')} WHERE status = 'firing' OR resolved_at >= $1
-       ORDER BY last_at DESC LIMIT $2`,
+    const r = await this.pool.query<GroupStateRow & { detail: string }>(
+      GROUP_STATES_QUERY(this.t, '$1', '$2'),
       [opts.resolvedSince, opts.limit],
     );
     return r.rows.map(toGroupState);

@@ -426,7 +426,7 @@ export function toGroupEvent(r: GroupEventRow): GroupEvent {
 
 /** The columns of group_state, in the order both stores write them. */
 export const GROUP_STATE_COLUMNS =
-  'group_hash, group_key, incident, status, since_ms, last_event, last_at, resolved_at, firing, detail';
+  'group_hash, group_key, incident, status, since_ms, last_event, last_at, resolved_at, firing';
 
 export interface GroupStateRow {
   group_hash: string;
@@ -438,10 +438,10 @@ export interface GroupStateRow {
   last_at: number;
   resolved_at: number | null;
   firing: number;
-  detail: string;
 }
 
-export function toGroupState(r: GroupStateRow): GroupState {
+/** A group's state read with its last event's detail (the state keeps no copy of it). */
+export function toGroupState(r: GroupStateRow & { detail: string }): GroupState {
   return {
     groupKey: r.group_key,
     incident: r.incident,
@@ -482,9 +482,13 @@ export function nextGroupState(
     resolved_at:
       s.status === 'firing' ? null : !opens && prev.status === 'resolved' ? prev.resolved_at : e.at,
     firing: s.firing,
-    detail: JSON.stringify(s.detail),
   };
 }
+
+/** The groups firing now and those resolved since a moment, with their last event's detail. */
+export const GROUP_STATES_QUERY = (t: (table: string) => string, resolvedSince: string, limit: string) =>
+  `SELECT s.*, e.detail FROM ${t('group_state')} s JOIN ${t('group_events')} e ON e.id = s.last_event
+   WHERE s.status = 'firing' OR s.resolved_at >= ${resolvedSince} ORDER BY s.last_at DESC LIMIT ${limit}`;
 
 /** The group_state row's values, in the order of GROUP_STATE_COLUMNS. */
 export function groupStateValues(r: GroupStateRow) {
@@ -498,6 +502,5 @@ export function groupStateValues(r: GroupStateRow) {
     r.last_at,
     r.resolved_at,
     r.firing,
-    r.detail,
   ] as const;
 }

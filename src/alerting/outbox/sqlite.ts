@@ -15,6 +15,7 @@ import {
   eventOf,
   GROUP_EVENT_COLUMNS,
   GROUP_STATE_COLUMNS,
+  GROUP_STATES_QUERY,
   groupEventValues,
   groupHash,
   groupStateValues,
@@ -157,8 +158,7 @@ CREATE TABLE IF NOT EXISTS group_state (
   last_event INTEGER NOT NULL,
   last_at INTEGER NOT NULL,
   resolved_at INTEGER,
-  firing INTEGER NOT NULL,
-  detail TEXT NOT NULL
+  firing INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS secrets (
   name TEXT PRIMARY KEY,
@@ -288,9 +288,7 @@ function incidentStatements(db: Database.Database) {
          .map((c) => `${c} = excluded.${c}`)
          .join(', ')}`,
     ),
-    states: db.prepare(
-      `SELECT * FROM group_state WHERE status = 'firing' OR resolved_at >= ? ORDER BY last_at DESC LIMIT ?`,
-    ),
+    states: db.prepare(GROUP_STATES_QUERY((table) => table, '?', '?')),
     jobsByIds: db.prepare('SELECT * FROM jobs WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id'),
     groupAcks: db.prepare('SELECT * FROM acks WHERE group_key = ? ORDER BY at LIMIT ?'),
     escalationStatuses: db.prepare('SELECT group_key, since_ms, escalated_at FROM groups'),
@@ -712,7 +710,9 @@ export class SqliteStore implements AlertStore {
   }
 
   async groupStates(opts: { resolvedSince: number; limit: number }): Promise<GroupState[]> {
-    return (this.st.states.all(opts.resolvedSince, opts.limit) as GroupStateRow[]).map(toGroupState);
+    return (this.st.states.all(opts.resolvedSince, opts.limit) as (GroupStateRow & { detail: string })[]).map(
+      toGroupState,
+    );
   }
 
   async groupEvent(id: number): Promise<GroupEvent | undefined> {
