@@ -304,6 +304,33 @@ describe('on-call console and Acknowledge links in a real Chromium', () => {
     );
   });
 
+  it('shows on the Now page the silences over a group, and silences one in the real Alertmanager in one tap', async () => {
+    await page.goto(`${sw.url}/`);
+    const card = (name: string) =>
+      page.locator('article.group', { has: page.getByRole('link', { name, exact: true }) });
+    // PostgresDown: carol's acknowledgement and the Alertmanager silence it made.
+    await expect(card('PostgresDown').textContent()).resolves.toMatch(
+      /Acknowledged\s*by carol at .*restarting the primary.*Silenced\s*in Alertmanager until .* by carol/s,
+    );
+    await expect(card('RedisDown').textContent()).resolves.not.toContain('Silenced');
+    await card('RedisDown').getByRole('button', { name: 'Silence 1 h' }).click();
+    await page.getByText('Silenced in Alertmanager.').waitFor();
+    await expect(card('RedisDown').textContent()).resolves.toMatch(
+      /Silenced\s*in Alertmanager until .* by alice/,
+    );
+    // Silenced, not acknowledged: the button to acknowledge is still there.
+    expect(await card('RedisDown').getByRole('button', { name: 'Acknowledge' }).count()).toBe(1);
+    const silences = (await (await fetch(`${am.url}/api/v2/silences`)).json()) as {
+      createdBy: string;
+      status: { state: string };
+      matchers: { name: string; value: string }[];
+    }[];
+    const mine = silences.filter((x) => x.status.state === 'active' && x.createdBy === 'alice');
+    expect(mine.map((x) => x.matchers.map((m) => `${m.name}=${m.value}`).sort())).toEqual([
+      ['alertname=RedisDown', 'cluster=test', 'service=redis'],
+    ]);
+  });
+
   const deadLetter = async (alertname: string) => {
     smtp.failNext(550, 1, 'mailbox unavailable');
     await postWebhook(sw.url, webhook({ alertname, severity: 'warning' }), WEBHOOK_TOKEN);
@@ -351,6 +378,11 @@ describe('on-call console and Acknowledge links in a real Chromium', () => {
     await page.getByText('Maintenance window created.').waitFor();
     const window = page.locator('main tbody tr', { hasText: 'service="redis"' });
     await expect(window.textContent()).resolves.toMatch(/active.*Redis upgrade.*alice/);
+    // The Now page says which firing group the window mutes.
+    await page.goto(`${sw.url}/`);
+    await expect(
+      page.locator('article.group', { hasText: 'RedisDown' }).locator('dl.facts').textContent(),
+    ).resolves.toMatch(/Maintenance\s*muted by [0-9a-f-]{36} until .*\(Redis upgrade\)/);
 
     await page.goto(`${sw.url}/route-test`);
     await page.locator('textarea[name=labels]').fill('severity=critical\nservice=redis');
@@ -449,6 +481,11 @@ describe('on-call console and Acknowledge links in a real Chromium', () => {
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
     await phone.addCookies(await context.cookies());
     const p = await phone.newPage();
+    // The Now page, with the hostile group among 40 others, fits too; the hostile name is text.
+    await p.goto(`${sw.url}/`);
+    expect(await p.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    expect(await p.getByRole('link', { name: HOSTILE, exact: true }).count()).toBe(1);
+    expect(await p.locator('main img').count()).toBe(0);
     const mail = smtp.mails.find((m) => m.subject === '[FIRING:1] PostgresDown critical') as ReceivedMail;
     const routeTest = `/route-test?labels=${encodeURIComponent('severity=critical\nservice=postgres')}`;
     for (const [path, name] of [
