@@ -1,6 +1,13 @@
 import { csrfField, h, iso, type Html } from './html.js';
 import { durationText, labelText, postButton, status } from './pages.js';
-import type { Incident, NextEscalation, NowGroup, NowView, OnDuty } from '../alerting/index.js';
+import type {
+  HeartbeatView,
+  Incident,
+  NextEscalation,
+  NowGroup,
+  NowView,
+  OnDuty,
+} from '../alerting/index.js';
 
 // The Now page (the console's home) and an incident's timeline, as pure functions of what they
 // show. Alert-derived strings go through `h`, which escapes them.
@@ -48,6 +55,19 @@ export interface NowActions {
   csrf?: string;
   /** The first silence length offered; undefined without receiver.alertmanager_url. */
   silenceMs?: number;
+  /** The Watchdog's heartbeat, when it is watched: whether what fires reaches stackwatch at all. */
+  pipeline?: HeartbeatView;
+}
+
+/** Whether the alert pipeline works: an empty page means nothing fires only while the Watchdog arrives. */
+function pipelineLine(w: HeartbeatView | undefined, now: number): Html | '' {
+  if (!w) return '';
+  const s = w.state;
+  if (s.status === 'down')
+    return h`<p class="notice error" role="alert">The alert pipeline is down since ${clock(s.incident?.since ?? now, now)}: the Watchdog ${s.incident?.reason === 'failed' ? 'was resolved by Alertmanager' : 'stopped arriving'}${s.lastSeenAt !== null ? h` (last ${relative(s.lastSeenAt, now)})` : ''}. Alerts may not reach stackwatch: check Prometheus and Alertmanager. <a href="/overview">Heartbeats</a></p>`;
+  if (s.status === 'new')
+    return h`<p class="muted-text">The Watchdog has not arrived yet: until Alertmanager sends it, this page cannot tell that alerts reach stackwatch (<a href="/overview">heartbeats</a>).</p>`;
+  return h`<p class="muted-text">Alert pipeline working: the Watchdog arrived ${s.lastSeenAt !== null ? relative(s.lastSeenAt, now) : 'lately'}.</p>`;
 }
 
 function groupCard(g: NowGroup, now: number, a: NowActions): Html {
@@ -124,7 +144,7 @@ export function nowPage(v: NowView, a: NowActions): Html {
     v.silences === 'ok' || v.silences === 'off'
       ? ''
       : h`<p class="notice error" role="alert">Alertmanager's silences could not be read: ${v.silences}</p>`;
-  return h`<p class="muted-text">As of ${iso(v.now)} · <a href="/">Refresh</a></p>${silences}${firing}
+  return h`<p class="muted-text">As of ${iso(v.now)} · <a href="/">Refresh</a></p>${pipelineLine(a.pipeline, v.now)}${silences}${firing}
 <h2>Resolved in the last 24 hours · ${v.resolved.length}</h2>${resolved}`;
 }
 

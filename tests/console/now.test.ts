@@ -30,6 +30,9 @@ interface ApiNotification {
 const config = (after: string) => `receiver:
   api_token: ${API_TOKEN}
   webhook_token: ${WEBHOOK_TOKEN}
+  watchdog:
+    gap: 3s
+  heartbeat_check_interval: 500ms
   escalation:
     after: ${after}
     check_interval: 500ms
@@ -277,4 +280,27 @@ describe('the Now page in an alert storm, in a real Chromium', () => {
     await p.screenshot({ path: join(shots, 'console-incident-phone.png') });
     await phone.close();
   });
+
+  it('says whether alerts reach stackwatch at all: the Watchdog arriving, then missing and paged first', async () => {
+    await page.goto(`${sw.url}/`);
+    await page.getByText('The Watchdog has not arrived yet').waitFor();
+    await post(webhook({ alertname: 'Watchdog', severity: 'none' }));
+    await page.reload();
+    await page.getByText(/^Alert pipeline working: the Watchdog arrived \d+ s ago\.$/).waitFor();
+    // Alertmanager stops sending it: after the gap stackwatch pages, and the page says so first.
+    await waitFor(
+      async () => {
+        await page.reload();
+        return (await page.getByText(/^The alert pipeline is down since/).count()) === 1;
+      },
+      60_000,
+      'the page to say the pipeline is down',
+    );
+    await expect(page.locator('main h2').first().textContent()).resolves.toBe('stackwatch itself · 1 firing');
+    const first = page.locator('article.group').first();
+    await expect(first.locator('h3 a').textContent()).resolves.toBe('WatchdogMissing');
+    await expect(first.textContent()).resolves.toContain(
+      'The Watchdog alert has not arrived from Alertmanager',
+    );
+  }, 90_000);
 });

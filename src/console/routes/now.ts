@@ -21,7 +21,11 @@ export function nowRoutes(kit: ConsoleKit): void {
         res,
         200,
         ctx(viewer, 'Now', '/', req),
-        nowPage(await r.incidents.now(), { csrf: viewer.csrf, silenceMs: silenceMs(r) }),
+        nowPage(await r.incidents.now(), {
+          csrf: viewer.csrf,
+          silenceMs: silenceMs(r),
+          pipeline: (await r.heartbeats.list()).find((h) => h.kind === 'watchdog'),
+        }),
       ),
     ),
   );
