@@ -28,4 +28,4 @@ export { escalationWhy } from './render/text.js';
 export type { Incident, TimelineEntry } from './incidents/timeline.js';
 export { deliveryText } from './incidents/timeline.js';
 export type { NowGroup, NowView } from './incidents/now.js';
-export type { NextEscalation, OnDuty } from './incidents/on-call.js';
+export type { DutyPerson, NextEscalation, OnDuty } from './incidents/on-call.js';

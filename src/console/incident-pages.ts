@@ -46,9 +46,12 @@ function nextText(n: NextEscalation | undefined, now: number): Html {
 }
 
 function onDutyText(o: OnDuty | undefined): Html {
-  if (!o) return h`<span class="muted-text">nobody in the contact table</span>`;
-  const c = o.contact;
-  return h`${c.title} ${c.name}${c.phone ? h` · <a href="tel:${c.phone}">${c.phone}</a>` : ''}${c.email ? h` · <a href="mailto:${c.email}">${c.email}</a>` : ''}`;
+  if (!o?.people.length)
+    return h`<span class="muted-text">nobody: ${o?.source ?? 'no contact is on duty'}</span>`;
+  return h`${o.people.map(
+    (p, i) =>
+      h`${i ? '; ' : ''}${p.title} ${p.name}${p.phone ? h` · <a href="tel:${p.phone}">${p.phone}</a>` : ''}${p.email ? h` · <a href="mailto:${p.email}">${p.email}</a>` : ''}`,
+  )}`;
 }
 
 export interface NowActions {

@@ -9,9 +9,18 @@ import type { EscalationStatus } from '../outbox/contract.js';
 // duty, and a group's critical alerts escalate once, `escalation.after` after they started,
 // to `escalation.role`, unless the group is acknowledged.
 
-/** The person on duty for a group, and where that answer comes from. */
+/** Someone to call: a contact of the contact table, or a person of an on-call schedule. */
+export interface DutyPerson {
+  name: string;
+  /** What they are: `On-Call`, `Tech Lead`, a schedule's name. */
+  title: string;
+  phone: string;
+  email: string;
+}
+
+/** The people on duty for a group (usually one), and where that answer comes from. */
 export interface OnDuty {
-  contact: Contact;
+  people: DutyPerson[];
   /** How they were found, for the page: `contact table (role oncall)`. */
   source: string;
 }
@@ -19,11 +28,13 @@ export interface OnDuty {
 /** The next escalation step of a group. */
 export type NextEscalation =
   /** The step is due at `at` unless someone acknowledges the group first. */
-  | { state: 'due'; at: number; to?: Contact; step: string }
+  | { state: 'due'; at: number; to: DutyPerson[]; step: string }
   /** The last step was taken at `at`; no further step follows. */
-  | { state: 'escalated'; at: number; to?: Contact; step: string }
+  | { state: 'escalated'; at: number; to: DutyPerson[]; step: string }
   /** Someone acknowledged the group: no step is taken. */
   | { state: 'acknowledged'; step: string };
+
+const person = (c: Contact): DutyPerson => ({ name: c.name, title: c.title, phone: c.phone, email: c.email });
 
 /** Who is on duty and what comes next, for any group; evaluated against one moment's state. */
 export interface OnCall {
@@ -47,11 +58,12 @@ export function contactTableOnCall(
 ): OnCall {
   const role = cfg.critical_roles.find((r) => book.role(r));
   const onDuty = role ? book.role(role) : undefined;
-  const lead = book.role(cfg.escalation.role);
+  const contact = book.role(cfg.escalation.role);
+  const lead = contact ? [person(contact)] : [];
   const byGroup = new Map(state.escalations.map((e) => [e.groupKey, e]));
-  const step = `escalate to ${lead ? `${lead.title} ${lead.name}` : cfg.escalation.role}`;
+  const step = `escalate to ${contact ? `${contact.title} ${contact.name}` : cfg.escalation.role}`;
   return {
-    onDutyFor: () => onDuty && { contact: onDuty, source: `contact table (role ${role})` },
+    onDutyFor: () => onDuty && { people: [person(onDuty)], source: `contact table (role ${role})` },
     nextEscalation: (groupKey) => {
       const e = byGroup.get(groupKey);
       if (!cfg.escalation.enabled || !e) return undefined;

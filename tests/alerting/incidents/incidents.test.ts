@@ -248,19 +248,19 @@ describe('the Now page’s groups', () => {
     expect(api!.next).toMatchObject({
       state: 'due',
       at: Date.parse('2026-11-22T10:41:31.315Z') + 30 * MIN,
-      to: { role: 'techlead' },
+      to: [{ title: 'Tech Lead', name: '技术负责人', email: 'tech@company.com' }],
     });
     expect(pg!.next).toMatchObject({ state: 'acknowledged' });
     expect(disk!.next).toBeUndefined();
     expect(api!.onDuty).toMatchObject({
-      contact: { role: 'oncall', name: '值班' },
+      people: [{ title: 'On-Call', name: '值班', phone: '13800138000' }],
       source: 'contact table (role oncall)',
     });
     // The maintenance window over service="redis" is active now; the API one is not yet.
     expect(disk!.windows.map((w) => w.id)).toEqual(['redis-only']);
     expect(api!.windows).toEqual([]);
     expect(await incidents.nextEscalation(KEY)).toMatchObject({ state: 'due' });
-    expect(await incidents.onDutyFor(KEY)).toMatchObject({ contact: { role: 'oncall' } });
+    expect(await incidents.onDutyFor(KEY)).toMatchObject({ people: [{ title: 'On-Call' }] });
 
     await store.record([plan(fixture('apidown_2.json'), t0 + 20 * MIN)], t0 + 20 * MIN, HOUR);
     clock.now = t0 + 30 * MIN;
