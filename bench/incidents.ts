@@ -153,7 +153,7 @@ critical: what the record stage commits together), recorded alternately into two
 of the same kind, one keeping each webhook's group event and its group's state (as the service
 does), the other not. Median time to record a batch; the difference per webhook is what the
 Now page and the timelines cost ingest: one row in \`group_events\` and one keyed upsert in
-\`group_state\` per webhook (PostgreSQL: two statements and one keyed read per batch).
+\`group_state\` per webhook (PostgreSQL: one statement per batch for both).
 
 | Outbox | Batch without | Batch with | Ratio | Cost per webhook |
 |---|---|---|---|---|

@@ -23,10 +23,10 @@ import {
   GROUP_STATE_COLUMNS,
   GROUP_STATES_QUERY,
   groupEventValues,
+  groupBatchUpdates,
   groupHash,
-  groupStateValues,
   groupUpdateOf,
-  nextGroupState,
+  type GroupBatchUpdate,
   toGroupEvent,
   toGroupState,
   type GroupEventRow,
@@ -413,9 +413,10 @@ export class PgStore implements AlertStore {
   }
 
   /**
-   * Group events and their groups' states in two round trips: the events are inserted while
-   * the states they change are read (and locked, in key order), then each group's state after
-   * its events of the batch, in order, is written.
+   * Group events and their groups' states in one statement: the events are inserted, and each
+   * group's state is moved past its events of the batch by SQL that does what nextGroupState
+   * does for each in turn (groupBatchUpdates folds them): the state's row is updated where the
+   * group has one, inserted where it has none.
    */
   private async eventBatch(
     c: Querier,
@@ -425,42 +426,56 @@ export class PgStore implements AlertStore {
     if (!events.length) return;
     const rows = events.map((e) => groupEventValues(e.spec, now, e.jobIds));
     const col = (i: number) => rows.map((r) => r[i]);
-    const hashes = [
-      ...new Set(events.filter((e) => e.spec.kind === 'webhook').map((e) => groupHash(e.spec.groupKey))),
-    ].sort();
-    const r = await c.query<{ ids: number[]; states: GroupStateRow[] }>(
+    const groups = groupBatchUpdates(events.map((e, i) => ({ pos: i + 1, spec: e.spec })));
+    const g = <K extends keyof GroupBatchUpdate>(k: K) => groups.map((u) => u[k]);
+    const t = this.t;
+    await c.query(
       `WITH ins AS (
-         INSERT INTO ${this.t('group_events')} (${GROUP_EVENT_COLUMNS})
+         INSERT INTO ${t('group_events')} (${GROUP_EVENT_COLUMNS})
          SELECT gh, gk, $1, k, st, f, r, fs, s, d, j
          FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::text[],
            $9::bigint[], $10::text[], $11::text[]) WITH ORDINALITY AS u(gh, gk, k, st, f, r, fs, s, d, j, n)
          ORDER BY n RETURNING id),
-       prev AS (
-         SELECT * FROM ${this.t('group_state')} WHERE group_hash = ANY($12::text[]) ORDER BY group_hash FOR UPDATE)
-       SELECT (SELECT coalesce(json_agg(id ORDER BY id), '[]') FROM ins) AS ids,
-              (SELECT coalesce(json_agg(prev), '[]') FROM prev) AS states`,
-      [now, col(0), col(1), col(3), col(4), col(5), col(6), col(7), col(8), col(9), col(10), hashes],
-    );
-    const { ids, states } = r.rows[0] as { ids: number[]; states: GroupStateRow[] };
-    // The ids are drawn in insertion order: the n-th smallest is the n-th event's.
-    const state = new Map(states.map((row) => [row.group_hash, row]));
-    events.forEach((e, i) => {
-      if (e.spec.kind !== 'webhook') return;
-      const h = groupHash(e.spec.groupKey);
-      state.set(h, nextGroupState(state.get(h), { id: ids[i] as number, at: now, spec: e.spec }));
-    });
-    if (!hashes.length) return;
-    const next = hashes.map((h) => groupStateValues(state.get(h) as GroupStateRow));
-    const at = (i: number) => next.map((row) => row[i]);
-    await c.query(
-      `INSERT INTO ${this.t('group_state')} (${GROUP_STATE_COLUMNS})
-       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[],
-         $7::bigint[], $8::bigint[], $9::int[])
-       ON CONFLICT (group_hash) DO UPDATE SET ${GROUP_STATE_COLUMNS.split(', ')
-         .slice(1)
-         .map((c) => `${c} = excluded.${c}`)
-         .join(', ')}`,
-      [at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7), at(8)],
+       -- The ids are drawn in insertion order: the n-th smallest is the n-th event's.
+       pos AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM ins),
+       b AS (
+         SELECT u.*, f.id AS first_id, r.id AS reopen_id, l.id AS last_id
+         FROM unnest($12::text[], $13::text[], $14::int[], $15::text[], $16::int[], $17::int[], $18::text[],
+           $19::int[], $20::bigint[], $21::bigint[], $22::bool[])
+           AS u(hash, key, first_pos, first_status, reopen_pos, last_pos, status, firing, open_since,
+             firing_since, any_firing)
+         JOIN pos f ON f.n = u.first_pos JOIN pos l ON l.n = u.last_pos LEFT JOIN pos r ON r.n = u.reopen_pos),
+       upd AS (
+         UPDATE ${t('group_state')} s SET
+           incident = CASE WHEN b.reopen_id IS NOT NULL THEN b.reopen_id
+             WHEN s.status = 'resolved' AND b.first_status = 'firing' THEN b.first_id ELSE s.incident END,
+           since_ms = CASE WHEN b.reopen_id IS NOT NULL OR (s.status = 'resolved' AND b.first_status = 'firing')
+             THEN b.open_since ELSE LEAST(s.since_ms, COALESCE(b.firing_since, s.since_ms)) END,
+           resolved_at = CASE WHEN b.status = 'firing' THEN NULL
+             WHEN s.status = 'resolved' AND NOT b.any_firing THEN s.resolved_at ELSE $1 END,
+           status = b.status, last_event = b.last_id, last_at = $1, firing = b.firing, group_key = b.key
+         FROM b WHERE s.group_hash = b.hash RETURNING s.group_hash)
+       -- A group new to the outbox. (Two replicas making the same one at once: the first one's stands.)
+       INSERT INTO ${t('group_state')} (${GROUP_STATE_COLUMNS})
+       SELECT b.hash, b.key, COALESCE(b.reopen_id, b.first_id), b.status, b.open_since, b.last_id, $1,
+         CASE WHEN b.status = 'resolved' THEN $1 END, b.firing
+       FROM b WHERE b.hash NOT IN (SELECT group_hash FROM upd)
+       ON CONFLICT (group_hash) DO NOTHING`,
+      [
+        now,
+        ...[0, 1, 3, 4, 5, 6, 7, 8, 9, 10].map(col),
+        g('hash'),
+        g('key'),
+        g('firstPos'),
+        g('firstStatus'),
+        g('reopenPos'),
+        g('lastPos'),
+        g('status'),
+        g('firing'),
+        g('openSince'),
+        g('firingSince'),
+        g('anyFiring'),
+      ],
     );
   }
 

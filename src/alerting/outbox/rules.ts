@@ -18,6 +18,7 @@ import { storableText } from './storable.js';
 import type { ScheduleOverride } from '../oncall/schedule.js';
 import type {
   EscalationUpdate,
+  AlertStatus,
   GroupUpdate,
   Job,
   JobSpec,
@@ -483,6 +484,68 @@ export function nextGroupState(
       s.status === 'firing' ? null : !opens && prev.status === 'resolved' ? prev.resolved_at : e.at,
     firing: s.firing,
   };
+}
+
+/**
+ * What a batch of webhooks does to one group's state, folded so that one statement can apply
+ * it to whatever state the group had (PostgreSQL applies it in SQL, in the statement that
+ * inserts the events): the same result as nextGroupState applied to each event in turn.
+ * Positions are 1-based among the batch's events.
+ */
+export interface GroupBatchUpdate {
+  hash: string;
+  key: string;
+  firstPos: number;
+  firstStatus: AlertStatus;
+  /** The last firing event that follows a resolved one of the group in the batch: it opens an incident whatever the state. */
+  reopenPos: number | null;
+  lastPos: number;
+  status: AlertStatus;
+  firing: number;
+  /** Since when the incident the batch opens fires (from the reopening event, else the first). */
+  openSince: number;
+  /** The oldest start among the batch's firing events, for an incident that goes on; null without one. */
+  firingSince: number | null;
+  anyFiring: boolean;
+}
+
+/** The batch's webhook events folded per group, in group order. */
+export function groupBatchUpdates(
+  events: readonly { pos: number; spec: GroupEventSpec }[],
+): GroupBatchUpdate[] {
+  const byGroup = new Map<string, GroupBatchUpdate>();
+  const prevStatus = new Map<string, AlertStatus>();
+  for (const { pos, spec } of events) {
+    if (spec.kind !== 'webhook') continue;
+    const hash = groupHash(spec.groupKey);
+    const firing = spec.status === 'firing';
+    const u = byGroup.get(hash);
+    if (!u) {
+      byGroup.set(hash, {
+        hash,
+        key: spec.groupKey,
+        firstPos: pos,
+        firstStatus: spec.status,
+        reopenPos: null,
+        lastPos: pos,
+        status: spec.status,
+        firing: spec.firing,
+        openSince: spec.sinceMs,
+        firingSince: firing ? spec.sinceMs : null,
+        anyFiring: firing,
+      });
+    } else {
+      if (firing && prevStatus.get(hash) === 'resolved') {
+        u.reopenPos = pos;
+        u.openSince = spec.sinceMs;
+      } else if (firing) u.openSince = Math.min(u.openSince, spec.sinceMs);
+      if (firing) u.firingSince = Math.min(u.firingSince ?? Infinity, spec.sinceMs);
+      u.anyFiring ||= firing;
+      Object.assign(u, { lastPos: pos, status: spec.status, firing: spec.firing, key: spec.groupKey });
+    }
+    prevStatus.set(hash, spec.status);
+  }
+  return [...byGroup.values()].sort((a, b) => (a.hash < b.hash ? -1 : 1));
 }
 
 /** The groups firing now and those resolved since a moment, with their last event's detail. */

@@ -702,6 +702,53 @@ describe('PostgreSQL outbox shared by two replicas', () => {
     await pgServer?.destroy();
   });
 
+  it('moves groups through their incidents in one statement per batch as SQLite does webhook by webhook', async () => {
+    // Four groups, sixty webhooks firing or resolved at random, in batches of 1 to 12: the
+    // states PostgreSQL computes for each batch in SQL are those SQLite computes one by one.
+    let seed = 7;
+    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    const webhooks = Array.from({ length: 60 }, (_, i) => {
+      const w = fixture('apidown_0.json');
+      const status = random() < 0.35 ? 'resolved' : 'firing';
+      return {
+        ...w,
+        groupKey: `g${Math.floor(random() * 4)}`,
+        status,
+        alerts: w.alerts.map((a) => ({
+          ...a,
+          status,
+          startsAt: new Date(now - Math.floor(random() * 50) * 60_000).toISOString(),
+          fingerprint: `${a.fingerprint}-${i}`,
+        })),
+      } as Webhook;
+    });
+    const pgStore = await PgStore.open({ dsn: pgServer.dsn(), schema: 'folded', claimTimeoutMs: CLAIM });
+    const dir = tempDir('swstore');
+    const sqliteStore = new SqliteStore(dir.path);
+    try {
+      for (let i = 0, t = now; i < webhooks.length; t += 1000) {
+        const size = 1 + Math.floor(random() * 12);
+        const batch = webhooks.slice(i, i + size).map((w) => planWebhook(w, ctx));
+        i += size;
+        await pgStore.record(batch, t, HOUR);
+        await sqliteStore.record(batch, t, HOUR);
+        const [x, y] = await Promise.all(
+          [pgStore, sqliteStore].map(async (st) =>
+            (await st.groupStates({ resolvedSince: 0, limit: 10 })).sort((p, q) =>
+              p.groupKey < q.groupKey ? -1 : 1,
+            ),
+          ),
+        );
+        expect(x).toEqual(y);
+      }
+      const states = await pgStore.groupStates({ resolvedSince: 0, limit: 10 });
+      expect(new Set(states.map((g) => g.status))).toEqual(new Set(['firing', 'resolved']));
+    } finally {
+      await Promise.all([pgStore.close(), sqliteStore.close()]);
+      dir.cleanup();
+    }
+  });
+
   it('records a webhook posted to both replicas at once only once', async () => {
     const rec = planWebhook(fixture('apidown_0.json'), ctx);
     const [[ra], [rb]] = await Promise.all([a.record([rec], now, HOUR), b.record([rec], now, HOUR)]);
