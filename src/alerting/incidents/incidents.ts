@@ -8,7 +8,8 @@ import {
 import type { ContactBook } from '../ingest/contacts.js';
 import { Lanes, laneOrderFromRoutes } from '../delivery/lanes.js';
 import type { ActiveSilence } from '../maintenance/windows.js';
-import type { AlertStore } from '../outbox/contract.js';
+import type { AlertStore, EscalationStatus } from '../outbox/contract.js';
+import type { Acknowledgement } from '../acknowledgement/tokens.js';
 import { postmortemMarkdown } from './markdown.js';
 import { nowView, type NowView } from './now.js';
 import { contactTableOnCall, type NextEscalation, type OnCall, type OnDuty } from './on-call.js';
@@ -52,6 +53,10 @@ export class Incidents {
       store.escalationStatuses(),
       store.listAcks({ active: true, limit: 10_000 }),
     ]);
+    return this.onCallFrom(escalations, acks);
+  }
+
+  private onCallFrom(escalations: readonly EscalationStatus[], acks: readonly Acknowledgement[]): OnCall {
     return contactTableOnCall(this.deps.config(), this.deps.book(), {
       escalations,
       acknowledged: new Set(acks.map((a) => a.groupKey)),
@@ -72,12 +77,13 @@ export class Incidents {
     const store = this.deps.requireStore();
     const now = this.deps.now();
     const cfg = this.deps.config();
-    const [states, acks, onCall, silences] = await Promise.all([
+    const [states, acks, escalations, silences] = await Promise.all([
       store.groupStates({ resolvedSince: now - RESOLVED_WITHIN_MS, limit: STATES_LIMIT }),
       store.listAcks({ active: true, limit: 10_000 }),
-      this.onCall(),
+      store.escalationStatuses(),
       this.amSilences(cfg),
     ]);
+    const onCall = this.onCallFrom(escalations, acks);
     const lanes = this.lanes(cfg);
     return nowView({
       states,
