@@ -4,6 +4,8 @@
 // storm's outbox. Run with `npm run bench -- incidents`; writes the `## Incidents` section of
 // docs/BENCHMARKS.md.
 import { Incidents } from '../src/alerting/incidents/incidents.js';
+import { compilePolicies } from '../src/alerting/escalation/policy.js';
+import { Roster } from '../src/alerting/oncall/roster.js';
 import { planWebhook } from '../src/alerting/ingest/plan.js';
 import type { Webhook } from '../src/alerting/ingest/payload.js';
 import type { IngestRecord } from '../src/alerting/model/notification.js';
@@ -73,6 +75,8 @@ async function nowCost(groups: number): Promise<{ data: number; html: number; kb
     requireStore: () => store,
     config: () => cfg,
     book: () => planning.book,
+    roster: () => new Roster(cfg),
+    policies: () => compilePolicies(cfg),
     windows: () => [],
     now: () => now,
   });
@@ -106,6 +110,8 @@ async function timelineCost(events: number): Promise<{ timeline: number; markdow
     requireStore: () => store,
     config: () => cfg,
     book: () => planning.book,
+    roster: () => new Roster(cfg),
+    policies: () => compilePolicies(cfg),
     windows: () => [],
     now: () => now + events * 1000,
   });

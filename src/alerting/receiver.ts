@@ -123,6 +123,8 @@ export class AlertReceiver {
       requireStore: () => this.requireStore(),
       config: () => this.setup.cfg,
       book: () => this.setup.book,
+      roster: () => this.setup.roster,
+      policies: () => this.setup.policies,
       windows: () => this.windows.active(),
       now: this.now,
     });

@@ -8,17 +8,21 @@ import {
 import type { ContactBook } from '../ingest/contacts.js';
 import { Lanes, laneOrderFromRoutes } from '../delivery/lanes.js';
 import type { ActiveSilence } from '../maintenance/windows.js';
-import type { AlertStore, EscalationStatus } from '../outbox/contract.js';
+import type { AlertStore, EscalationEpisode, EscalationStatus } from '../outbox/contract.js';
+import type { Roster } from '../oncall/roster.js';
+import type { Policy } from '../escalation/policy.js';
 import type { Acknowledgement } from '../acknowledgement/tokens.js';
 import { postmortemMarkdown } from './markdown.js';
 import { nowView, type NowView } from './now.js';
-import { contactTableOnCall, type NextEscalation, type OnCall, type OnDuty } from './on-call.js';
+import { onCallOf, type NextEscalation, type OnCall, type OnDuty } from './on-call.js';
 import { incidentTimeline, type Incident } from './timeline.js';
 
 /** Resolved groups the Now page lists: those resolved within this long. */
 export const RESOLVED_WITHIN_MS = 24 * 3_600_000;
 /** Groups the Now page reads at most. */
 const STATES_LIMIT = 5000;
+/** Escalation policies' episodes the Now page reads at most. */
+const EPISODES_LIMIT = 10_000;
 /** Events one timeline reads at most. */
 const EVENTS_LIMIT = 1000;
 /** How long the Now page waits for Alertmanager's silences. */
@@ -29,6 +33,9 @@ export interface IncidentsDeps {
   requireStore: () => AlertStore;
   config: () => ReceiverConfig;
   book: () => ContactBook;
+  /** The people and schedules, with the overrides in force. */
+  roster: () => Roster;
+  policies: () => ReadonlyMap<string, Policy>;
   /** Every maintenance window kept (ended ones too), compiled. */
   windows: () => readonly ActiveSilence[];
   now: () => number;
@@ -44,24 +51,29 @@ export class Incidents {
   constructor(private readonly deps: IncidentsDeps) {}
 
   /**
-   * Who is on duty and what escalates next, as of now. The on-call schedules and escalation
-   * policies plug in here, in place of the contact table's answer.
+   * Who is on duty and what escalates next, as of now: from the escalation policies' episodes
+   * and schedules, or the escalation section and the contact table (on-call.ts).
    */
   async onCall(): Promise<OnCall> {
     const store = this.deps.requireStore();
-    const [escalations, acks] = await Promise.all([
+    const [escalations, episodes, acks] = await Promise.all([
       store.escalationStatuses(),
+      store.episodes(EPISODES_LIMIT),
       store.listAcks({ active: true, limit: 10_000 }),
     ]);
-    return this.onCallFrom(escalations, acks);
+    return this.onCallFrom(escalations, episodes, acks);
   }
 
-  private onCallFrom(escalations: readonly EscalationStatus[], acks: readonly Acknowledgement[]): OnCall {
-    return contactTableOnCall(this.deps.config(), this.deps.book(), {
-      escalations,
-      acknowledged: new Set(acks.map((a) => a.groupKey)),
-      now: this.deps.now(),
-    });
+  private onCallFrom(
+    escalations: readonly EscalationStatus[],
+    episodes: readonly EscalationEpisode[],
+    acks: readonly Acknowledgement[],
+  ): OnCall {
+    const { deps } = this;
+    return onCallOf(
+      { cfg: deps.config(), book: deps.book(), roster: deps.roster(), policies: deps.policies() },
+      { escalations, episodes, acknowledged: new Set(acks.map((a) => a.groupKey)), now: deps.now() },
+    );
   }
 
   async onDutyFor(groupKey: string): Promise<OnDuty | undefined> {
@@ -77,13 +89,14 @@ export class Incidents {
     const store = this.deps.requireStore();
     const now = this.deps.now();
     const cfg = this.deps.config();
-    const [states, acks, escalations, silences] = await Promise.all([
+    const [states, acks, escalations, episodes, silences] = await Promise.all([
       store.groupStates({ resolvedSince: now - RESOLVED_WITHIN_MS, limit: STATES_LIMIT }),
       store.listAcks({ active: true, limit: 10_000 }),
       store.escalationStatuses(),
+      store.episodes(EPISODES_LIMIT),
       this.amSilences(cfg),
     ]);
-    const onCall = this.onCallFrom(escalations, acks);
+    const onCall = this.onCallFrom(escalations, episodes, acks);
     const lanes = this.lanes(cfg);
     return nowView({
       states,

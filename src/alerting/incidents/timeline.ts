@@ -4,7 +4,7 @@ import type { ActiveSilence } from '../maintenance/windows.js';
 import { destinationText } from '../model/destination.js';
 import { fullLabels, type EventAlert, type GroupEvent, type GroupEventDetail } from '../model/group-event.js';
 import type { Job } from '../model/notification.js';
-import { durationText } from '../render/text.js';
+import { durationText, escalationWhy } from '../render/text.js';
 import { matchesAll } from '../../matchers.js';
 
 // An incident's timeline: one group from the webhook that opened the incident to the one that
@@ -192,15 +192,22 @@ function notificationEntry(j: Job, reason: string): TimelineEntry {
 
 function escalationEntry(e: GroupEvent, jobs: readonly Job[]): TimelineEntry {
   const c = jobs[0]?.content;
-  const to = c?.contacts.find((x) => x.reason === 'escalation');
+  const to = [
+    ...new Set(
+      (c?.contacts ?? []).filter((x) => x.reason === 'escalation').map((x) => `${x.title} ${x.name}`.trim()),
+    ),
+  ];
   const ms = c?.escalation?.afterMs;
   const after =
     ms === undefined ? '' : ` after ${ms < 60_000 ? `${Math.round(ms / 1000)}s` : durationText(ms)}`;
+  // A policy's step says which one it was; the escalation section's one step is about critical alerts.
+  const why = c ? escalationWhy(c) : '';
+  const policy = why && !why.startsWith('escalation section') ? why : '';
   return {
     at: e.at,
     kind: 'escalation',
-    title: `Escalated${to ? ` to ${to.title} ${to.name}` : ''}: critical alerts still firing${after}, not acknowledged`,
-    lines: e.detail.alerts.map(alertLine),
+    title: `Escalated${to.length ? ` to ${to.join(', ')}` : ''}: ${policy ? 'alerts' : 'critical alerts'} still firing${after}, not acknowledged`,
+    lines: [...(policy ? [policy] : []), ...e.detail.alerts.map(alertLine)],
   };
 }
 

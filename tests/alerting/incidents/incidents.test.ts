@@ -2,6 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { activeSilencesOf } from '../../../src/alerting/acknowledgement/alertmanager-silence.js';
 import type { Acknowledgement } from '../../../src/alerting/acknowledgement/tokens.js';
 import { Incidents } from '../../../src/alerting/incidents/incidents.js';
+import { compilePolicies } from '../../../src/alerting/escalation/policy.js';
+import { Roster } from '../../../src/alerting/oncall/roster.js';
 import { mdText } from '../../../src/alerting/incidents/markdown.js';
 import { planEscalation, planWebhook } from '../../../src/alerting/ingest/plan.js';
 import type { Webhook } from '../../../src/alerting/ingest/payload.js';
@@ -51,6 +53,8 @@ function setup(cfg: ReceiverConfig = receiverSection.parse({})) {
     requireStore: () => store,
     config: () => cfg,
     book: () => planning.book,
+    roster: () => new Roster(cfg),
+    policies: () => compilePolicies(cfg),
     windows: () => windows,
     now: () => clock.now,
   });
