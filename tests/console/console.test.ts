@@ -152,7 +152,7 @@ describe('on-call console and Acknowledge links in a real Chromium', () => {
     });
 
   it('shows on the overview whether the Watchdog arrives and each job is on time', async () => {
-    await page.goto(`${sw.url}/`);
+    await page.goto(`${sw.url}/overview`);
     const row = (name: string) => page.locator('main tr', { hasText: name });
     await expect(row('Watchdog').textContent()).resolves.toContain('not arrived yet');
     await expect(row('health-check').textContent()).resolves.toContain('never signalled');
@@ -161,7 +161,7 @@ describe('on-call console and Acknowledge links in a real Chromium', () => {
     expect((await signal('nightly-backup', '/fail')).status).toBe(200);
     const watchdog = webhook({ alertname: 'Watchdog', severity: 'none' });
     expect((await postWebhook(sw.url, watchdog, WEBHOOK_TOKEN)).status).toBe(200);
-    await page.goto(`${sw.url}/`);
+    await page.goto(`${sw.url}/overview`);
     await expect(row('Watchdog').textContent()).resolves.toMatch(/^Watchdog.*up.*ago\)due by /);
     await expect(row('health-check').textContent()).resolves.toMatch(/^health-checkup.*ago\)due by /);
     await expect(row('nightly-backup').textContent()).resolves.toMatch(
@@ -169,7 +169,7 @@ describe('on-call console and Acknowledge links in a real Chromium', () => {
     );
     // Its next success ends the incident (before it could be escalated, which the tests below watch).
     expect((await signal('nightly-backup')).status).toBe(200);
-    await page.goto(`${sw.url}/`);
+    await page.goto(`${sw.url}/overview`);
     await expect(row('nightly-backup').textContent()).resolves.toMatch(/^nightly-backupup/);
   });
 

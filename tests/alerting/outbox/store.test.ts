@@ -264,6 +264,12 @@ describe.each([sqlite, postgres])('$name outbox (record stage)', (kind) => {
     expect(await s.recordStep(ep!, 1, jobs, now, HOUR)).toEqual({ recorded: 1, duplicates: 0, muted: 0 });
     expect(await s.recordStep(ep!, 1, jobs, now, HOUR)).toBeUndefined();
     expect((await s.episodes(10))[0]!.nextIndex).toBe(1);
+    // The step is an event of the group's incident, once, with the notification it recorded.
+    const events = await s.groupEvents(ep!.groupKey, 0, 10);
+    const steps = events.filter((e) => e.kind === 'escalation');
+    expect(steps).toHaveLength(1);
+    expect(events.at(-1)).toBe(steps[0]);
+    expect(await s.jobsByIds(steps[0]!.jobIds)).toMatchObject([{ kind: 'escalation' }]);
 
     // Resolved: the episode ends, and a step read before it records nothing.
     await s.record([planWebhook(fixture('apidown_2.json'), pagingCtx)], now + 2000, HOUR);
