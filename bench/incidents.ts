@@ -167,8 +167,8 @@ ${row('SQLite (WAL, synchronous=FULL)', sqlite)}
 ${row('PostgreSQL 15', postgres)}
 
 **Reading.** The Now page's data (group states, active acknowledgements, the escalation
-section's bookkeeping and the escalation policies' episodes, from a SQLite outbox) and its HTML, and one incident's timeline and Markdown
-export; medians of 7 and 5 runs.
+section's bookkeeping and the escalation policies' episodes, from a SQLite outbox) and its
+HTML, and one incident's timeline and Markdown export; medians of 7 and 5 runs.
 
 | What | Data | HTML / Markdown | Size |
 |---|---|---|---|
