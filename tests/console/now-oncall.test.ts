@@ -2,7 +2,13 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oncallTeam } from '../support/oncall.js';
 import { startSmtp, type SmtpHandle } from '../support/smtp.js';
-import { apiJson, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
+import { writeFileSync } from 'node:fs';
+import {
+  apiJson,
+  moreEscalationChecks,
+  startStackwatch,
+  type StackwatchHandle,
+} from '../support/stackwatch.js';
 import { waitFor } from '../support/util.js';
 import { postWebhook, webhook } from '../support/webhooks.js';
 
@@ -13,7 +19,7 @@ import { postWebhook, webhook } from '../support/webhooks.js';
 const WEBHOOK_TOKEN = 'now-oncall-webhook-token';
 const API_TOKEN = 'now-oncall-api-token';
 
-const config = () => `receiver:
+const config = (second: string) => `receiver:
   api_token: ${API_TOKEN}
   webhook_token: ${WEBHOOK_TOKEN}
   email:
@@ -29,7 +35,7 @@ ${oncallTeam()}  critical_roles: [oncall]
     - name: critical
       steps:
         - { after: 0s, notify: ['schedule:primary'], channels: [email] }
-        - { after: 1h, notify: ['role:techlead'], channels: [email] }
+        - { after: ${second}, notify: ['role:techlead'], channels: [email] }
   route:
     receiver: team-ops
     routes:
@@ -44,6 +50,7 @@ ${oncallTeam()}  critical_roles: [oncall]
 
 interface ApiNotification {
   kind: string;
+  subject: string;
   recipients: string[];
   escalation: { policy: string; step: number } | null;
 }
@@ -56,7 +63,7 @@ describe('the Now page names the person on duty from a schedule and the policyâ€
 
   beforeAll(async () => {
     smtp = await startSmtp();
-    sw = await startStackwatch({ config: config(), env: { SMTP_URL: smtp.url } });
+    sw = await startStackwatch({ config: config('1h'), env: { SMTP_URL: smtp.url } });
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
     page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   });
@@ -69,6 +76,15 @@ describe('the Now page names the person on duty from a schedule and the policyâ€
 
   const card = (name: string) =>
     page.locator('article.group', { has: page.getByRole('link', { name, exact: true }) });
+  /** The pages the policy's steps sent, as the notifications API lists them. */
+  const pages = async () =>
+    (
+      await apiJson<{ notifications: ApiNotification[] }>(
+        sw.url,
+        API_TOKEN,
+        '/api/v1/notifications?limit=1000',
+      )
+    ).notifications.filter((n) => n.kind === 'escalation');
   const post = async (body: unknown) =>
     expect((await postWebhook(sw.url, body, WEBHOOK_TOKEN)).status).toBe(200);
 
@@ -76,18 +92,23 @@ describe('the Now page names the person on duty from a schedule and the policyâ€
     await post(
       webhook({ alertname: 'ApiDown', severity: 'critical', annotations: { summary: 'API is down.' } }),
     );
+    await post(webhook({ alertname: 'QueueStuck', severity: 'critical' }));
     await post(webhook({ alertname: 'DiskFilling', severity: 'warning' }));
     // The policy's first step pages the person on duty in the rotation: Alice, this week.
     await waitFor(
-      async () =>
-        (
-          await apiJson<{ notifications: ApiNotification[] }>(sw.url, API_TOKEN, '/api/v1/notifications')
-        ).notifications.some(
-          (n) =>
-            n.kind === 'escalation' && n.escalation?.step === 1 && n.recipients.includes('alice@company.com'),
-        ),
+      async () => {
+        const sent = await pages();
+        return ['ApiDown', 'QueueStuck'].every((name) =>
+          sent.some(
+            (n) =>
+              n.escalation?.step === 1 &&
+              n.subject.includes(name) &&
+              n.recipients.includes('alice@company.com'),
+          ),
+        );
+      },
       30_000,
-      'the first step to page Alice',
+      'the first step to page Alice for both groups',
     );
 
     await page.goto(`${sw.url}/`);
@@ -129,10 +150,35 @@ describe('the Now page names the person on duty from a schedule and the policyâ€
     expect(timeline).toContain('policy critical, step 1 of 2: schedule:primary');
   }, 60_000);
 
-  it('acknowledging from the Now page holds the policyâ€™s next step', async () => {
+  it('acknowledging from the Now page stops the policyâ€™s steps for that group only', async () => {
     await page.goto(`${sw.url}/`);
     await card('ApiDown').getByRole('button', { name: 'Acknowledge' }).click();
     await page.getByText('Acknowledged: the group will not be escalated.').waitFor();
     expect(await card('ApiDown').textContent()).toMatch(/Next step\s*none: acknowledged/);
-  }, 60_000);
+
+    // The second step now falls due at once: the group nobody acknowledged gets it, the other not.
+    writeFileSync(sw.configFile as string, config('2s'));
+    expect((await fetch(`${sw.url}/-/reload`, { method: 'POST' })).status).toBe(200);
+    await waitFor(
+      async () =>
+        (await pages()).some(
+          (n) =>
+            n.escalation?.step === 2 &&
+            n.subject.includes('QueueStuck') &&
+            n.recipients.includes('tech@company.com'),
+        ),
+      60_000,
+      'the second step for the group nobody acknowledged',
+    );
+    // Two more escalation checks after that: the acknowledged group was passed over, not late.
+    await moreEscalationChecks(sw.url, 2);
+    expect(
+      (await pages()).filter((n) => n.subject.includes('ApiDown')).map((n) => n.escalation?.step),
+    ).toEqual([1]);
+    await page.goto(`${sw.url}/`);
+    expect(await card('QueueStuck').textContent()).toMatch(
+      /Next step\s*escalated at (\d{4}-\d\d-\d\d )?\d\d:\d\d UTC \([^)]* ago\); no further step/,
+    );
+    expect(await card('ApiDown').textContent()).toMatch(/Next step\s*none: acknowledged/);
+  }, 120_000);
 });

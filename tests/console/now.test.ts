@@ -5,7 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mdText } from '../../src/alerting/incidents/markdown.js';
 import { startSlack, type SlackHandle } from '../support/slack.js';
 import { startSmtp, type SmtpHandle } from '../support/smtp.js';
-import { apiJson, samples, startStackwatch, type StackwatchHandle } from '../support/stackwatch.js';
+import {
+  apiJson,
+  moreEscalationChecks,
+  startStackwatch,
+  type StackwatchHandle,
+} from '../support/stackwatch.js';
 import { outboxDrained } from '../support/storm.js';
 import { tempDir, waitFor } from '../support/util.js';
 import { pool, postWebhook, webhook } from '../support/webhooks.js';
@@ -155,11 +160,7 @@ describe('the Now page in an alert storm, in a real Chromium', () => {
       'the unacknowledged criticals to escalate',
     );
     // Two more escalation checks after that: the acknowledged groups were passed over, not late.
-    const checks = async () =>
-      samples(await (await fetch(`${sw.url}/metrics`)).text(), 'stackwatch_escalation_checks_total')[0]
-        ?.value ?? 0;
-    const seen = await checks();
-    await waitFor(async () => (await checks()) >= seen + 2, 30_000, 'two more escalation checks');
+    await moreEscalationChecks(sw.url, 2);
     const after = (await api()).filter((n) => n.kind === 'escalation');
     expect(after.length).toBe(escalated.length);
     for (const name of ACKED) expect(after.filter((n) => n.subject.includes(name))).toEqual([]);
