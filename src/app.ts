@@ -53,6 +53,7 @@ export class Stackwatch {
   private ready = false;
   private readonly passwords = new PasswordChecker();
   private lastScrape?: ScrapeSummary;
+  private address?: AddressInfo;
 
   constructor(private readonly opts: StackwatchOptions) {
     // Both throw ConfigError on a bad file; the CLI turns that into exit code 2.
@@ -95,6 +96,7 @@ export class Stackwatch {
     this.collectors = await this.startCollectors(next);
     await closeAll(old, this.logger);
     this.receiver?.reload(next);
+    await this.openConsole();
     this.self.recordReload(true);
     this.logger.info({ collectors: this.collectors.map((c) => c.name) }, 'configuration reloaded');
     return { ok: true };
@@ -195,6 +197,7 @@ export class Stackwatch {
     });
     this.ready = true;
     const addr = server.address() as AddressInfo;
+    this.address = addr;
     this.logger.info(
       {
         address: addr.address,
@@ -205,7 +208,22 @@ export class Stackwatch {
       },
       'listening',
     );
+    await this.openConsole();
     return addr;
+  }
+
+  /**
+   * The console's first run: with neither an API token nor basic auth, the console signs in
+   * with a token stackwatch makes and keeps in the outbox, and the log gets a one-time
+   * sign-in link to the configured address, else to this host over loopback.
+   */
+  private async openConsole(): Promise<void> {
+    const r = this.receiver;
+    const addr = this.address;
+    if (!r || !addr || this.web?.users || r.config.api_token || r.config.webhook_token) return;
+    await r.consoleToken.enable(
+      r.config.external_url ?? localUrl(addr, this.opts.listenAddress, this.web, this.config),
+    );
   }
 
   /** Stops accepting requests, lets in-flight work finish (bounded), closes collectors. */
@@ -225,6 +243,17 @@ export class Stackwatch {
     await this.passwords.close();
     this.logger.info('stopped');
   }
+}
+
+/**
+ * This service's address as a browser on this host reaches it: the listen address's host when
+ * it names one (the first of `allowed_hosts` when they are set), else `localhost`.
+ */
+function localUrl(addr: AddressInfo, listen: string, web: WebConfig | undefined, config: Config): string {
+  const { host } = parseListenAddress(listen);
+  const wildcard = !host || host === '0.0.0.0' || host === '::';
+  const name = config.global.allowed_hosts[0] ?? (wildcard ? 'localhost' : host);
+  return `${web?.tls ? 'https' : 'http'}://${name.includes(':') ? `[${name}]` : name}:${addr.port}`;
 }
 
 async function closeAll(collectors: readonly Collector[], logger: Logger): Promise<void> {

@@ -5,7 +5,13 @@ import { ConfigError, loadConfig } from './config/load.js';
 import { healthcheckCommand, SERVICE_FLAGS } from './healthcheck.js';
 import { LOG_LEVELS, type LogLevel } from './logger.js';
 import { VERSION } from './version.js';
-import { configNotes, routeTestCommand, sendTestCommand, templateTestCommand } from './alerting/index.js';
+import {
+  configNotes,
+  consoleTokenCommand,
+  routeTestCommand,
+  sendTestCommand,
+  templateTestCommand,
+} from './alerting/index.js';
 
 // statfs and DNS run on libuv's pool; a few hung mounts must not starve it.
 process.env.UV_THREADPOOL_SIZE ??= '16';
@@ -19,6 +25,8 @@ const USAGE = `usage: stackwatch [flags]                 run the exporter and al
        stackwatch template-test [--config.file=F] [--receiver=R] [--channel=C] [--id=N] [--json]
                                          each channel's message for a sample or stored
                                          notification, rendered, not sent
+       stackwatch console-token [--config.file=F] [--rotate]
+                                         print the console's first-run token (or replace it)
        stackwatch healthcheck [flags]    exit 0 when the service here is healthy and ready (the
                                          image's HEALTHCHECK); without flags, the running service's
 
@@ -55,6 +63,7 @@ export const commands: Record<string, (args: string[]) => Promise<number>> = {
   'route-test': routeTestCommand,
   'send-test': sendTestCommand,
   'template-test': templateTestCommand,
+  'console-token': consoleTokenCommand,
   healthcheck: (args) => healthcheckCommand(args, process.argv[1] as string),
 };
 

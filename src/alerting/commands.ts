@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -7,10 +9,11 @@ import { CHANNELS, type ChannelName } from '../config/receiver.js';
 import { templatePreview, type TemplatePreview } from './channels/preview.js';
 import type { Job } from './model/notification.js';
 import { sendTestNotifications } from './channels/send-test.js';
-import { openOutbox } from './outbox/open.js';
 import { buildSetup, closeSetup, routeTestWith } from './setup.js';
 import type { RouteTestResult } from './ingest/routing.js';
 import { legacyEscalationNote } from './escalation/legacy.js';
+import { consoleTokenOf, rotateConsoleToken } from './access/console-token.js';
+import { openOutbox, SQLITE_FILE } from './outbox/open.js';
 
 /** What check-config tells about a valid configuration beyond its validity. */
 export function configNotes(config: Config): string[] {
@@ -191,4 +194,53 @@ export async function sendTestCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${r.channel} (${r.mode}) ${r.recipients.join(', ')}: ${what}\n`);
   }
   return ok ? 0 : 1;
+}
+
+/**
+ * `console-token`: prints the console's first-run token (made if the outbox has none), or
+ * replaces it with `--rotate`. It opens the service's own outbox, so it runs where the service
+ * runs, with its configuration and data directory.
+ */
+export async function consoleTokenCommand(argv: string[]): Promise<number> {
+  let values: { 'config.file'?: string; rotate?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { 'config.file': { type: 'string' }, rotate: { type: 'boolean' } },
+    }));
+  } catch (err) {
+    process.stderr.write(
+      `console-token: ${(err as Error).message}\nusage: stackwatch console-token [--config.file=FILE] [--rotate]\n`,
+    );
+    return 2;
+  }
+  const config = loadConfig(values['config.file']);
+  const fail = (why: string) => (process.stderr.write(`console-token: ${why}\n`), 1);
+  const r = config.receiver;
+  if (!r.enabled) return fail('the alert receiver is disabled, and the console with it');
+  if (r.api_token || r.webhook_token)
+    return fail(
+      'receiver.api_token (or webhook_token) is set: the console signs in with it, not a console token',
+    );
+  const file = join(config.data_dir, SQLITE_FILE);
+  if (r.store.type === 'sqlite' && !existsSync(file))
+    return fail(
+      `no outbox at ${file}: run this where stackwatch runs, with its --config.file and STACKWATCH_DATA_DIR`,
+    );
+  const opened = await openOutbox(r.store, { dataDir: config.data_dir, logger: createLogger('error') });
+  if ('error' in opened) return fail(`cannot open the outbox: ${opened.error}`);
+  try {
+    const now = Date.now();
+    const token = values.rotate
+      ? await rotateConsoleToken(opened.store, now)
+      : (await consoleTokenOf(opened.store, now)).token;
+    process.stdout.write(`${token}\n`);
+    if (values.rotate)
+      process.stderr.write(
+        'console token replaced: the running service takes it within 10 s; whoever signed in with the old one is signed out\n',
+      );
+    return 0;
+  } finally {
+    await opened.store.close();
+  }
 }

@@ -2,7 +2,13 @@
 // routes and the console import. Everything else under src/alerting is internal to it.
 
 export { AlertReceiver, StoreUnavailableError, type ReceiverOptions } from './receiver.js';
-export { configNotes, routeTestCommand, sendTestCommand, templateTestCommand } from './commands.js';
+export {
+  configNotes,
+  consoleTokenCommand,
+  routeTestCommand,
+  sendTestCommand,
+  templateTestCommand,
+} from './commands.js';
 export { decodeJson, parseWebhook } from './ingest/payload.js';
 export type { Contact, ResponsibleContact } from './ingest/contacts.js';
 export type { RouteTestResult } from './ingest/routing.js';
@@ -19,3 +25,7 @@ export type { Person, ScheduleStatus } from './oncall/roster.js';
 export type { ScheduleOverride } from './oncall/schedule.js';
 export { overrideInput } from './oncall/override-list.js';
 export { escalationWhy } from './render/text.js';
+export type { Incident, TimelineEntry } from './incidents/timeline.js';
+export { deliveryText } from './incidents/timeline.js';
+export type { NowGroup, NowView } from './incidents/now.js';
+export type { DutyPerson, NextEscalation, OnDuty } from './incidents/on-call.js';

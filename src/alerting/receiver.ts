@@ -23,6 +23,9 @@ import { OverrideList } from './oncall/override-list.js';
 import { calendarFeed, calendarToken, calendarTokenOk } from './oncall/calendar.js';
 import type { ScheduleStatus } from './oncall/roster.js';
 import type { ScheduleOverride } from './oncall/schedule.js';
+import { Incidents } from './incidents/incidents.js';
+import { ConsoleToken } from './access/console-token.js';
+import type { NextEscalation, OnDuty } from './incidents/on-call.js';
 import type { Silence } from './maintenance/windows.js';
 import { alertNameOf } from './render/text.js';
 import { pipe, type Stage } from './model/stage.js';
@@ -63,6 +66,10 @@ export class AlertReceiver {
   private setup: Setup;
   private store?: AlertStore;
   readonly acknowledgements: Acknowledgements;
+  /** The Now page, incident timelines and postmortem drafts. */
+  readonly incidents: Incidents;
+  /** The console's first-run token (when neither an API token nor basic auth is configured). */
+  readonly consoleToken: ConsoleToken;
   private readonly windows: WindowList;
   private readonly overrides: OverrideList;
   private readonly escalations: EscalationCheck;
@@ -98,9 +105,11 @@ export class AlertReceiver {
       },
       replicas: () => this.store?.replicas(),
     });
+    this.consoleToken = new ConsoleToken({ store: () => this.store, logger: this.logger, now: this.now });
     this.acknowledgements = new Acknowledgements({
       requireStore: () => this.requireStore(),
       config: () => this.setup.cfg,
+      consoleToken: () => this.consoleToken.current(),
       logger: this.logger,
       now: this.now,
     });
@@ -108,6 +117,15 @@ export class AlertReceiver {
       requireStore: () => this.requireStore(),
       configWindows: () => this.setup.configSilences,
       logger: this.logger,
+      now: this.now,
+    });
+    this.incidents = new Incidents({
+      requireStore: () => this.requireStore(),
+      config: () => this.setup.cfg,
+      book: () => this.setup.book,
+      roster: () => this.setup.roster,
+      policies: () => this.setup.policies,
+      windows: () => this.windows.active(),
       now: this.now,
     });
     this.worker = new DeliveryWorker({
@@ -259,6 +277,8 @@ export class AlertReceiver {
     every(cfg.heartbeat_check_interval, async () => void (await this.heartbeats.check()));
     // Replicas sharing a PostgreSQL outbox see each other's maintenance windows within seconds.
     if (cfg.store.type === 'postgres') every(10_000, async () => this.loadShared());
+    // A rotated console token (or the outbox opening late) is seen within seconds.
+    every(10_000, () => this.consoleToken.load());
     every(60_000, async () => {
       if (!this.store && (await this.openStore())) await this.loadShared();
       await this.store?.prune(this.now(), this.setup.cfg.retention, this.setup.cfg.dedup_window);
@@ -330,6 +350,16 @@ export class AlertReceiver {
   /** Enqueues one escalation per critical group firing longer than `escalation.after`. */
   async checkEscalations(): Promise<number> {
     return this.escalations.run();
+  }
+
+  /** The person on duty for a group (incidents/on-call.ts: where on-call schedules plug in). */
+  onDutyFor(groupKey: string): Promise<OnDuty | undefined> {
+    return this.incidents.onDutyFor(groupKey);
+  }
+
+  /** The group's next escalation step and when, unless someone acknowledges it first. */
+  nextEscalation(groupKey: string): Promise<NextEscalation | undefined> {
+    return this.incidents.nextEscalation(groupKey);
   }
 
   routeTest(labels: Labels): RouteTestResult {

@@ -5,6 +5,7 @@ export const CONSOLE_ACTIONS = [
   'login_failed',
   'acknowledge',
   'unacknowledge',
+  'silence',
   'redrive',
   'maintenance_create',
   'maintenance_end',

@@ -56,7 +56,8 @@ export interface PageContext {
 }
 
 const NAV: [string, string][] = [
-  ['/', 'Overview'],
+  ['/', 'Now'],
+  ['/overview', 'Overview'],
   ['/notifications', 'Notifications'],
   ['/dead-letters', 'Dead letters'],
   ['/maintenance', 'Maintenance'],
@@ -72,15 +73,17 @@ export const csrfField = (csrf: string | undefined) =>
   h`<input type="hidden" name="csrf" value="${csrf ?? ''}">`;
 
 export function page(ctx: PageContext, body: Html): string {
+  const links = h`<ul>${NAV.map(
+    ([href, label]) =>
+      h`<li><a href="${href}"${ctx.active === href ? raw(' aria-current="page"') : ''}>${label}</a></li>`,
+  )}</ul>`;
+  const account = ctx.signOut
+    ? h`<form method="post" action="/logout" class="logout">${csrfField(ctx.csrf)}<button type="submit">Sign out ${ctx.user}</button></form>`
+    : h`<span class="logout">Signed in as ${ctx.user}</span>`;
+  const current = NAV.find(([href]) => href === ctx.active)?.[1];
+  // Wide screens: one row of links. Narrow ones: a menu that opens without any script.
   const nav = ctx.user
-    ? h`<nav aria-label="Console"><ul>${NAV.map(
-        ([href, label]) =>
-          h`<li><a href="${href}"${ctx.active === href ? raw(' aria-current="page"') : ''}>${label}</a></li>`,
-      )}</ul>${
-        ctx.signOut
-          ? h`<form method="post" action="/logout" class="logout">${csrfField(ctx.csrf)}<button type="submit">Sign out ${ctx.user}</button></form>`
-          : h`<span class="logout">Signed in as ${ctx.user}</span>`
-      }</nav>`
+    ? h`<nav aria-label="Console" class="wide">${links}${account}</nav><details class="menu"><summary>Menu${current ? h`<span class="muted-text"> · ${current}</span>` : ''}</summary><nav aria-label="Console menu">${links}${account}</nav></details>`
     : '';
   const notice = ctx.notice
     ? h`<p class="notice ${ctx.notice.kind}" role="${ctx.notice.kind === 'error' ? 'alert' : 'status'}">${ctx.notice.text}</p>`
@@ -112,6 +115,7 @@ header a{color:#fff}
 .brand{font-weight:700;font-size:17px;text-decoration:none;margin-right:12px}
 nav{display:flex;flex-wrap:wrap;align-items:center;gap:4px;flex:1}
 nav ul{display:flex;flex-wrap:wrap;gap:4px;list-style:none;margin:0;padding:0}
+details.menu{display:none}
 nav a{display:inline-block;padding:6px 8px;border-radius:4px;text-decoration:none}
 nav a[aria-current=page]{background:#57606a}
 .logout{margin-left:auto}
@@ -148,9 +152,40 @@ header button{background:transparent;border-color:#8c959f;color:#fff;min-height:
 .muted-text{color:#57606a;font-size:13px}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 12px;background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:10px}
 dt{font-weight:600}dd{margin:0;word-break:break-word}
+a.button{display:inline-block;padding:8px 12px;border:1px solid #8c959f;border-radius:4px;background:#fff;color:#1f2328;text-decoration:none;min-height:40px}
+.groups{display:grid;gap:8px}
+article.group{background:#fff;border:1px solid #d0d7de;border-left:6px solid #8c959f;border-radius:6px;padding:8px 10px}
+article.group.lane-critical,article.group.lane-self{border-left-color:#cf222e}
+article.group.lane-warning{border-left-color:#d4a72c}
+article.group.acked{border-left-color:#4ac26b}
+article.group h3{font-size:16px;margin:0 0 4px;word-break:break-word}
+article.group p{margin:2px 0}
+.sev{display:inline-block;padding:0 6px;border-radius:10px;font-size:12px;background:#eaeef2;vertical-align:2px}
+.lane-critical .sev,.lane-self .sev{background:#ffebe9}
+.warn{color:#cf222e}
+ul.alerts{margin:2px 0 6px;padding-left:18px;word-break:break-word}
+dl.facts{border:0;padding:0;background:none;gap:2px 10px;margin:4px 0}
+.actions{display:flex;flex-wrap:wrap;gap:6px;align-items:center}
+details.lane summary{cursor:pointer}
+details.lane summary h2{display:inline}
+ol.timeline{list-style:none;padding:0;margin:0;border-left:3px solid #d0d7de}
+ol.timeline>li{position:relative;margin:0 0 8px;padding:4px 8px 4px 12px;background:#fff;border:1px solid #d0d7de;border-left:0;border-radius:0 6px 6px 0;word-break:break-word}
+ol.timeline>li.firing,ol.timeline>li.new-alerts,ol.timeline>li.escalation{border-left:4px solid #cf222e}
+ol.timeline>li.resolved,ol.timeline>li.acknowledged{border-left:4px solid #4ac26b}
+ol.timeline>li.window-start,ol.timeline>li.window-end{border-left:4px solid #0969da}
+ol.timeline time{font:13px ui-monospace,SFMono-Regular,Menlo,monospace;color:#57606a}
+ol.timeline ul{margin:2px 0 0;padding-left:18px;font-size:14px}
 @media (max-width:600px){
-  header{padding:6px 8px;gap:2px}
-  nav a{padding:4px 6px;font-size:14px}
+  article.group{padding:6px 8px}
+  dl.facts{grid-template-columns:max-content 1fr}
+  header{padding:6px 8px;gap:2px;flex-wrap:nowrap;position:relative}
+  nav.wide{display:none}
+  details.menu{display:block;margin-left:auto}
+  details.menu summary{cursor:pointer;padding:6px 10px;border:1px solid #8c959f;border-radius:4px;white-space:nowrap}
+  details.menu summary .muted-text{color:#d0d7de}
+  details.menu nav{position:absolute;right:0;left:0;top:100%;z-index:10;background:#24292f;padding:6px 8px 10px;flex-direction:column;align-items:stretch}
+  details.menu nav ul{flex-direction:column}
+  details.menu nav a{display:block;padding:10px 8px;font-size:16px}
   main{padding:8px}
   table.responsive thead{display:none}
   table.responsive tr{display:block;border-bottom:2px solid #d0d7de;padding:4px 0}

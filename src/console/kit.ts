@@ -35,6 +35,7 @@ const NOTICES: Record<string, string> = {
   acknowledged: 'Acknowledged: the group will not be escalated.',
   override_created: 'Override added: that person is on duty for its window.',
   override_deleted: 'Override deleted: the rotation decides again.',
+  silenced: 'Silenced in Alertmanager.',
 };
 
 /** A form or query value as a string of at most `max` characters ('' when absent). */

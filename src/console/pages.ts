@@ -26,21 +26,22 @@ import {
 // The console's pages as pure functions of what they show. Every alert-derived string goes
 // through `h`, which escapes it.
 
-const labelText = (l: Labels) =>
+export const labelText = (l: Labels) =>
   Object.entries(l)
     .map(([k, v]) => `${k}="${v}"`)
     .join(', ');
 
-const status = (s: string) => h`<span class="status ${s}">${s}</span>`;
+export const status = (s: string) => h`<span class="status ${s}">${s}</span>`;
 
-function durationText(ms: number): string {
+export function durationText(ms: number): string {
+  if (ms < 59_500) return `${Math.max(0, Math.round(ms / 1000))} s`;
   const m = Math.round(ms / 60_000);
   if (m < 60) return `${m} min`;
   return m % 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m / 60} h`;
 }
 
 /** A POST button carrying the CSRF token and optional hidden fields. */
-function postButton(
+export function postButton(
   action: string,
   label: string,
   csrf: string | undefined,
@@ -52,13 +53,31 @@ function postButton(
   return h`<form method="post" action="${action}" class="inline">${csrfField(csrf)}${fields}<button type="submit"${opts.kind ? raw(` class="${opts.kind}"`) : ''}>${label}</button></form>`;
 }
 
-export function loginPage(opts: { error?: string; disabled?: string; next?: string }): Html {
+export function loginPage(opts: {
+  error?: string;
+  disabled?: string;
+  next?: string;
+  firstRun?: boolean;
+}): Html {
   if (opts.disabled) return h`<p class="notice error" role="alert">${opts.disabled}</p>`;
+  const intro = opts.firstRun
+    ? h`<p>Sign in with the console token. On its first start stackwatch logged a link that signs you in once; or run <code>stackwatch console-token</code> where stackwatch runs to print the token. Setting <code>receiver.api_token</code> or basic auth replaces it.</p>`
+    : h`<p>Sign in with the receiver's API token (<code>receiver.api_token</code>).</p>`;
   return h`<form method="post" action="/login" class="stack">
-<p>Sign in with the receiver's API token (<code>receiver.api_token</code>).</p>
+${intro}
 <label>Your name (recorded with what you do)<input name="user" autocomplete="username" required maxlength="100"></label>
-<label>API token<input name="token" type="password" autocomplete="current-password" required></label>
+<label>${opts.firstRun ? 'Console token' : 'API token'}<input name="token" type="password" autocomplete="current-password" required></label>
 <input type="hidden" name="next" value="${opts.next ?? '/'}">
+<button type="submit">Sign in</button></form>`;
+}
+
+/** The page a first-run sign-in link opens: a name, and one button that uses the link up. */
+export function signInLinkPage(d: { nonce: string; error?: string }): Html {
+  return h`<form method="post" action="/login/once" class="stack">
+<p>This link signs you in to the console once.</p>
+${d.error ? h`<p class="notice error" role="alert">${d.error}</p>` : ''}
+<label>Your name (recorded with what you do)<input name="user" autocomplete="username" required maxlength="100"></label>
+<input type="hidden" name="nonce" value="${d.nonce}">
 <button type="submit">Sign in</button></form>`;
 }
 

@@ -2,8 +2,10 @@ import { Router } from 'express';
 import { consoleKit, type ConsoleDeps } from './kit.js';
 import { acknowledgeLinkRoutes } from './routes/acknowledge-link.js';
 import { acknowledgementRoutes } from './routes/acknowledgements.js';
+import { incidentRoutes } from './routes/incident.js';
 import { maintenanceRoutes } from './routes/maintenance.js';
 import { notificationRoutes } from './routes/notifications.js';
+import { nowRoutes } from './routes/now.js';
 import { overviewRoutes } from './routes/overview.js';
 import { routeTestRoutes } from './routes/route-test.js';
 import { scheduleRoutes } from './routes/schedules.js';
@@ -22,6 +24,8 @@ export function consoleRouter(deps: ConsoleDeps): Router {
   const kit = consoleKit(deps);
   for (const routes of [
     signInRoutes,
+    nowRoutes,
+    incidentRoutes,
     overviewRoutes,
     notificationRoutes,
     maintenanceRoutes,

@@ -48,7 +48,7 @@ describe('console behind basic auth', () => {
     const html = await res.text();
     expect(html).toContain(`Signed in as ${USER}`);
     expect(html).not.toContain('Sign out');
-    expect(html).toContain('<h1>Overview</h1>');
+    expect(html).toContain('<h1>Now</h1>');
   });
 
   it('acknowledges a group from its notification page, recording the basic-auth user', async () => {

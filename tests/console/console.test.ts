@@ -101,7 +101,7 @@ describe('on-call console and Acknowledge links in a real Chromium', () => {
     await page.getByLabel('Your name').fill('alice');
     await page.getByLabel('API token').fill(API_TOKEN);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await page.getByRole('heading', { name: 'Now' }).waitFor();
   };
 
   it('signs in and sees a storm of notifications, with a hostile label value shown as text', async () => {
@@ -159,7 +159,7 @@ describe('on-call console and Acknowledge links in a real Chromium', () => {
     });
 
   it('shows on the overview whether the Watchdog arrives and each job is on time', async () => {
-    await page.goto(`${sw.url}/`);
+    await page.goto(`${sw.url}/overview`);
     const row = (name: string) => page.locator('main tr', { hasText: name });
     await expect(row('Watchdog').textContent()).resolves.toContain('not arrived yet');
     await expect(row('health-check').textContent()).resolves.toContain('never signalled');
@@ -168,7 +168,7 @@ describe('on-call console and Acknowledge links in a real Chromium', () => {
     expect((await signal('nightly-backup', '/fail')).status).toBe(200);
     const watchdog = webhook({ alertname: 'Watchdog', severity: 'none' });
     expect((await postWebhook(sw.url, watchdog, WEBHOOK_TOKEN)).status).toBe(200);
-    await page.goto(`${sw.url}/`);
+    await page.goto(`${sw.url}/overview`);
     await expect(row('Watchdog').textContent()).resolves.toMatch(/^Watchdog.*up.*ago\)due by /);
     await expect(row('health-check').textContent()).resolves.toMatch(/^health-checkup.*ago\)due by /);
     await expect(row('nightly-backup').textContent()).resolves.toMatch(
@@ -176,7 +176,7 @@ describe('on-call console and Acknowledge links in a real Chromium', () => {
     );
     // Its next success ends the incident (before it could be escalated, which the tests below watch).
     expect((await signal('nightly-backup')).status).toBe(200);
-    await page.goto(`${sw.url}/`);
+    await page.goto(`${sw.url}/overview`);
     await expect(row('nightly-backup').textContent()).resolves.toMatch(/^nightly-backupup/);
   });
 
@@ -311,6 +311,33 @@ describe('on-call console and Acknowledge links in a real Chromium', () => {
     );
   });
 
+  it('shows on the Now page the silences over a group, and silences one in the real Alertmanager in one tap', async () => {
+    await page.goto(`${sw.url}/`);
+    const card = (name: string) =>
+      page.locator('article.group', { has: page.getByRole('link', { name, exact: true }) });
+    // PostgresDown: carol's acknowledgement and the Alertmanager silence it made.
+    await expect(card('PostgresDown').textContent()).resolves.toMatch(
+      /Acknowledged\s*by carol at .*restarting the primary.*Silenced\s*in Alertmanager until .* by carol/s,
+    );
+    await expect(card('RedisDown').textContent()).resolves.not.toContain('Silenced');
+    await card('RedisDown').getByRole('button', { name: 'Silence 1 h' }).click();
+    await page.getByText('Silenced in Alertmanager.').waitFor();
+    await expect(card('RedisDown').textContent()).resolves.toMatch(
+      /Silenced\s*in Alertmanager until .* by alice/,
+    );
+    // Silenced, not acknowledged: the button to acknowledge is still there.
+    expect(await card('RedisDown').getByRole('button', { name: 'Acknowledge' }).count()).toBe(1);
+    const silences = (await (await fetch(`${am.url}/api/v2/silences`)).json()) as {
+      createdBy: string;
+      status: { state: string };
+      matchers: { name: string; value: string }[];
+    }[];
+    const mine = silences.filter((x) => x.status.state === 'active' && x.createdBy === 'alice');
+    expect(mine.map((x) => x.matchers.map((m) => `${m.name}=${m.value}`).sort())).toEqual([
+      ['alertname=RedisDown', 'cluster=test', 'service=redis'],
+    ]);
+  });
+
   const deadLetter = async (alertname: string) => {
     smtp.failNext(550, 1, 'mailbox unavailable');
     await postWebhook(sw.url, webhook({ alertname, severity: 'warning' }), WEBHOOK_TOKEN);
@@ -358,6 +385,11 @@ describe('on-call console and Acknowledge links in a real Chromium', () => {
     await page.getByText('Maintenance window created.').waitFor();
     const window = page.locator('main tbody tr', { hasText: 'service="redis"' });
     await expect(window.textContent()).resolves.toMatch(/active.*Redis upgrade.*alice/);
+    // The Now page says which firing group the window mutes.
+    await page.goto(`${sw.url}/`);
+    await expect(
+      page.locator('article.group', { hasText: 'RedisDown' }).locator('dl.facts').textContent(),
+    ).resolves.toMatch(/Maintenance\s*muted by [0-9a-f-]{36} until .*\(Redis upgrade\)/);
 
     await page.goto(`${sw.url}/route-test`);
     await page.locator('textarea[name=labels]').fill('severity=critical\nservice=redis');
@@ -446,7 +478,7 @@ describe('on-call console and Acknowledge links in a real Chromium', () => {
     // A failed job on the overview's screenshots.
     expect((await signal('nightly-backup', '/fail')).status).toBe(200);
     for (const [path, name] of [
-      ['/', 'overview'],
+      ['/overview', 'overview'],
       ['/maintenance', 'maintenance'],
       [`/route-test?labels=${encodeURIComponent('severity=critical\nservice=postgres')}`, 'route-test'],
     ] as const) {
@@ -456,10 +488,15 @@ describe('on-call console and Acknowledge links in a real Chromium', () => {
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
     await phone.addCookies(await context.cookies());
     const p = await phone.newPage();
+    // The Now page, with the hostile group among 40 others, fits too; the hostile name is text.
+    await p.goto(`${sw.url}/`);
+    expect(await p.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    expect(await p.getByRole('link', { name: HOSTILE, exact: true }).count()).toBe(1);
+    expect(await p.locator('main img').count()).toBe(0);
     const mail = smtp.mails.find((m) => m.subject === '[FIRING:1] PostgresDown critical') as ReceivedMail;
     const routeTest = `/route-test?labels=${encodeURIComponent('severity=critical\nservice=postgres')}`;
     for (const [path, name] of [
-      ['/', 'overview'],
+      ['/overview', 'overview'],
       ['/notifications', 'notifications'],
       ['/acknowledgements', 'acknowledgements'],
       ['/maintenance', 'maintenance'],
@@ -471,11 +508,16 @@ describe('on-call console and Acknowledge links in a real Chromium', () => {
       expect(await p.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
       await p.screenshot({ path: join(shots, `console-${name}-phone.png`) });
     }
-    // Keyboard: Tab reaches the navigation links in order.
-    await p.goto(`${sw.url}/`);
+    // Keyboard: Tab reaches the menu, Enter opens it, and Tab goes through its links in order.
+    await p.goto(`${sw.url}/overview`);
     await p.keyboard.press('Tab');
     await p.keyboard.press('Tab');
-    expect(await p.evaluate('document.activeElement.textContent')).toBe('Overview');
+    expect(await p.evaluate('document.activeElement.textContent')).toBe('Menu · Overview');
+    await p.keyboard.press('Enter');
+    for (const link of ['Now', 'Overview', 'Notifications']) {
+      await p.keyboard.press('Tab');
+      expect(await p.evaluate('document.activeElement.textContent')).toBe(link);
+    }
     await phone.close();
   });
 });

@@ -113,6 +113,16 @@ describe("the README's run command", () => {
       // The receiver is on, with the console channel and the default data directory.
       expect(proc.output()).toContain('./data');
       expect(existsSync(dataDir)).toBe(true);
+      // The console opens with the link in the log, as the README says.
+      const link = /"url":"([^"]+\/login\/once\/[^"]+)"/.exec(proc.output())?.[1];
+      expect(link).toBe(`http://127.0.0.1:${port}/login/once/${link?.split('/').pop()}`);
+      const signIn = await fetch(`http://127.0.0.1:${port}/login/once`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ user: 'newcomer', nonce: link?.split('/').pop() ?? '' }).toString(),
+        redirect: 'manual',
+      });
+      expect([signIn.status, signIn.headers.get('location')]).toEqual([303, '/']);
     } finally {
       await proc.stop();
       if (!hadData) rmSync(dataDir, { recursive: true, force: true });

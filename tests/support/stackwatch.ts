@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { startProcess, tempDir, waitFor, type Proc } from './util.js';
 
 // The exposition lookups most tests import from here, read by the one parser in exposition.ts.
+import { samples } from './exposition.js';
 export { parseMetrics, samples } from './exposition.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -78,4 +79,16 @@ export async function startStackwatch(opts: StartOptions = {}): Promise<Stackwat
 export async function apiJson<T>(baseUrl: string, token: string, path: string): Promise<T> {
   const res = await fetch(`${baseUrl}${path}`, { headers: { authorization: `Bearer ${token}` } });
   return (await res.json()) as T;
+}
+
+/**
+ * Waits for `n` more escalation checks of the service than it has run now: what should have
+ * been escalated by then was, so a group passed over was passed over, not late.
+ */
+export async function moreEscalationChecks(baseUrl: string, n: number): Promise<void> {
+  const checks = async () =>
+    samples(await (await fetch(`${baseUrl}/metrics`)).text(), 'stackwatch_escalation_checks_total')[0]
+      ?.value ?? 0;
+  const seen = await checks();
+  await waitFor(async () => (await checks()) >= seen + n, 30_000, `${n} more escalation checks`);
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ReceiverConfig } from '../../config/receiver.js';
 import { errorText, type Logger } from '../../logger.js';
-import { ackLink, ackNote, signingKey, type Acknowledgement } from './tokens.js';
+import { ackLink, ackNote, keyFromToken, signingKey, type Acknowledgement } from './tokens.js';
 import { createSilence, expireSilence } from './alertmanager-silence.js';
 import { destinationOf } from '../model/destination.js';
 import { alertNameOf } from '../render/text.js';
@@ -22,6 +22,8 @@ export interface AcknowledgementsDeps {
   /** The open outbox; throws (the caller answers 503) when it is not open. */
   requireStore: () => AlertStore;
   config: () => ReceiverConfig;
+  /** The console's first-run token, when it is in use: signing keys derive from it. */
+  consoleToken?: () => string | undefined;
   logger: Logger;
   now: () => number;
 }
@@ -34,14 +36,16 @@ export interface AcknowledgementsDeps {
 export class Acknowledgements {
   /** Active acknowledgements by group key. */
   private active = new Map<string, Acknowledgement>();
-  private keyFor?: { cfg: ReceiverConfig; key: string };
+  private keyFor?: { cfg: ReceiverConfig; from: string | undefined; key: string };
 
   constructor(private readonly deps: AcknowledgementsDeps) {}
 
   /** Signs Acknowledge links and console sessions (follows configuration reloads). */
   get signingKey(): string {
     const cfg = this.deps.config();
-    if (this.keyFor?.cfg !== cfg) this.keyFor = { cfg, key: signingKey(cfg) };
+    const from = this.deps.consoleToken?.();
+    if (this.keyFor?.cfg !== cfg || this.keyFor.from !== from)
+      this.keyFor = { cfg, from, key: signingKey(cfg, from ? () => keyFromToken(from) : undefined) };
     return this.keyFor.key;
   }
 

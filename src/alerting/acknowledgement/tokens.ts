@@ -83,13 +83,19 @@ export function verifyAckToken(token: string, secret: string, now: number): AckV
 
 /**
  * The key that signs links and console sessions: the configured one, else one derived from
- * the API token (so replicas sharing the configuration agree), else random for this process.
+ * the API token (so replicas sharing the configuration agree), else the fallback: one derived
+ * from the console's first-run token when there is one, else random for this process.
  */
 export function signingKey(cfg: ReceiverConfig, fallback: () => string = randomKey): string {
   if (cfg.acknowledgement.secret) return cfg.acknowledgement.secret;
   const token = cfg.api_token ?? cfg.webhook_token;
-  if (token) return createHmac('sha256', token).update('stackwatch-signing-key').digest('hex');
+  if (token) return keyFromToken(token);
   return fallback();
+}
+
+/** A signing key derived from a token: replicas that share the token agree on it. */
+export function keyFromToken(token: string): string {
+  return createHmac('sha256', token).update('stackwatch-signing-key').digest('hex');
 }
 
 let processKey: string | undefined;

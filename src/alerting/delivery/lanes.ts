@@ -55,7 +55,10 @@ export class Lanes {
   }
 
   /** The lane of a notification: the most important lane among its alerts (the firing ones, if any). */
-  laneOf(content: Pick<NotificationContent, 'alerts' | 'commonLabels'>): string {
+  laneOf(content: {
+    alerts: readonly Pick<NotificationContent['alerts'][number], 'status' | 'labels'>[];
+    commonLabels: NotificationContent['commonLabels'];
+  }): string {
     if (!this.opts.enabled) return OTHER_LANE;
     const firing = content.alerts.filter((a) => a.status === 'firing');
     const alerts = firing.length ? firing : content.alerts;

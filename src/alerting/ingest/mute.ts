@@ -33,14 +33,15 @@ function windowsOver(alerts: readonly { labels: Labels }[], ctx: MuteContext): s
 export function muteWebhook(plan: WebhookPlan, ctx: MuteContext): IngestRecord {
   const windows = windowsOver(plan.webhook.alerts, ctx);
   const kept = plan.escalations ? { escalations: plan.escalations } : {};
-  if (windows.every((ids) => ids.length === 0)) return { jobs: plan.jobs, group: plan.group, ...kept };
+  if (windows.every((ids) => ids.length === 0))
+    return { jobs: plan.jobs, group: plan.group, event: plan.event, ...kept };
   const jobs = plan
     .notifications((i) => windows[i].length > 0)
     .flatMap((n) => {
       const by = mutedTogether(n.alerts.map((i) => windows[i]));
       return plan.jobsOf(by ? { ...n, mutedBy: by } : n);
     });
-  return { jobs, group: plan.group, ...kept };
+  return { jobs, group: plan.group, event: plan.event, ...kept };
 }
 
 /** An escalation carries the group's critical alerts: muted only when every one of them is. */

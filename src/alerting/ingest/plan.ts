@@ -2,6 +2,7 @@ import type { ChannelName } from '../../config/receiver.js';
 import type { ContactBook } from './contacts.js';
 import { dedupKey } from './dedup.js';
 import { messageIdFor, threadKey } from '../model/identity.js';
+import { groupEventOf } from '../model/group-event.js';
 import { destinationOf, isRobotChannel, robotRecipients, slackWebhookOf } from '../model/destination.js';
 import type { Alert, Webhook } from './payload.js';
 import { timeMs } from './payload.js';
@@ -104,6 +105,7 @@ export function planNotifications(raw: Webhook, ctx: PlanContext): WebhookPlan {
   const plan: WebhookPlan = {
     jobs,
     group: groupUpdate(w, ctx),
+    event: groupEventOf(w, 'webhook', ctx.now),
     webhook: raw,
     now: ctx.now,
     notifications,

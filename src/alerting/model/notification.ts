@@ -2,6 +2,7 @@ import type { ChannelName } from '../../config/receiver.js';
 import type { ResponsibleContact } from '../ingest/contacts.js';
 import type { Labels } from '../../matchers.js';
 import type { Alert, Webhook } from '../ingest/payload.js';
+import type { GroupEventSpec } from './group-event.js';
 
 export type NotificationKind = 'alert' | 'escalation' | 'test';
 export type AlertStatus = 'firing' | 'resolved';
@@ -115,6 +116,8 @@ export interface IngestRecord {
   group?: GroupUpdate;
   /** Set when a receiver names an escalation policy. */
   escalations?: EscalationUpdate;
+  /** What the group's timeline keeps of the webhook (group-event.ts). */
+  event?: GroupEventSpec;
 }
 
 export interface RecordOutcome {

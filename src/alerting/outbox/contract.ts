@@ -4,7 +4,9 @@ import type { HeartbeatState } from '../heartbeat/heartbeats.js';
 import type { Silence } from '../maintenance/windows.js';
 import type { ScheduleOverride } from '../oncall/schedule.js';
 import type { Destination } from '../model/destination.js';
+import type { GroupEvent, GroupEventDetail } from '../model/group-event.js';
 import type {
+  AlertStatus,
   IngestRecord,
   Job,
   JobSpec,
@@ -214,9 +216,64 @@ export interface OutboxLifecycle {
   close(): Promise<void>;
 }
 
+/** A group as its last webhook left it: firing now, or resolved since `resolvedAt`. */
+export interface GroupState {
+  groupKey: string;
+  /** The incident it is in: the id of the group event that opened it. */
+  incident: number;
+  status: AlertStatus;
+  /** Start of the incident's oldest firing alert. */
+  sinceMs: number;
+  lastEvent: number;
+  lastAt: number;
+  resolvedAt: number | null;
+  firing: number;
+  /** The last webhook's names and alerts. */
+  detail: GroupEventDetail;
+}
+
+/** A group's escalation bookkeeping, as the escalation check reads it. */
+export interface EscalationStatus {
+  groupKey: string;
+  criticalSinceMs: number;
+  escalatedAt: number | null;
+}
+
+/**
+ * Incidents: each group's state and events, recorded with its webhooks and escalations (in
+ * the same transactions), read by the console's Now page and timelines.
+ */
+export interface IncidentStore {
+  /** Groups firing now, and those resolved at `resolvedSince` or later; at most `limit`. */
+  groupStates(opts: { resolvedSince: number; limit: number }): Promise<GroupState[]>;
+  /** One group event. */
+  groupEvent(id: number): Promise<GroupEvent | undefined>;
+  /** The events of a group from event `fromId` on, oldest first, at most `limit`. */
+  groupEvents(groupKey: string, fromId: number, limit: number): Promise<GroupEvent[]>;
+  /** Notifications by id (those no longer kept are left out). */
+  jobsByIds(ids: readonly number[]): Promise<Job[]>;
+  /** A group's acknowledgements, ended ones included, oldest first. */
+  groupAcks(groupKey: string, limit: number): Promise<Acknowledgement[]>;
+  /** Every group with a firing critical alert: since when, and whether it was escalated. */
+  escalationStatuses(): Promise<EscalationStatus[]>;
+}
+
+/** Secrets stackwatch makes for itself, shared by the replicas of an outbox (the console token). */
+export interface SecretStore {
+  secret(name: string, now: number): Promise<string | undefined>;
+  /** Keeps `value` unless the secret exists; the value kept (a replica that started first wins). */
+  initSecret(name: string, value: string, now: number): Promise<string>;
+  setSecret(name: string, value: string, now: number, expiresAt?: number): Promise<void>;
+  /** Deletes an unexpired secret; true for the one call that deleted it (single use). */
+  takeSecret(name: string, now: number): Promise<boolean>;
+  /** Deletes every secret whose name starts with `prefix`. */
+  deleteSecrets(prefix: string): Promise<void>;
+}
+
 /**
  * The durable outbox: jobs, dedup, threads, escalation state, maintenance windows,
- * acknowledgements, heartbeats, schedule overrides and escalation policies' episodes.
+ * acknowledgements, heartbeats, schedule overrides and escalation policies' episodes,
+ * incidents, secrets.
  */
 export interface AlertStore
   extends
@@ -227,4 +284,6 @@ export interface AlertStore
     HeartbeatStore,
     OverrideStore,
     EscalationProgress,
+    IncidentStore,
+    SecretStore,
     OutboxLifecycle {}

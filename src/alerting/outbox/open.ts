@@ -3,6 +3,9 @@ import { errorText, type Logger } from '../../logger.js';
 import { scrubSecrets, urlPassword } from '../../secrets.js';
 import type { AlertStore } from './contract.js';
 
+/** The SQLite outbox's file in the data directory. */
+export const SQLITE_FILE = 'receiver.sqlite';
+
 export class StoreUnavailableError extends Error {
   override name = 'StoreUnavailableError';
 }

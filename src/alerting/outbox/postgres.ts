@@ -17,7 +17,20 @@ import {
   ackValues,
   endsGroup,
   escalationUpdateOf,
+  escalationEventOf,
+  eventOf,
+  GROUP_EVENT_COLUMNS,
+  GROUP_STATE_COLUMNS,
+  GROUP_STATES_QUERY,
+  groupEventValues,
+  groupBatchUpdates,
+  groupHash,
   groupUpdateOf,
+  type GroupBatchUpdate,
+  toGroupEvent,
+  toGroupState,
+  type GroupEventRow,
+  type GroupStateRow,
   isThreaded,
   jobFilterWhere,
   jobValues,
@@ -43,9 +56,12 @@ import type {
   BacklogEntry,
   BacklogStat,
   EscalationCandidate,
+  EscalationStatus,
+  GroupState,
   JobFilter,
   StoreCounts,
 } from './contract.js';
+import type { GroupEvent, GroupEventSpec } from '../model/group-event.js';
 import type {
   IngestRecord,
   Job,
@@ -114,8 +130,26 @@ CREATE TABLE IF NOT EXISTS ${s}.acks (
 CREATE INDEX IF NOT EXISTS acks_group ON ${s}.acks (group_key, ended_at);
 CREATE TABLE IF NOT EXISTS ${s}.replicas (owner TEXT PRIMARY KEY, seen_at BIGINT NOT NULL);
 ${heartbeatsTableSql(`${s}.heartbeats`)};
+${incidentSql(s)}
 ${laneSql(s)}
 ${slackWebhookSql(s)}`;
+}
+
+/** Group events and states (the Now page and incident timelines), and the service's own secrets. */
+function incidentSql(s: string): string {
+  return `
+CREATE TABLE IF NOT EXISTS ${s}.group_events (
+  id BIGSERIAL PRIMARY KEY, group_hash TEXT NOT NULL, group_key TEXT NOT NULL, at BIGINT NOT NULL,
+  kind TEXT NOT NULL, status TEXT NOT NULL, firing INTEGER NOT NULL, resolved INTEGER NOT NULL,
+  firing_set TEXT NOT NULL, since_ms BIGINT NOT NULL, detail TEXT NOT NULL, job_ids TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS group_events_group ON ${s}.group_events (group_hash, id);
+CREATE INDEX IF NOT EXISTS group_events_at ON ${s}.group_events (at);
+CREATE TABLE IF NOT EXISTS ${s}.group_state (
+  group_hash TEXT PRIMARY KEY, group_key TEXT NOT NULL, incident BIGINT NOT NULL, status TEXT NOT NULL,
+  since_ms BIGINT NOT NULL, last_event BIGINT NOT NULL, last_at BIGINT NOT NULL, resolved_at BIGINT,
+  firing INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS ${s}.secrets (
+  name TEXT PRIMARY KEY, value TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT);`;
 }
 
 /** Outboxes made before lanes and digests get their two columns and indexes. */
@@ -200,7 +234,8 @@ export class PgStore implements AlertStore {
       // A schema made beforehand by a DBA needs no CREATE privilege: only a missing table is created.
       const present = await pool.query<{ ok: boolean }>(
         `SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AND to_regclass($4) IS NOT NULL
-           AND to_regclass($5) IS NOT NULL AND to_regclass($6) IS NOT NULL
+           AND to_regclass($5) IS NOT NULL AND to_regclass($6) IS NOT NULL AND to_regclass($7) IS NOT NULL
+           AND to_regclass($8) IS NOT NULL AND to_regclass($9) IS NOT NULL
            AND EXISTS (SELECT 1 FROM information_schema.columns
                        WHERE table_schema = $3 AND table_name = 'jobs' AND column_name = 'slack_webhook') AS ok`,
         [
@@ -210,6 +245,9 @@ export class PgStore implements AlertStore {
           `${opts.schema}.acks`,
           `${opts.schema}.replicas`,
           `${opts.schema}.heartbeats`,
+          `${opts.schema}.group_events`,
+          `${opts.schema}.group_state`,
+          `${opts.schema}.secrets`,
         ],
       );
       if (!present.rows[0]?.ok)
@@ -287,6 +325,7 @@ export class PgStore implements AlertStore {
       jobs: readonly JobSpec[];
       group?: IngestRecord['group'];
       escalations?: IngestRecord['escalations'];
+      event?: GroupEventSpec;
     }[],
     now: number,
     window: number,
@@ -320,10 +359,11 @@ export class PgStore implements AlertStore {
       outcomes.push(out);
     }
     const inReplyTo = await this.threadBatch(c, recorded, now);
+    const idOf = new Map<string, number>();
     if (recorded.length) {
       const rows = recorded.map(jobValues);
       const col = <K extends keyof (typeof rows)[number]>(k: K) => rows.map((v) => v[k]);
-      await c.query(
+      const inserted = await c.query<{ id: number; dedup_key: string }>(
         `INSERT INTO ${this.t('jobs')} (created_at, updated_at, age_from, dedup_key, kind, group_key, receiver,
            channel, recipients, slack_webhook, status, alert_status, content, message_id, in_reply_to, attempts,
            next_attempt_at, last_error, lane)
@@ -331,7 +371,7 @@ export class PgStore implements AlertStore {
          FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
            $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
            WITH ORDINALITY AS u(d, k, g, r, ch, rc, sw, st, ast, ct, mid, irt, le, ln, n)
-         ORDER BY n`,
+         ORDER BY n RETURNING id, dedup_key`,
         [
           now,
           col('dedup_key'),
@@ -350,13 +390,93 @@ export class PgStore implements AlertStore {
           col('lane'),
         ],
       );
+      for (const row of inserted.rows) idOf.set(row.dedup_key, row.id);
     }
     await this.groupBatch(c, batch, outcomes, now);
     const escalations = batch.flatMap(
       (rec, i) => escalationUpdateOf(rec, outcomes[i] as RecordOutcome) ?? [],
     );
     if (escalations.length) await this.oncall.apply(c, escalations, now);
+    // Each recorded webhook's event, with the notifications recorded for it (a fresh key names one).
+    const events = batch.flatMap((rec, i) => {
+      const spec = eventOf(rec, outcomes[i] as RecordOutcome);
+      if (!spec) return [];
+      const jobIds = rec.jobs.flatMap((j) => {
+        const id = idOf.get(j.dedupKey);
+        if (id !== undefined) idOf.delete(j.dedupKey);
+        return id === undefined ? [] : [id];
+      });
+      return [{ spec, jobIds }];
+    });
+    await this.eventBatch(c, events, now);
     return outcomes;
+  }
+
+  /**
+   * Group events and their groups' states in one statement: the events are inserted, and each
+   * group's state is moved past its events of the batch by SQL that does what nextGroupState
+   * does for each in turn (groupBatchUpdates folds them): the state's row is updated where the
+   * group has one, inserted where it has none.
+   */
+  private async eventBatch(
+    c: Querier,
+    events: readonly { spec: GroupEventSpec; jobIds: readonly number[] }[],
+    now: number,
+  ): Promise<void> {
+    if (!events.length) return;
+    const rows = events.map((e) => groupEventValues(e.spec, now, e.jobIds));
+    const col = (i: number) => rows.map((r) => r[i]);
+    const groups = groupBatchUpdates(events.map((e, i) => ({ pos: i + 1, spec: e.spec })));
+    const g = <K extends keyof GroupBatchUpdate>(k: K) => groups.map((u) => u[k]);
+    const t = this.t;
+    await c.query(
+      `WITH ins AS (
+         INSERT INTO ${t('group_events')} (${GROUP_EVENT_COLUMNS})
+         SELECT gh, gk, $1, k, st, f, r, fs, s, d, j
+         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::text[],
+           $9::bigint[], $10::text[], $11::text[]) WITH ORDINALITY AS u(gh, gk, k, st, f, r, fs, s, d, j, n)
+         ORDER BY n RETURNING id),
+       -- The ids are drawn in insertion order: the n-th smallest is the n-th event's.
+       pos AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM ins),
+       b AS (
+         SELECT u.*, f.id AS first_id, r.id AS reopen_id, l.id AS last_id
+         FROM unnest($12::text[], $13::text[], $14::int[], $15::text[], $16::int[], $17::int[], $18::text[],
+           $19::int[], $20::bigint[], $21::bigint[], $22::bool[])
+           AS u(hash, key, first_pos, first_status, reopen_pos, last_pos, status, firing, open_since,
+             firing_since, any_firing)
+         JOIN pos f ON f.n = u.first_pos JOIN pos l ON l.n = u.last_pos LEFT JOIN pos r ON r.n = u.reopen_pos),
+       upd AS (
+         UPDATE ${t('group_state')} s SET
+           incident = CASE WHEN b.reopen_id IS NOT NULL THEN b.reopen_id
+             WHEN s.status = 'resolved' AND b.first_status = 'firing' THEN b.first_id ELSE s.incident END,
+           since_ms = CASE WHEN b.reopen_id IS NOT NULL OR (s.status = 'resolved' AND b.first_status = 'firing')
+             THEN b.open_since ELSE LEAST(s.since_ms, COALESCE(b.firing_since, s.since_ms)) END,
+           resolved_at = CASE WHEN b.status = 'firing' THEN NULL
+             WHEN s.status = 'resolved' AND NOT b.any_firing THEN s.resolved_at ELSE $1 END,
+           status = b.status, last_event = b.last_id, last_at = $1, firing = b.firing, group_key = b.key
+         FROM b WHERE s.group_hash = b.hash RETURNING s.group_hash)
+       -- A group new to the outbox. (Two replicas making the same one at once: the first one's stands.)
+       INSERT INTO ${t('group_state')} (${GROUP_STATE_COLUMNS})
+       SELECT b.hash, b.key, COALESCE(b.reopen_id, b.first_id), b.status, b.open_since, b.last_id, $1,
+         CASE WHEN b.status = 'resolved' THEN $1 END, b.firing
+       FROM b WHERE b.hash NOT IN (SELECT group_hash FROM upd)
+       ON CONFLICT (group_hash) DO NOTHING`,
+      [
+        now,
+        ...[0, 1, 3, 4, 5, 6, 7, 8, 9, 10].map(col),
+        g('hash'),
+        g('key'),
+        g('firstPos'),
+        g('firstStatus'),
+        g('reopenPos'),
+        g('lastPos'),
+        g('status'),
+        g('firing'),
+        g('openSince'),
+        g('firingSince'),
+        g('anyFiring'),
+      ],
+    );
   }
 
   /** Email threading for the recorded jobs, in order: the In-Reply-To of each, and the roots kept. */
@@ -621,7 +741,13 @@ export class PgStore implements AlertStore {
   ): Promise<RecordOutcome> {
     // Two replicas may both find the group due: the escalation's dedup key lets one record it.
     return this.tx(async (c) => {
-      const [out] = await this.insertBatch(c, storable([{ jobs }]), now, dedupWindowMs);
+      const stored = storable(jobs);
+      const [out] = await this.insertBatch(
+        c,
+        [{ jobs: stored, event: escalationEventOf(stored, now) }],
+        now,
+        dedupWindowMs,
+      );
       await c.query(`UPDATE ${this.t('groups')} SET escalated_at = $1 WHERE group_key = $2`, [
         now,
         storableText(groupKey),
@@ -730,6 +856,9 @@ export class PgStore implements AlertStore {
     await this.pool.query(`DELETE FROM ${this.t('groups')} WHERE updated_at < $1`, [before.groups]);
     await this.pool.query(`DELETE FROM ${this.t('silences')} WHERE ends_at < $1`, [before.silences]);
     await this.pool.query(`DELETE FROM ${this.t('acks')} WHERE at < $1`, [before.acks]);
+    await this.pool.query(`DELETE FROM ${this.t('group_events')} WHERE at < $1`, [before.groupEvents]);
+    await this.pool.query(`DELETE FROM ${this.t('group_state')} WHERE last_at < $1`, [before.groupStates]);
+    await this.pool.query(`DELETE FROM ${this.t('secrets')} WHERE expires_at <= $1`, [now]);
     await this.pool.query(`DELETE FROM ${this.t('replicas')} WHERE seen_at < ${DB_NOW_MS} - $1`, [
       this.opts.claimTimeoutMs,
     ]);
@@ -767,9 +896,105 @@ export class PgStore implements AlertStore {
     // Two replicas may both find the step due: the conditional update lets one record it.
     return this.tx(async (c) => {
       if (!(await this.oncall.advance(c, ep, nextIndex))) return undefined;
-      const [out] = await this.insertBatch(c, storable([{ jobs }]), now, dedupWindowMs);
+      const stored = storable(jobs);
+      const [out] = await this.insertBatch(
+        c,
+        [{ jobs: stored, event: escalationEventOf(stored, now) }],
+        now,
+        dedupWindowMs,
+      );
       return out;
     });
+  }
+
+  async groupStates(opts: { resolvedSince: number; limit: number }): Promise<GroupState[]> {
+    const r = await this.pool.query<GroupStateRow & { detail: string }>(
+      GROUP_STATES_QUERY(this.t, '$1', '$2'),
+      [opts.resolvedSince, opts.limit],
+    );
+    return r.rows.map(toGroupState);
+  }
+
+  async groupEvent(id: number): Promise<GroupEvent | undefined> {
+    const r = await this.pool.query<GroupEventRow>(`SELECT * FROM ${this.t('group_events')} WHERE id = $1`, [
+      id,
+    ]);
+    return r.rows[0] && toGroupEvent(r.rows[0]);
+  }
+
+  async groupEvents(groupKey: string, fromId: number, limit: number): Promise<GroupEvent[]> {
+    const r = await this.pool.query<GroupEventRow>(
+      `SELECT * FROM ${this.t('group_events')} WHERE group_hash = $1 AND id >= $2 ORDER BY id LIMIT $3`,
+      [groupHash(groupKey), fromId, limit],
+    );
+    return r.rows.map(toGroupEvent);
+  }
+
+  async jobsByIds(ids: readonly number[]): Promise<Job[]> {
+    if (!ids.length) return [];
+    const r = await this.pool.query<JobRow>(
+      `SELECT * FROM ${this.t('jobs')} WHERE id = ANY($1::bigint[]) ORDER BY id`,
+      [[...ids]],
+    );
+    return r.rows.map(toJob);
+  }
+
+  async groupAcks(groupKey: string, limit: number): Promise<Acknowledgement[]> {
+    const r = await this.pool.query<AckRow>(
+      `SELECT * FROM ${this.t('acks')} WHERE group_key = $1 ORDER BY at LIMIT $2`,
+      [storableText(groupKey), limit],
+    );
+    return r.rows.map(toAck);
+  }
+
+  async escalationStatuses(): Promise<EscalationStatus[]> {
+    const r = await this.pool.query<{ group_key: string; since_ms: number; escalated_at: number | null }>(
+      `SELECT group_key, since_ms, escalated_at FROM ${this.t('groups')}`,
+    );
+    return r.rows.map((row) => ({
+      groupKey: row.group_key,
+      criticalSinceMs: row.since_ms,
+      escalatedAt: row.escalated_at,
+    }));
+  }
+
+  async secret(name: string, now: number): Promise<string | undefined> {
+    const r = await this.pool.query<{ value: string }>(
+      `SELECT value FROM ${this.t('secrets')} WHERE name = $1 AND (expires_at IS NULL OR expires_at > $2)`,
+      [name, now],
+    );
+    return r.rows[0]?.value;
+  }
+
+  async initSecret(name: string, value: string, now: number): Promise<string> {
+    // Replicas starting together: the first insert wins, the others read it.
+    await this.pool.query(
+      `INSERT INTO ${this.t('secrets')} (name, value, created_at, expires_at) VALUES ($1, $2, $3, NULL)
+       ON CONFLICT (name) DO NOTHING`,
+      [name, value, now],
+    );
+    return (await this.secret(name, now)) as string;
+  }
+
+  async setSecret(name: string, value: string, now: number, expiresAt?: number): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO ${this.t('secrets')} (name, value, created_at, expires_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (name) DO UPDATE SET value = excluded.value, created_at = excluded.created_at,
+         expires_at = excluded.expires_at`,
+      [name, value, now, expiresAt ?? null],
+    );
+  }
+
+  async takeSecret(name: string, now: number): Promise<boolean> {
+    const r = await this.pool.query(
+      `DELETE FROM ${this.t('secrets')} WHERE name = $1 AND (expires_at IS NULL OR expires_at > $2)`,
+      [name, now],
+    );
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  async deleteSecrets(prefix: string): Promise<void> {
+    await this.pool.query(`DELETE FROM ${this.t('secrets')} WHERE left(name, length($1)) = $1`, [prefix]);
   }
 
   /** A replica that stops cleanly stops counting at the others' next count: they take its share back. */

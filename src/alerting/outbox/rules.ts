@@ -2,15 +2,23 @@
 // PostgreSQL): email threading, when a webhook may change a group's escalation state, the
 // muted jobs' text, row mappers (a job's columns, the dispatcher's view of a row) and how long
 // each table keeps its rows. The stores keep only their SQL and call these.
+import { createHash } from 'node:crypto';
 import type { ChannelName } from '../../config/receiver.js';
 import type { Acknowledgement } from '../acknowledgement/tokens.js';
 import { destinationOf } from '../model/destination.js';
-import type { BacklogEntry, EscalationEpisode, JobFilter } from './contract.js';
+import type { BacklogEntry, EscalationEpisode, GroupState, JobFilter } from './contract.js';
+import {
+  groupEventOf,
+  type GroupEvent,
+  type GroupEventDetail,
+  type GroupEventSpec,
+} from '../model/group-event.js';
 import type { Silence } from '../maintenance/windows.js';
 import { storableText } from './storable.js';
 import type { ScheduleOverride } from '../oncall/schedule.js';
 import type {
   EscalationUpdate,
+  AlertStatus,
   GroupUpdate,
   Job,
   JobSpec,
@@ -36,6 +44,8 @@ export function pruneHorizons(now: number, retentionMs: number, dedupWindowMs: n
     acks: now - retentionMs,
     overrides: now - retentionMs,
     escalations: now - GROUP_RETENTION_MS,
+    groupEvents: now - retentionMs,
+    groupStates: now - retentionMs,
   };
 }
 
@@ -342,4 +352,218 @@ export function toEpisode(r: EpisodeRow): EscalationEpisode {
     nextIndex: r.next_index,
     content: JSON.parse(r.content) as NotificationContent,
   };
+}
+/**
+ * A group's key in the group tables: a digest of its group key, which may be up to 64 KiB
+ * (longer than a PostgreSQL index entry may be).
+ */
+export function groupHash(groupKey: string): string {
+  return createHash('sha256').update(groupKey).digest('hex').slice(0, 32);
+}
+
+/** Whether a recorded webhook keeps its group event: the same rule as its group update. */
+export function eventOf(
+  rec: { jobs: readonly JobSpec[]; event?: GroupEventSpec },
+  out: RecordOutcome,
+): GroupEventSpec | undefined {
+  return rec.event && (out.recorded > 0 || rec.jobs.length === 0) ? rec.event : undefined;
+}
+
+/** The group event an escalation records, from its notifications' content. */
+export function escalationEventOf(jobs: readonly JobSpec[], now: number): GroupEventSpec | undefined {
+  const c = jobs[0]?.content;
+  return c && groupEventOf(c, 'escalation', now);
+}
+
+/** The columns of group_events, in the order both stores insert them. */
+export const GROUP_EVENT_COLUMNS =
+  'group_hash, group_key, at, kind, status, firing, resolved, firing_set, since_ms, detail, job_ids';
+
+export function groupEventValues(e: GroupEventSpec, at: number, jobIds: readonly number[]) {
+  return [
+    groupHash(e.groupKey),
+    e.groupKey,
+    at,
+    e.kind,
+    e.status,
+    e.firing,
+    e.resolved,
+    e.firingSet,
+    e.sinceMs,
+    JSON.stringify(e.detail),
+    JSON.stringify(jobIds),
+  ] as const;
+}
+
+export interface GroupEventRow {
+  id: number;
+  group_key: string;
+  at: number;
+  kind: string;
+  status: string;
+  firing: number;
+  resolved: number;
+  firing_set: string;
+  since_ms: number;
+  detail: string;
+  job_ids: string;
+}
+
+export function toGroupEvent(r: GroupEventRow): GroupEvent {
+  return {
+    id: r.id,
+    groupKey: r.group_key,
+    at: r.at,
+    kind: r.kind as GroupEvent['kind'],
+    status: r.status as GroupEvent['status'],
+    firing: r.firing,
+    resolved: r.resolved,
+    firingSet: r.firing_set,
+    sinceMs: r.since_ms,
+    detail: JSON.parse(r.detail) as GroupEventDetail,
+    jobIds: JSON.parse(r.job_ids) as number[],
+  };
+}
+
+/** The columns of group_state, in the order both stores write them. */
+export const GROUP_STATE_COLUMNS =
+  'group_hash, group_key, incident, status, since_ms, last_event, last_at, resolved_at, firing';
+
+export interface GroupStateRow {
+  group_hash: string;
+  group_key: string;
+  incident: number;
+  status: string;
+  since_ms: number;
+  last_event: number;
+  last_at: number;
+  resolved_at: number | null;
+  firing: number;
+}
+
+/** A group's state read with its last event's detail (the state keeps no copy of it). */
+export function toGroupState(r: GroupStateRow & { detail: string }): GroupState {
+  return {
+    groupKey: r.group_key,
+    incident: r.incident,
+    status: r.status as GroupState['status'],
+    sinceMs: r.since_ms,
+    lastEvent: r.last_event,
+    lastAt: r.last_at,
+    resolvedAt: r.resolved_at,
+    firing: r.firing,
+    detail: JSON.parse(r.detail) as GroupEventDetail,
+  };
+}
+
+/**
+ * A group's state after one more of its webhooks. A firing webhook of a group that had none, or
+ * whose last webhook resolved it, opens an incident (named by the event's id); a resolved one
+ * closes it, and the first resolution is when it resolved.
+ */
+export function nextGroupState(
+  prev: GroupStateRow | undefined,
+  e: { id: number; at: number; spec: GroupEventSpec },
+): GroupStateRow {
+  const s = e.spec;
+  const opens = !prev || (prev.status === 'resolved' && s.status === 'firing');
+  const since = opens
+    ? s.sinceMs
+    : s.status === 'firing'
+      ? Math.min(prev.since_ms, s.sinceMs)
+      : prev.since_ms;
+  return {
+    group_hash: groupHash(s.groupKey),
+    group_key: s.groupKey,
+    incident: opens ? e.id : prev.incident,
+    status: s.status,
+    since_ms: since,
+    last_event: e.id,
+    last_at: e.at,
+    resolved_at:
+      s.status === 'firing' ? null : !opens && prev.status === 'resolved' ? prev.resolved_at : e.at,
+    firing: s.firing,
+  };
+}
+
+/**
+ * What a batch of webhooks does to one group's state, folded so that one statement can apply
+ * it to whatever state the group had (PostgreSQL applies it in SQL, in the statement that
+ * inserts the events): the same result as nextGroupState applied to each event in turn.
+ * Positions are 1-based among the batch's events.
+ */
+export interface GroupBatchUpdate {
+  hash: string;
+  key: string;
+  firstPos: number;
+  firstStatus: AlertStatus;
+  /** The last firing event that follows a resolved one of the group in the batch: it opens an incident whatever the state. */
+  reopenPos: number | null;
+  lastPos: number;
+  status: AlertStatus;
+  firing: number;
+  /** Since when the incident the batch opens fires (from the reopening event, else the first). */
+  openSince: number;
+  /** The oldest start among the batch's firing events, for an incident that goes on; null without one. */
+  firingSince: number | null;
+  anyFiring: boolean;
+}
+
+/** The batch's webhook events folded per group, in group order. */
+export function groupBatchUpdates(
+  events: readonly { pos: number; spec: GroupEventSpec }[],
+): GroupBatchUpdate[] {
+  const byGroup = new Map<string, GroupBatchUpdate>();
+  const prevStatus = new Map<string, AlertStatus>();
+  for (const { pos, spec } of events) {
+    if (spec.kind !== 'webhook') continue;
+    const hash = groupHash(spec.groupKey);
+    const firing = spec.status === 'firing';
+    const u = byGroup.get(hash);
+    if (!u) {
+      byGroup.set(hash, {
+        hash,
+        key: spec.groupKey,
+        firstPos: pos,
+        firstStatus: spec.status,
+        reopenPos: null,
+        lastPos: pos,
+        status: spec.status,
+        firing: spec.firing,
+        openSince: spec.sinceMs,
+        firingSince: firing ? spec.sinceMs : null,
+        anyFiring: firing,
+      });
+    } else {
+      if (firing && prevStatus.get(hash) === 'resolved') {
+        u.reopenPos = pos;
+        u.openSince = spec.sinceMs;
+      } else if (firing) u.openSince = Math.min(u.openSince, spec.sinceMs);
+      if (firing) u.firingSince = Math.min(u.firingSince ?? Infinity, spec.sinceMs);
+      u.anyFiring ||= firing;
+      Object.assign(u, { lastPos: pos, status: spec.status, firing: spec.firing, key: spec.groupKey });
+    }
+    prevStatus.set(hash, spec.status);
+  }
+  return [...byGroup.values()].sort((a, b) => (a.hash < b.hash ? -1 : 1));
+}
+
+/** The groups firing now and those resolved since a moment, with their last event's detail. */
+export const GROUP_STATES_QUERY = (t: (table: string) => string, resolvedSince: string, limit: string) =>
+  `SELECT s.*, e.detail FROM ${t('group_state')} s JOIN ${t('group_events')} e ON e.id = s.last_event
+   WHERE s.status = 'firing' OR s.resolved_at >= ${resolvedSince} ORDER BY s.last_at DESC LIMIT ${limit}`;
+
+/** The group_state row's values, in the order of GROUP_STATE_COLUMNS. */
+export function groupStateValues(r: GroupStateRow) {
+  return [
+    r.group_hash,
+    r.group_key,
+    r.incident,
+    r.status,
+    r.since_ms,
+    r.last_event,
+    r.last_at,
+    r.resolved_at,
+    r.firing,
+  ] as const;
 }

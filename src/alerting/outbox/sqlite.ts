@@ -11,7 +11,20 @@ import {
   ackValues,
   endsGroup,
   escalationUpdateOf,
+  escalationEventOf,
+  eventOf,
+  GROUP_EVENT_COLUMNS,
+  GROUP_STATE_COLUMNS,
+  GROUP_STATES_QUERY,
+  groupEventValues,
+  groupHash,
+  groupStateValues,
   groupUpdateOf,
+  nextGroupState,
+  toGroupEvent,
+  toGroupState,
+  type GroupEventRow,
+  type GroupStateRow,
   isThreaded,
   jobFilterWhere,
   jobValues,
@@ -45,9 +58,12 @@ import type {
   BacklogEntry,
   BacklogStat,
   EscalationCandidate,
+  EscalationStatus,
+  GroupState,
   JobFilter,
   StoreCounts,
 } from './contract.js';
+import type { GroupEvent, GroupEventSpec } from '../model/group-event.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
@@ -117,6 +133,39 @@ CREATE TABLE IF NOT EXISTS acks (
   ended_by TEXT
 );
 CREATE INDEX IF NOT EXISTS acks_group ON acks (group_key, ended_at);
+CREATE TABLE IF NOT EXISTS group_events (
+  id INTEGER PRIMARY KEY,
+  group_hash TEXT NOT NULL,
+  group_key TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  status TEXT NOT NULL,
+  firing INTEGER NOT NULL,
+  resolved INTEGER NOT NULL,
+  firing_set TEXT NOT NULL,
+  since_ms INTEGER NOT NULL,
+  detail TEXT NOT NULL,
+  job_ids TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS group_events_group ON group_events (group_hash, id);
+CREATE INDEX IF NOT EXISTS group_events_at ON group_events (at);
+CREATE TABLE IF NOT EXISTS group_state (
+  group_hash TEXT PRIMARY KEY,
+  group_key TEXT NOT NULL,
+  incident INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  since_ms INTEGER NOT NULL,
+  last_event INTEGER NOT NULL,
+  last_at INTEGER NOT NULL,
+  resolved_at INTEGER,
+  firing INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS secrets (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER
+);
 `;
 
 /** Every statement the store runs, prepared once (typed: no lookups by name). */
@@ -213,6 +262,56 @@ function prepareStatements(db: Database.Database) {
     pruneSilences: db.prepare('DELETE FROM silences WHERE ends_at < ?'),
     heartbeats: db.prepare('SELECT * FROM heartbeats ORDER BY name'),
     heartbeat: db.prepare('SELECT * FROM heartbeats WHERE name = ?'),
+    ...incidentStatements(db),
+    ...secretStatements(db),
+  };
+}
+
+/** Group events and states (the Now page and incident timelines). */
+function incidentStatements(db: Database.Database) {
+  const marks = (columns: string) =>
+    columns
+      .split(',')
+      .map(() => '?')
+      .join(', ');
+  return {
+    eventAdd: db.prepare(
+      `INSERT INTO group_events (${GROUP_EVENT_COLUMNS}) VALUES (${marks(GROUP_EVENT_COLUMNS)})`,
+    ),
+    event: db.prepare('SELECT * FROM group_events WHERE id = ?'),
+    events: db.prepare('SELECT * FROM group_events WHERE group_hash = ? AND id >= ? ORDER BY id LIMIT ?'),
+    stateGet: db.prepare('SELECT * FROM group_state WHERE group_hash = ?'),
+    statePut: db.prepare(
+      `INSERT INTO group_state (${GROUP_STATE_COLUMNS}) VALUES (${marks(GROUP_STATE_COLUMNS)})
+       ON CONFLICT (group_hash) DO UPDATE SET ${GROUP_STATE_COLUMNS.split(', ')
+         .slice(1)
+         .map((c) => `${c} = excluded.${c}`)
+         .join(', ')}`,
+    ),
+    states: db.prepare(GROUP_STATES_QUERY((table) => table, '?', '?')),
+    jobsByIds: db.prepare('SELECT * FROM jobs WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id'),
+    groupAcks: db.prepare('SELECT * FROM acks WHERE group_key = ? ORDER BY at LIMIT ?'),
+    escalationStatuses: db.prepare('SELECT group_key, since_ms, escalated_at FROM groups'),
+    pruneEvents: db.prepare('DELETE FROM group_events WHERE at < ?'),
+    pruneStates: db.prepare('DELETE FROM group_state WHERE last_at < ?'),
+  };
+}
+
+function secretStatements(db: Database.Database) {
+  const live = '(expires_at IS NULL OR expires_at > ?)';
+  return {
+    secretGet: db.prepare(`SELECT value FROM secrets WHERE name = ? AND ${live}`),
+    secretInit: db.prepare(
+      'INSERT INTO secrets (name, value, created_at, expires_at) VALUES (?, ?, ?, NULL) ON CONFLICT (name) DO NOTHING',
+    ),
+    secretSet: db.prepare(
+      `INSERT INTO secrets (name, value, created_at, expires_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET value = excluded.value, created_at = excluded.created_at,
+         expires_at = excluded.expires_at`,
+    ),
+    secretTake: db.prepare(`DELETE FROM secrets WHERE name = ? AND ${live}`),
+    secretsDelete: db.prepare('DELETE FROM secrets WHERE substr(name, 1, length(?)) = ?'),
+    pruneSecrets: db.prepare('DELETE FROM secrets WHERE expires_at <= ?'),
   };
 }
 
@@ -302,14 +401,23 @@ export class SqliteStore implements AlertStore {
     });
     this.escalateTx = this.db.transaction(
       (groupKey: string, jobs: readonly JobSpec[], now: number, window: number) => {
-        const out = this.insertJobs(jobs, now, window);
+        const ids: number[] = [];
+        const out = this.insertJobs(jobs, now, window, ids);
         this.st.groupEscalated.run(now, groupKey);
+        const e = out.recorded ? escalationEventOf(jobs, now) : undefined;
+        if (e) this.recordEvent(e, now, ids);
         return out;
       },
     );
     this.stepTx = this.db.transaction(
-      (ep: EpisodeRef, next: number, jobs: readonly JobSpec[], now: number, window: number) =>
-        this.oncall.advance(ep, next) ? this.insertJobs(jobs, now, window) : undefined,
+      (ep: EpisodeRef, next: number, jobs: readonly JobSpec[], now: number, window: number) => {
+        if (!this.oncall.advance(ep, next)) return undefined;
+        const ids: number[] = [];
+        const out = this.insertJobs(jobs, now, window, ids);
+        const e = out.recorded ? escalationEventOf(jobs, now) : undefined;
+        if (e) this.recordEvent(e, now, ids);
+        return out;
+      },
     );
     this.putAckTx = this.db.transaction((a: Acknowledgement) => {
       this.st.ackEnd.run(a.at, a.by, a.groupKey);
@@ -333,18 +441,29 @@ export class SqliteStore implements AlertStore {
     });
   }
 
-  /** One webhook's jobs and its group's escalation state (inside a transaction). */
+  /** One webhook's jobs, its group's escalation state and its group event (inside a transaction). */
   private recordOne(rec: IngestRecord, now: number, window: number): RecordOutcome {
-    const out = this.insertJobs(rec.jobs, now, window);
+    const ids: number[] = [];
+    const out = this.insertJobs(rec.jobs, now, window, ids);
     const g = groupUpdateOf(rec, out);
     if (g && endsGroup(g)) this.st.groupDel.run(g.groupKey);
     else if (g) this.st.groupPut.run(g.groupKey, g.criticalSinceMs, JSON.stringify(g.content), now);
-    const e = escalationUpdateOf(rec, out);
-    if (e) this.oncall.apply(e, Date.now());
+    const u = escalationUpdateOf(rec, out);
+    if (u) this.oncall.apply(u, Date.now());
+    const e = eventOf(rec, out);
+    if (e) this.recordEvent(e, now, ids);
     return out;
   }
 
-  private insertJobs(jobs: readonly JobSpec[], now: number, window: number): RecordOutcome {
+  /** A group event, and (a webhook's) the group's state after it. */
+  private recordEvent(e: GroupEventSpec, now: number, jobIds: readonly number[]): void {
+    const id = Number(this.st.eventAdd.run(...groupEventValues(e, now, jobIds)).lastInsertRowid);
+    if (e.kind !== 'webhook') return;
+    const prev = this.st.stateGet.get(groupHash(e.groupKey)) as GroupStateRow | undefined;
+    this.st.statePut.run(...groupStateValues(nextGroupState(prev, { id, at: now, spec: e })));
+  }
+
+  private insertJobs(jobs: readonly JobSpec[], now: number, window: number, ids: number[]): RecordOutcome {
     const out: RecordOutcome = { recorded: 0, duplicates: 0, muted: 0 };
     for (const j of jobs) {
       if (this.st.dedup.run(j.dedupKey, now, now - window).changes === 0) {
@@ -362,7 +481,9 @@ export class SqliteStore implements AlertStore {
           if (step.root) this.st.threadPut.run(j.threadKey, step.root, now);
         }
       }
-      this.st.insertJob.run({ now, ...jobValues(j), in_reply_to: inReplyTo });
+      ids.push(
+        Number(this.st.insertJob.run({ now, ...jobValues(j), in_reply_to: inReplyTo }).lastInsertRowid),
+      );
       out.recorded++;
       if (j.status === 'muted') out.muted++;
     }
@@ -552,6 +673,9 @@ export class SqliteStore implements AlertStore {
     this.st.pruneSilences.run(before.silences);
     this.st.pruneAcks.run(before.acks);
     this.oncall.prune(before);
+    this.st.pruneEvents.run(before.groupEvents);
+    this.st.pruneStates.run(before.groupStates);
+    this.st.pruneSecrets.run(now);
   }
 
   async listOverrides(): Promise<ScheduleOverride[]> {
@@ -583,6 +707,61 @@ export class SqliteStore implements AlertStore {
     dedupWindowMs: number,
   ): Promise<RecordOutcome | undefined> {
     return this.stepTx(ep, nextIndex, storable(jobs), now, dedupWindowMs);
+  }
+
+  async groupStates(opts: { resolvedSince: number; limit: number }): Promise<GroupState[]> {
+    return (this.st.states.all(opts.resolvedSince, opts.limit) as (GroupStateRow & { detail: string })[]).map(
+      toGroupState,
+    );
+  }
+
+  async groupEvent(id: number): Promise<GroupEvent | undefined> {
+    const r = this.st.event.get(id) as GroupEventRow | undefined;
+    return r && toGroupEvent(r);
+  }
+
+  async groupEvents(groupKey: string, fromId: number, limit: number): Promise<GroupEvent[]> {
+    return (this.st.events.all(groupHash(groupKey), fromId, limit) as GroupEventRow[]).map(toGroupEvent);
+  }
+
+  async jobsByIds(ids: readonly number[]): Promise<Job[]> {
+    if (!ids.length) return [];
+    return (this.st.jobsByIds.all(JSON.stringify(ids)) as JobRow[]).map(toJob);
+  }
+
+  async groupAcks(groupKey: string, limit: number): Promise<Acknowledgement[]> {
+    return (this.st.groupAcks.all(groupKey, limit) as AckRow[]).map(toAck);
+  }
+
+  async escalationStatuses(): Promise<EscalationStatus[]> {
+    return (
+      this.st.escalationStatuses.all() as {
+        group_key: string;
+        since_ms: number;
+        escalated_at: number | null;
+      }[]
+    ).map((r) => ({ groupKey: r.group_key, criticalSinceMs: r.since_ms, escalatedAt: r.escalated_at }));
+  }
+
+  async secret(name: string, now: number): Promise<string | undefined> {
+    return (this.st.secretGet.get(name, now) as { value: string } | undefined)?.value;
+  }
+
+  async initSecret(name: string, value: string, now: number): Promise<string> {
+    this.st.secretInit.run(name, value, now);
+    return (this.st.secretGet.get(name, now) as { value: string }).value;
+  }
+
+  async setSecret(name: string, value: string, now: number, expiresAt?: number): Promise<void> {
+    this.st.secretSet.run(name, value, now, expiresAt ?? null);
+  }
+
+  async takeSecret(name: string, now: number): Promise<boolean> {
+    return this.st.secretTake.run(name, now).changes > 0;
+  }
+
+  async deleteSecrets(prefix: string): Promise<void> {
+    this.st.secretsDelete.run(prefix, prefix);
   }
 
   replicas(): number {

@@ -6,7 +6,7 @@ import { type ConsoleKit } from '../kit.js';
 export function overviewRoutes(kit: ConsoleKit): void {
   const { router, send, guarded, ctx, deps } = kit;
   router.get(
-    '/',
+    '/overview',
     guarded(async (_req, res, viewer, r) => {
       const counts = await r.counts().catch(() => undefined);
       const backlog = counts ? await r.backlog() : [];
@@ -16,7 +16,7 @@ export function overviewRoutes(kit: ConsoleKit): void {
       send(
         res,
         200,
-        ctx(viewer, 'Overview', '/'),
+        ctx(viewer, 'Overview', '/overview'),
         P.overviewPage({
           scrape: deps.lastScrape(),
           counts,

@@ -47,7 +47,7 @@ describe('mute stage', () => {
     ]);
     for (const silences of [[], [windows[2]!]]) {
       const rec = muteWebhook(plan, { silences, now });
-      expect(rec).toEqual({ jobs: plan.jobs, group: plan.group });
+      expect(rec).toEqual({ jobs: plan.jobs, group: plan.group, event: plan.event });
       expect(rec.jobs.every((j) => j.mutedBy === undefined)).toBe(true);
       expect(planWebhook(mixed(), { ...ctx, silences })).toEqual(rec);
     }

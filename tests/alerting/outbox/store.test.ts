@@ -264,6 +264,12 @@ describe.each([sqlite, postgres])('$name outbox (record stage)', (kind) => {
     expect(await s.recordStep(ep!, 1, jobs, now, HOUR)).toEqual({ recorded: 1, duplicates: 0, muted: 0 });
     expect(await s.recordStep(ep!, 1, jobs, now, HOUR)).toBeUndefined();
     expect((await s.episodes(10))[0]!.nextIndex).toBe(1);
+    // The step is an event of the group's incident, once, with the notification it recorded.
+    const events = await s.groupEvents(ep!.groupKey, 0, 10);
+    const steps = events.filter((e) => e.kind === 'escalation');
+    expect(steps).toHaveLength(1);
+    expect(events.at(-1)).toBe(steps[0]);
+    expect(await s.jobsByIds(steps[0]!.jobIds)).toMatchObject([{ kind: 'escalation' }]);
 
     // Resolved: the episode ends, and a step read before it records nothing.
     await s.record([planWebhook(fixture('apidown_2.json'), pagingCtx)], now + 2000, HOUR);
@@ -414,6 +420,148 @@ describe.each([sqlite, postgres])('$name outbox (record stage)', (kind) => {
     expect(await s.endAck('g\u00002', 'x', now + 5000)).toMatchObject({ id: 'a3' });
   });
 
+  it('keeps each webhook of a group as an event and the group as an incident: opened, resolved, reopened', async () => {
+    const s = await fresh();
+    const key = fixture('apidown_0.json').groupKey;
+    const states = async () =>
+      (await s.groupStates({ resolvedSince: 0, limit: 10 })).map((g) => [g.status, g.incident, g.firing]);
+    const [first] = await s.record([planWebhook(fixture('apidown_0.json'), ctx)], now, HOUR);
+    const [opened] = await s.groupEvents(key, 0, 10);
+    expect(opened).toMatchObject({ kind: 'webhook', status: 'firing', firing: 2, resolved: 0, at: now });
+    expect(opened!.detail.alerts.map((a) => a.labels)).toEqual([
+      { instance: 'api-1' },
+      { instance: 'api-2' },
+    ]);
+    expect(opened!.sinceMs).toBe(Date.parse('2026-11-22T10:41:31.315Z'));
+    // The event names the notifications recorded with it.
+    const jobs = await s.jobsByIds(opened!.jobIds);
+    expect(jobs.map((j) => j.channel).sort()).toEqual(['email', 'slack']);
+    expect(opened!.jobIds).toHaveLength(first!.recorded);
+    expect(await states()).toEqual([['firing', opened!.id, 2]]);
+    // A duplicate (an HA replica's copy) is no event.
+    await s.record([planWebhook(fixture('apidown_0.json'), ctx)], now + 1, HOUR);
+    expect(await s.groupEvents(key, 0, 10)).toHaveLength(1);
+
+    await s.record([planWebhook(fixture('apidown_1.json'), ctx)], now + 2, HOUR);
+    await s.record([planWebhook(fixture('apidown_2.json'), ctx)], now + 3, HOUR);
+    expect(await states()).toEqual([['resolved', opened!.id, 0]]);
+    expect((await s.groupStates({ resolvedSince: now + 4, limit: 10 })).length).toBe(0);
+    const [state] = await s.groupStates({ resolvedSince: now + 3, limit: 10 });
+    expect(state).toMatchObject({ resolvedAt: now + 3, groupKey: key });
+    // Firing again after the dedup window: a new incident, opened by that webhook's event.
+    await s.record(
+      [planWebhook(fixture('apidown_0.json'), { ...ctx, now: now + 2 * HOUR })],
+      now + 2 * HOUR,
+      HOUR,
+    );
+    const events = await s.groupEvents(key, 0, 10);
+    expect(events.map((e) => [e.status, e.firing, e.resolved])).toEqual([
+      ['firing', 2, 0],
+      ['firing', 1, 1],
+      ['resolved', 0, 1],
+      ['firing', 2, 0],
+    ]);
+    expect(events[0]!.firingSet).toBe(events[3]!.firingSet);
+    expect(events[1]!.firingSet).not.toBe(events[0]!.firingSet);
+    expect(await states()).toEqual([['firing', events[3]!.id, 2]]);
+    expect((await s.groupEvent(events[3]!.id))?.groupKey).toBe(key);
+    expect(await s.groupEvents(key, events[3]!.id, 10)).toHaveLength(1);
+  });
+
+  it('keeps the same events and incident when the webhooks arrive in one batch', async () => {
+    const s = await fresh();
+    const key = fixture('apidown_0.json').groupKey;
+    // The group fires again later: its alerts start anew.
+    const again = fixture('apidown_0.json');
+    again.alerts = again.alerts.map((a) => ({ ...a, startsAt: '2026-11-22T10:59:00Z' }));
+    await s.record(
+      [
+        ...['apidown_0.json', 'apidown_1.json', 'apidown_2.json'].map((f) => planWebhook(fixture(f), ctx)),
+        planWebhook(again, ctx),
+        planWebhook({ ...fixture('apidown_0.json'), groupKey: 'other' }, ctx),
+      ],
+      now,
+      HOUR,
+    );
+    const events = await s.groupEvents(key, 0, 10);
+    expect(events.map((e) => e.status)).toEqual(['firing', 'firing', 'resolved', 'firing']);
+    const [state] = (await s.groupStates({ resolvedSince: 0, limit: 10 })).filter((g) => g.groupKey === key);
+    expect(state!.sinceMs).toBe(Date.parse('2026-11-22T10:59:00Z'));
+    const groups = await s.groupStates({ resolvedSince: 0, limit: 10 });
+    expect(groups.map((g) => [g.groupKey, g.status, g.incident]).sort()).toEqual(
+      [
+        [key, 'firing', events[3]!.id],
+        ['other', 'firing', (await s.groupEvents('other', 0, 1))[0]!.id],
+      ].sort(),
+    );
+  });
+
+  it('records an escalation as an event of its group, with its notifications, leaving the incident as it is', async () => {
+    const s = await fresh();
+    await s.record([planWebhook(fixture('apidown_0.json'), ctx)], now, HOUR);
+    const [due] = await s.escalationCandidates(now + HOUR, 30 * 60_000);
+    expect(await s.escalationStatuses()).toEqual([
+      { groupKey: due!.groupKey, criticalSinceMs: due!.criticalSinceMs, escalatedAt: null },
+    ]);
+    const jobs = planEscalation(due!, {
+      book: ctx.book,
+      silences: [],
+      now: now + HOUR,
+      role: 'techlead',
+      channels: ['email'],
+      afterMs: 30 * 60_000,
+      mailDomain: 'sw.test',
+    });
+    await s.recordEscalation(due!.groupKey, jobs, now + HOUR, HOUR);
+    const events = await s.groupEvents(due!.groupKey, 0, 10);
+    expect(events.map((e) => e.kind)).toEqual(['webhook', 'escalation']);
+    const [mail] = await s.jobsByIds(events[1]!.jobIds);
+    expect(mail).toMatchObject({ kind: 'escalation', recipients: ['tech@company.com'] });
+    expect((await s.escalationStatuses())[0]!.escalatedAt).toBe(now + HOUR);
+    expect((await s.groupStates({ resolvedSince: 0, limit: 10 }))[0]).toMatchObject({
+      incident: events[0]!.id,
+      lastEvent: events[0]!.id,
+    });
+    // A second check that finds the group again records nothing, and no event.
+    await s.recordEscalation(due!.groupKey, jobs, now + HOUR, HOUR);
+    expect(await s.groupEvents(due!.groupKey, 0, 10)).toHaveLength(2);
+  });
+
+  it('prunes group events and states with the notifications, after retention', async () => {
+    const s = await fresh();
+    await s.record([planWebhook(fixture('apidown_0.json'), ctx)], now, HOUR);
+    await s.record(
+      [planWebhook({ ...fixture('apidown_0.json'), groupKey: 'later' }, ctx)],
+      now + 2 * HOUR,
+      HOUR,
+    );
+    await s.prune(now + 3 * HOUR, 2 * HOUR, HOUR);
+    expect(await s.groupEvents(fixture('apidown_0.json').groupKey, 0, 10)).toEqual([]);
+    expect((await s.groupStates({ resolvedSince: 0, limit: 10 })).map((g) => g.groupKey)).toEqual(['later']);
+  });
+
+  it('keeps secrets: the first replica’s wins, a single-use one is taken once, expired ones are gone', async () => {
+    const s = await fresh();
+    expect(await s.secret('console_token', now)).toBeUndefined();
+    expect(await s.initSecret('console_token', 'first', now)).toBe('first');
+    expect(await s.initSecret('console_token', 'second', now)).toBe('first');
+    await s.setSecret('console_token', 'rotated', now);
+    expect(await s.secret('console_token', now)).toBe('rotated');
+    await s.setSecret('nonce:a', '1', now, now + 1000);
+    await s.setSecret('nonce:b', '1', now, now + 1000);
+    await s.setSecret('nonce:c', '1', now, now + 1000);
+    expect(await s.takeSecret('nonce:a', now + 999)).toBe(true);
+    expect(await s.takeSecret('nonce:a', now + 999)).toBe(false);
+    expect(await s.takeSecret('nonce:b', now + 1000)).toBe(false); // expired
+    expect(await s.secret('nonce:c', now)).toBe('1');
+    await s.deleteSecrets('nonce:');
+    expect(await s.secret('nonce:c', now)).toBeUndefined();
+    expect(await s.secret('console_token', now)).toBe('rotated');
+    await s.setSecret('nonce:d', '1', now, now + 1000);
+    await s.prune(now + 1000, HOUR, HOUR);
+    expect(await s.takeSecret('nonce:d', now)).toBe(false);
+  });
+
   it('lists notifications filtered by status, channel, receiver and group', async () => {
     const s = await fresh();
     await s.record([planWebhook(fixture('apidown_0.json'), ctx)], now, HOUR);
@@ -558,6 +706,53 @@ describe('PostgreSQL outbox shared by two replicas', () => {
   afterAll(async () => {
     await Promise.all([a?.close(), b?.close()]);
     await pgServer?.destroy();
+  });
+
+  it('moves groups through their incidents in one statement per batch as SQLite does webhook by webhook', async () => {
+    // Four groups, sixty webhooks firing or resolved at random, in batches of 1 to 12: the
+    // states PostgreSQL computes for each batch in SQL are those SQLite computes one by one.
+    let seed = 7;
+    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    const webhooks = Array.from({ length: 60 }, (_, i) => {
+      const w = fixture('apidown_0.json');
+      const status = random() < 0.35 ? 'resolved' : 'firing';
+      return {
+        ...w,
+        groupKey: `g${Math.floor(random() * 4)}`,
+        status,
+        alerts: w.alerts.map((a) => ({
+          ...a,
+          status,
+          startsAt: new Date(now - Math.floor(random() * 50) * 60_000).toISOString(),
+          fingerprint: `${a.fingerprint}-${i}`,
+        })),
+      } as Webhook;
+    });
+    const pgStore = await PgStore.open({ dsn: pgServer.dsn(), schema: 'folded', claimTimeoutMs: CLAIM });
+    const dir = tempDir('swstore');
+    const sqliteStore = new SqliteStore(dir.path);
+    try {
+      for (let i = 0, t = now; i < webhooks.length; t += 1000) {
+        const size = 1 + Math.floor(random() * 12);
+        const batch = webhooks.slice(i, i + size).map((w) => planWebhook(w, ctx));
+        i += size;
+        await pgStore.record(batch, t, HOUR);
+        await sqliteStore.record(batch, t, HOUR);
+        const [x, y] = await Promise.all(
+          [pgStore, sqliteStore].map(async (st) =>
+            (await st.groupStates({ resolvedSince: 0, limit: 10 })).sort((p, q) =>
+              p.groupKey < q.groupKey ? -1 : 1,
+            ),
+          ),
+        );
+        expect(x).toEqual(y);
+      }
+      const states = await pgStore.groupStates({ resolvedSince: 0, limit: 10 });
+      expect(new Set(states.map((g) => g.status))).toEqual(new Set(['firing', 'resolved']));
+    } finally {
+      await Promise.all([pgStore.close(), sqliteStore.close()]);
+      dir.cleanup();
+    }
   });
 
   it('records a webhook posted to both replicas at once only once', async () => {
