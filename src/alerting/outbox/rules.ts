@@ -5,7 +5,14 @@
 import type { ChannelName } from '../../config/receiver.js';
 import type { Acknowledgement } from '../acknowledgement/tokens.js';
 import { destinationOf } from '../model/destination.js';
-import type { BacklogEntry, EscalationEpisode, JobFilter } from './contract.js';
+import type {
+  AttemptOutcome,
+  BacklogEntry,
+  EscalationEpisode,
+  JobFilter,
+  OutboxChange,
+  PendingEntry,
+} from './contract.js';
 import type { Silence } from '../maintenance/windows.js';
 import { storableText } from './storable.js';
 import type { ScheduleOverride } from '../oncall/schedule.js';
@@ -170,6 +177,10 @@ export interface BacklogRow {
   lane: string;
 }
 
+/** The columns the dispatcher's index reads: a row's place in the queues, never its content. */
+export const PENDING_COLUMNS =
+  'id, created_at, next_attempt_at, group_key, channel, recipients, slack_webhook, lane';
+
 export function toBacklogEntry(r: BacklogRow): BacklogEntry {
   return {
     id: r.id,
@@ -183,6 +194,55 @@ export function toBacklogEntry(r: BacklogRow): BacklogEntry {
     }),
     lane: r.lane,
   };
+}
+
+/** A pending row as the index holds it; `heldUntil` is another replica's lease, if any. */
+export function toPendingEntry(r: BacklogRow, heldUntil = 0): PendingEntry {
+  return { ...toBacklogEntry(r), channel: r.channel as ChannelName, heldUntil };
+}
+
+/** The index's view of a job just recorded as `id` at `now` (muted jobs are never pending). */
+export function pendingEntryOf(id: number, j: JobSpec, now: number): PendingEntry | undefined {
+  if (j.status !== 'pending') return undefined;
+  return {
+    id,
+    createdAt: now,
+    nextAttemptAt: now,
+    groupKey: j.content.groupKey,
+    destination: destinationOf(j),
+    lane: j.lane ?? '',
+    channel: j.channel,
+    heldUntil: 0,
+  };
+}
+
+/** The listeners of a store's changes to its pending work (PendingWork.watchPending). */
+export class ChangeListeners {
+  private readonly listeners = new Set<(change: OutboxChange) => void>();
+
+  watch(listener: (change: OutboxChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Tells every listener of a committed change (a recording of nothing pending is no change). */
+  announce(change: OutboxChange): void {
+    if (change.kind === 'pending' && !change.entries.length) return;
+    for (const l of this.listeners) l(change);
+  }
+}
+
+/** What a batch of recorded results changes in the pending work (OutboxChange), in two parts. */
+export function changesOf(outcomes: readonly AttemptOutcome[]): {
+  done: number[];
+  retries: { id: number; nextAttemptAt: number }[];
+} {
+  const done: number[] = [];
+  const retries: { id: number; nextAttemptAt: number }[] = [];
+  for (const o of outcomes)
+    if (o.kind === 'retry') retries.push({ id: o.id, nextAttemptAt: o.nextAttemptAt });
+    else done.push(o.id);
+  return { done, retries };
 }
 
 export interface SilenceRow {

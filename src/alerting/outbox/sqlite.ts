@@ -15,12 +15,16 @@ import {
   isThreaded,
   jobFilterWhere,
   jobValues,
+  ChangeListeners,
+  changesOf,
+  PENDING_COLUMNS,
+  pendingEntryOf,
   pruneHorizons,
   silenceValues,
   threadStep,
   toAck,
-  toBacklogEntry,
   toJob,
+  toPendingEntry,
   toSilence,
   type AckRow,
   type BacklogRow,
@@ -42,10 +46,11 @@ import type {
   EpisodeRef,
   EscalationEpisode,
   AttemptOutcome,
-  BacklogEntry,
   BacklogStat,
   EscalationCandidate,
   JobFilter,
+  OutboxChange,
+  PendingEntry,
   StoreCounts,
 } from './contract.js';
 
@@ -166,14 +171,10 @@ function prepareStatements(db: Database.Database) {
       `UPDATE jobs SET in_reply_to = @digest WHERE status = 'pending'
          AND in_reply_to = (SELECT message_id FROM jobs WHERE id = @id)`,
     ),
-    backlog: db.prepare(
-      `SELECT id, created_at, next_attempt_at, group_key, channel, recipients, slack_webhook, lane FROM jobs
-       WHERE status = 'pending' AND channel = ? AND lane = ? ORDER BY id LIMIT ?`,
+    pendingPage: db.prepare(
+      `SELECT ${PENDING_COLUMNS} FROM jobs WHERE status = 'pending' AND id > ? ORDER BY id LIMIT ?`,
     ),
-    backlogAll: db.prepare(
-      `SELECT id, created_at, next_attempt_at, group_key, channel, recipients, slack_webhook, lane FROM jobs
-       WHERE status = 'pending' AND channel = ? ORDER BY id LIMIT ?`,
-    ),
+    pendingRow: db.prepare(`SELECT ${PENDING_COLUMNS} FROM jobs WHERE id = ? AND status = 'pending'`),
     backlogStats: db.prepare(
       `SELECT channel, lane, COUNT(*) AS n, MIN(created_at) AS oldest FROM jobs WHERE status = 'pending'
        GROUP BY channel, lane`,
@@ -222,14 +223,21 @@ type Statements = ReturnType<typeof prepareStatements>;
 export class SqliteStore implements AlertStore {
   readonly db: Database.Database;
   private readonly st: Statements;
-  private readonly recordTx: (batch: readonly IngestRecord[], now: number, window: number) => RecordOutcome[];
+  private readonly recordTx: (
+    batch: readonly IngestRecord[],
+    now: number,
+    window: number,
+    pending: PendingEntry[],
+  ) => RecordOutcome[];
   private readonly completeTx: (outcomes: readonly AttemptOutcome[], now: number) => void;
   private readonly escalateTx: (
     groupKey: string,
     jobs: readonly JobSpec[],
     now: number,
     window: number,
+    pending: PendingEntry[],
   ) => RecordOutcome;
+  private readonly changes = new ChangeListeners();
   private readonly putAckTx: (a: Acknowledgement) => void;
   private readonly endAckTx: (groupKey: string, by: string, now: number) => Acknowledgement | undefined;
   private readonly saveHeartbeatTx: (
@@ -237,6 +245,7 @@ export class SqliteStore implements AlertStore {
     record: IngestRecord | undefined,
     now: number,
     window: number,
+    pending: PendingEntry[],
   ) => boolean;
   private readonly oncall: SqliteOncallTables;
   private readonly stepTx: (
@@ -245,6 +254,7 @@ export class SqliteStore implements AlertStore {
     jobs: readonly JobSpec[],
     now: number,
     window: number,
+    pending: PendingEntry[],
   ) => RecordOutcome | undefined;
   /** Prepared list statements, one per combination of filter fields. */
   private readonly listStatements = new Map<string, Database.Statement>();
@@ -283,10 +293,13 @@ export class SqliteStore implements AlertStore {
     this.db.exec('CREATE INDEX IF NOT EXISTS jobs_lane ON jobs (status, channel, lane, id)');
     this.db.exec('CREATE INDEX IF NOT EXISTS jobs_digest ON jobs (digest)');
     this.db.exec(heartbeatsTableSql('heartbeats'));
+    // The dispatcher's index is read from this at start, in pages by id.
+    this.db.exec('CREATE INDEX IF NOT EXISTS jobs_pending ON jobs (status, id)');
     this.st = prepareStatements(this.db);
     this.oncall = new SqliteOncallTables(this.db);
-    this.recordTx = this.db.transaction((batch: readonly IngestRecord[], now: number, window: number) =>
-      batch.map((rec) => this.recordOne(rec, now, window)),
+    this.recordTx = this.db.transaction(
+      (batch: readonly IngestRecord[], now: number, window: number, pending: PendingEntry[]) =>
+        batch.map((rec) => this.recordOne(rec, now, window, pending)),
     );
     this.completeTx = this.db.transaction((outcomes: readonly AttemptOutcome[], now: number) => {
       for (const o of outcomes) {
@@ -301,27 +314,39 @@ export class SqliteStore implements AlertStore {
       }
     });
     this.escalateTx = this.db.transaction(
-      (groupKey: string, jobs: readonly JobSpec[], now: number, window: number) => {
-        const out = this.insertJobs(jobs, now, window);
+      (groupKey: string, jobs: readonly JobSpec[], now: number, window: number, pending: PendingEntry[]) => {
+        const out = this.insertJobs(jobs, now, window, pending);
         this.st.groupEscalated.run(now, groupKey);
         return out;
       },
     );
     this.stepTx = this.db.transaction(
-      (ep: EpisodeRef, next: number, jobs: readonly JobSpec[], now: number, window: number) =>
-        this.oncall.advance(ep, next) ? this.insertJobs(jobs, now, window) : undefined,
+      (
+        ep: EpisodeRef,
+        next: number,
+        jobs: readonly JobSpec[],
+        now: number,
+        window: number,
+        pending: PendingEntry[],
+      ) => (this.oncall.advance(ep, next) ? this.insertJobs(jobs, now, window, pending) : undefined),
     );
     this.putAckTx = this.db.transaction((a: Acknowledgement) => {
       this.st.ackEnd.run(a.at, a.by, a.groupKey);
       this.st.ackAdd.run(...ackValues(a));
     });
     this.saveHeartbeatTx = this.db.transaction(
-      (next: HeartbeatState, record: IngestRecord | undefined, now: number, window: number) => {
+      (
+        next: HeartbeatState,
+        record: IngestRecord | undefined,
+        now: number,
+        window: number,
+        pending: PendingEntry[],
+      ) => {
         const w = heartbeatWrite('heartbeats', next, now, () => '?');
         let st = this.heartbeatWrites.get(w.sql);
         if (!st) this.heartbeatWrites.set(w.sql, (st = this.db.prepare(w.sql)));
         if (st.run(...w.values).changes === 0) return false;
-        if (record) this.recordOne(record, now, window);
+        if (record) this.recordOne(record, now, window, pending);
         return true;
       },
     );
@@ -334,8 +359,8 @@ export class SqliteStore implements AlertStore {
   }
 
   /** One webhook's jobs and its group's escalation state (inside a transaction). */
-  private recordOne(rec: IngestRecord, now: number, window: number): RecordOutcome {
-    const out = this.insertJobs(rec.jobs, now, window);
+  private recordOne(rec: IngestRecord, now: number, window: number, pending: PendingEntry[]): RecordOutcome {
+    const out = this.insertJobs(rec.jobs, now, window, pending);
     const g = groupUpdateOf(rec, out);
     if (g && endsGroup(g)) this.st.groupDel.run(g.groupKey);
     else if (g) this.st.groupPut.run(g.groupKey, g.criticalSinceMs, JSON.stringify(g.content), now);
@@ -344,7 +369,13 @@ export class SqliteStore implements AlertStore {
     return out;
   }
 
-  private insertJobs(jobs: readonly JobSpec[], now: number, window: number): RecordOutcome {
+  /** Inserts the jobs not already recorded; the pending ones are added to `pending` for the index. */
+  private insertJobs(
+    jobs: readonly JobSpec[],
+    now: number,
+    window: number,
+    pending: PendingEntry[],
+  ): RecordOutcome {
     const out: RecordOutcome = { recorded: 0, duplicates: 0, muted: 0 };
     for (const j of jobs) {
       if (this.st.dedup.run(j.dedupKey, now, now - window).changes === 0) {
@@ -362,7 +393,11 @@ export class SqliteStore implements AlertStore {
           if (step.root) this.st.threadPut.run(j.threadKey, step.root, now);
         }
       }
-      this.st.insertJob.run({ now, ...jobValues(j), in_reply_to: inReplyTo });
+      const id = Number(
+        this.st.insertJob.run({ now, ...jobValues(j), in_reply_to: inReplyTo }).lastInsertRowid,
+      );
+      const entry = pendingEntryOf(id, j, now);
+      if (entry) pending.push(entry);
       out.recorded++;
       if (j.status === 'muted') out.muted++;
     }
@@ -370,7 +405,25 @@ export class SqliteStore implements AlertStore {
   }
 
   async record(batch: readonly IngestRecord[], now: number, dedupWindowMs: number): Promise<RecordOutcome[]> {
-    return this.recordTx(storable(batch), now, dedupWindowMs);
+    const pending: PendingEntry[] = [];
+    const out = this.recordTx(storable(batch), now, dedupWindowMs, pending);
+    this.changes.announce({ kind: 'pending', entries: pending });
+    return out;
+  }
+
+  watchPending(listener: (change: OutboxChange) => void): () => void {
+    return this.changes.watch(listener);
+  }
+
+  async pendingPage(after: number, limit: number): Promise<PendingEntry[]> {
+    return (this.st.pendingPage.all(after, limit) as BacklogRow[]).map((r) => toPendingEntry(r));
+  }
+
+  async pendingRows(ids: readonly number[]): Promise<PendingEntry[]> {
+    return ids.flatMap((id) => {
+      const r = this.st.pendingRow.get(id) as BacklogRow | undefined;
+      return r ? [toPendingEntry(r)] : [];
+    });
   }
 
   async due(channel: ChannelName, now: number, limit: number, exclude: ReadonlySet<number>): Promise<Job[]> {
@@ -381,31 +434,6 @@ export class SqliteStore implements AlertStore {
       out.push(toJob(r));
       if (out.length >= limit) break;
     }
-    return out;
-  }
-
-  async backlog(
-    channel: ChannelName,
-    lanes: readonly string[],
-    _now: number,
-    limit: number,
-  ): Promise<BacklogEntry[]> {
-    const out: BacklogEntry[] = [];
-    const seen = new Set<number>();
-    // Lane by lane, so a critical recorded behind thousands of others is still read. A lane
-    // a reload removed is read last, with the rest.
-    for (const lane of lanes) {
-      if (out.length >= limit) break;
-      for (const r of this.st.backlog.all(channel, lane, limit - out.length) as BacklogRow[]) {
-        seen.add(r.id);
-        out.push(toBacklogEntry(r));
-      }
-    }
-    if (out.length < limit)
-      for (const r of this.st.backlogAll.all(channel, limit) as BacklogRow[]) {
-        if (out.length >= limit) break;
-        if (!seen.has(r.id)) out.push(toBacklogEntry(r));
-      }
     return out;
   }
 
@@ -447,11 +475,15 @@ export class SqliteStore implements AlertStore {
     } finally {
       this.db.pragma('synchronous = FULL');
     }
+    const { done, retries } = changesOf(outcomes);
+    if (done.length) this.changes.announce({ kind: 'done', ids: done });
+    if (retries.length) this.changes.announce({ kind: 'retry', retries });
   }
 
   async redrive(id: number, now: number): Promise<Job | undefined> {
     const changed = this.st.redrive.run(now, now, now, id).changes;
     if (changed === 0) return undefined;
+    this.changes.announce({ kind: 'pending', entries: await this.pendingRows([id]) });
     return this.get(id);
   }
 
@@ -493,7 +525,10 @@ export class SqliteStore implements AlertStore {
     now: number,
     dedupWindowMs: number,
   ): Promise<RecordOutcome> {
-    return this.escalateTx(storableText(groupKey), storable(jobs), now, dedupWindowMs);
+    const pending: PendingEntry[] = [];
+    const out = this.escalateTx(storableText(groupKey), storable(jobs), now, dedupWindowMs, pending);
+    this.changes.announce({ kind: 'pending', entries: pending });
+    return out;
   }
 
   async listSilences(): Promise<Silence[]> {
@@ -540,7 +575,16 @@ export class SqliteStore implements AlertStore {
     now: number,
     dedupWindowMs: number,
   ): Promise<boolean> {
-    return this.saveHeartbeatTx(storable(next), record && storable(record), now, dedupWindowMs);
+    const pending: PendingEntry[] = [];
+    const saved = this.saveHeartbeatTx(
+      storable(next),
+      record && storable(record),
+      now,
+      dedupWindowMs,
+      pending,
+    );
+    this.changes.announce({ kind: 'pending', entries: pending });
+    return saved;
   }
 
   async prune(now: number, retentionMs: number, dedupWindowMs: number): Promise<void> {
@@ -582,7 +626,10 @@ export class SqliteStore implements AlertStore {
     now: number,
     dedupWindowMs: number,
   ): Promise<RecordOutcome | undefined> {
-    return this.stepTx(ep, nextIndex, storable(jobs), now, dedupWindowMs);
+    const pending: PendingEntry[] = [];
+    const out = this.stepTx(ep, nextIndex, storable(jobs), now, dedupWindowMs, pending);
+    this.changes.announce({ kind: 'pending', entries: pending });
+    return out;
   }
 
   replicas(): number {
