@@ -25,6 +25,7 @@ import type { ScheduleStatus } from './oncall/roster.js';
 import type { ScheduleOverride } from './oncall/schedule.js';
 import type { Silence } from './maintenance/windows.js';
 import { alertNameOf } from './render/text.js';
+import { digestListPath } from './render/digest.js';
 import { pipe, type Stage } from './model/stage.js';
 import { storableText } from './outbox/storable.js';
 import type { AlertStore } from './outbox/contract.js';
@@ -136,7 +137,7 @@ export class AlertReceiver {
       paceOf: (channel, destination) => paceOf(this.setup, channel, destination, this.store?.replicas() ?? 1),
       digestLink: (id) => {
         const base = this.setup.cfg.external_url;
-        return base ? `${base}/notifications?digest=${encodeURIComponent(id)}` : undefined;
+        return base ? `${base}${digestListPath(id)}` : undefined;
       },
       mailDomain: () => this.setup.mailDomain,
       // Nothing polls: new work, results and other replicas' changes (PostgreSQL's NOTIFY) wake it.

@@ -1,18 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ROUTE } from '../../../src/config/receiver.js';
-import {
-  digestOrder,
-  renderDigest,
-  SLACK_DIGEST_MAX_LINES,
-  type DigestItem,
-} from '../../../src/alerting/render/digest.js';
+import { SLACK_DIGEST_MAX_LINES } from '../../../src/alerting/render/digest.js';
 import { destinationOf } from '../../../src/alerting/model/destination.js';
 import { Dispatcher, type DigestPolicy, type Send } from '../../../src/alerting/delivery/dispatcher.js';
 import type { PendingEntry } from '../../../src/alerting/outbox/contract.js';
 import { PendingIndex } from '../../../src/alerting/delivery/pending.js';
 import { Lanes, laneOrderFromRoutes, OTHER_LANE, SELF_LANE } from '../../../src/alerting/delivery/lanes.js';
 import { Pacer, shareOf, TokenBucket } from '../../../src/alerting/delivery/pacing.js';
-import { SLACK_MAX_BLOCKS, SLACK_MAX_TEXT } from '../../../src/alerting/render/slack.js';
 import type { NotificationContent } from '../../../src/alerting/model/notification.js';
 
 const lanes = new Lanes({
@@ -325,64 +319,5 @@ describe('dispatcher', () => {
     index.apply({ kind: 'pending', entries: es });
     const plan = d.plan({ queues: index.queuesOf('slack'), now: 0, free: 2 });
     expect(ids(plan.sends)).toEqual([es[0]!.id, es[1]!.id]);
-  });
-});
-
-describe('digest rendering', () => {
-  const items = (n: number, severity?: string): DigestItem[] =>
-    Array.from({ length: n }, (_, i) => ({
-      id: i + 1,
-      content: content({
-        name: `Storm${String(i).padStart(4, '0')}`,
-        severity,
-        status: i % 3 ? 'firing' : 'resolved',
-      }),
-      lane: severity ?? OTHER_LANE,
-      rank: lanes.rank(severity ?? OTHER_LANE),
-    }));
-
-  it('puts the most important first and counts firing and resolved', () => {
-    const list = [...items(3), ...items(2, 'warning').map((x) => ({ ...x, id: x.id + 10 }))];
-    const ordered = digestOrder(list);
-    expect(ordered.map((x) => x.lane)).toEqual(['warning', 'warning', OTHER_LANE, OTHER_LANE, OTHER_LANE]);
-    const d = renderDigest({
-      id: 'd1-5',
-      items: list,
-      urgent: false,
-      listUrl: 'https://sw.example/api/v1/notifications?digest=d1-5',
-    });
-    expect(d.subject).toBe('[DIGEST] 5 notifications: 3 firing, 2 resolved');
-    expect(d.text).toContain('Full list: https://sw.example/api/v1/notifications?digest=d1-5');
-    expect(d.html).toContain('<a href="https://sw.example/api/v1/notifications?digest=d1-5">Full list</a>');
-    expect(d.text.indexOf('[FIRING:1] Storm0001 warning')).toBeLessThan(
-      d.text.indexOf('[FIRING:1] Storm0001 — '),
-    );
-  });
-
-  it('fits 300 notifications into Slack limits with "+N more", and names every one in the email', () => {
-    const d = renderDigest({ id: 'd1-300', items: items(300), urgent: false });
-    const blocks = d.slack.attachments[0]!.blocks;
-    expect(blocks.length).toBeLessThanOrEqual(SLACK_MAX_BLOCKS);
-    for (const b of blocks) {
-      const text = (b.text as { text?: string } | undefined)?.text ?? '';
-      expect(text.length).toBeLessThanOrEqual(SLACK_MAX_TEXT);
-    }
-    expect(JSON.stringify(d.slack).length).toBeLessThan(40_000);
-    expect(d.slackShown).toBeGreaterThan(0);
-    expect(JSON.stringify(blocks)).toContain(`+${300 - d.slackShown} more notifications`);
-    for (let i = 0; i < 300; i++) expect(d.text).toContain(`Storm${String(i).padStart(4, '0')}`);
-  });
-
-  it('an urgent digest names every critical in Slack and escapes alert content', () => {
-    const crit = items(40, 'critical');
-    crit[0]!.content.commonAnnotations.summary = '<!channel> & <script>';
-    const d = renderDigest({ id: 'd1-40', items: crit, urgent: true });
-    expect(d.subject).toMatch(/^\[CRITICAL DIGEST\] 40 notifications/);
-    expect(d.slackShown).toBe(40);
-    const slackText = JSON.stringify(d.slack);
-    for (let i = 0; i < 40; i++) expect(slackText).toContain(`Storm${String(i).padStart(4, '0')}`);
-    expect(slackText).not.toContain('<!channel>');
-    expect(slackText).toContain('&lt;!channel&gt; &amp; &lt;script&gt;');
-    expect(d.html).not.toContain('<script>');
   });
 });
