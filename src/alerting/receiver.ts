@@ -102,6 +102,7 @@ export class AlertReceiver {
         now: this.now,
       },
       replicas: () => this.store?.replicas(),
+      unrecorded: () => this.worker.unrecordedResults,
     });
     this.acknowledgements = new Acknowledgements({
       requireStore: () => this.requireStore(),

@@ -148,6 +148,11 @@ export class DeliveryWorker {
     return this.index.ready ? this.index.size : undefined;
   }
 
+  /** Delivery attempts whose results the outbox refused, held until it records them. */
+  get unrecordedResults(): number {
+    return this.unrecorded.length;
+  }
+
   /** Why no delivery starts now, when the outbox cannot record results; undefined otherwise. */
   notReadyReason(): string | undefined {
     if (!this.unrecorded.length) return undefined;
