@@ -21,8 +21,10 @@ import {
   isThreaded,
   jobFilterWhere,
   jobValues,
+  DELIVERY_INDEXES,
   ChangeListeners,
   changesOf,
+  digestThreads,
   PENDING_COLUMNS,
   pendingEntryOf,
   pruneHorizons,
@@ -101,7 +103,6 @@ CREATE TABLE IF NOT EXISTS ${s}.jobs (
   lane TEXT NOT NULL DEFAULT '',
   digest TEXT
 );
-CREATE INDEX IF NOT EXISTS jobs_due ON ${s}.jobs (status, channel, next_attempt_at);
 CREATE INDEX IF NOT EXISTS jobs_updated ON ${s}.jobs (status, updated_at);
 CREATE TABLE IF NOT EXISTS ${s}.dedup (key TEXT PRIMARY KEY, created_at BIGINT NOT NULL);
 CREATE INDEX IF NOT EXISTS dedup_created ON ${s}.dedup (created_at);
@@ -124,13 +125,11 @@ ${laneSql(s)}
 ${slackWebhookSql(s)}`;
 }
 
-/** Outboxes made before lanes and digests get their two columns and indexes. */
+/** Outboxes made before lanes and digests get their two columns. */
 function laneSql(s: string): string {
   return `
 ALTER TABLE ${s}.jobs ADD COLUMN IF NOT EXISTS lane TEXT NOT NULL DEFAULT '';
-ALTER TABLE ${s}.jobs ADD COLUMN IF NOT EXISTS digest TEXT;
-CREATE INDEX IF NOT EXISTS jobs_lane ON ${s}.jobs (status, channel, lane, id);
-CREATE INDEX IF NOT EXISTS jobs_digest ON ${s}.jobs (digest);`;
+ALTER TABLE ${s}.jobs ADD COLUMN IF NOT EXISTS digest TEXT;`;
 }
 
 /**
@@ -243,10 +242,10 @@ export class PgStore implements AlertStore {
           await c.query("SELECT pg_advisory_xact_lock(hashtext('stackwatch-receiver-schema'))");
           await c.query(oncallSchemaSql(opts.schema));
         });
-      // The index the dispatcher is rebuilt from (pages of pending rows by id). An outbox made
-      // before it gets it here; a user without CREATE reads without it, only more slowly.
+      // The indexes delivery needs (rules.ts), given here to outboxes made before them; a user
+      // without CREATE works without them, only more slowly.
       await pool
-        .query(`CREATE INDEX IF NOT EXISTS jobs_pending ON ${opts.schema}.jobs (status, id)`)
+        .query(DELIVERY_INDEXES(`${opts.schema}.threads`, `${opts.schema}.jobs`, `${opts.schema}.`))
         .catch(() => undefined);
       await store.heartbeat();
       await store.listen();
@@ -667,40 +666,52 @@ export class PgStore implements AlertStore {
     await this.tx(async (c) => {
       if (done.length) await this.notify(c, { kind: 'done', ids: done });
       if (retries.length) await this.notify(c, { kind: 'retry', retries });
-      for (const o of storable(outcomes)) {
-        if (o.kind === 'sent') {
-          await c.query(
-            `UPDATE ${this.t('jobs')} SET status = 'sent', attempts = $1, sent_at = $2, updated_at = $2,
-               last_error = NULL, claimed_by = NULL, claimed_until = NULL, digest = $4 WHERE id = $3`,
-            [o.attempts, now, o.id, o.digest?.id ?? null],
-          );
-          if (o.digest?.messageId) {
-            // A firing carried by a digest mail: its thread (and replies already recorded) continue from the digest.
-            const mid = `(SELECT message_id FROM ${this.t('jobs')} WHERE id = $2)`;
-            await c.query(
-              `UPDATE ${this.t('threads')} SET root_message_id = $1 WHERE root_message_id = ${mid}`,
-              [o.digest.messageId, o.id],
-            );
-            await c.query(
-              `UPDATE ${this.t('jobs')} SET in_reply_to = $1 WHERE status = 'pending' AND in_reply_to = ${mid}`,
-              [o.digest.messageId, o.id],
-            );
-          }
-        } else if (o.kind === 'retry')
-          // Only while this replica still holds the claim: after the lease, the job is another's.
-          await c.query(
-            `UPDATE ${this.t('jobs')} SET attempts = $1, next_attempt_at = $2, last_error = $3, updated_at = $4,
-               claimed_by = NULL, claimed_until = NULL
-             WHERE id = $5 AND status = 'pending' AND (claimed_by = $6 OR claimed_by IS NULL)`,
-            [o.attempts, o.nextAttemptAt, o.error, now, o.id, this.owner],
-          );
-        else
-          await c.query(
-            `UPDATE ${this.t('jobs')} SET status = 'dead', attempts = $1, last_error = $2, updated_at = $3,
-               claimed_by = NULL, claimed_until = NULL
-             WHERE id = $4 AND status = 'pending' AND (claimed_by = $5 OR claimed_by IS NULL)`,
-            [o.attempts, o.error, now, o.id, this.owner],
-          );
+      const all = [...storable(outcomes)].sort((a, b) => a.id - b.id);
+      const sent = all.filter((o) => o.kind === 'sent');
+      const retry = all.filter((o) => o.kind === 'retry');
+      const dead = all.filter((o) => o.kind === 'dead');
+      if (sent.length)
+        await c.query(
+          `UPDATE ${this.t('jobs')} j SET status = 'sent', attempts = u.a, sent_at = $1, updated_at = $1,
+             last_error = NULL, claimed_by = NULL, claimed_until = NULL, digest = u.d
+           FROM unnest($2::bigint[], $3::int[], $4::text[]) AS u(id, a, d) WHERE j.id = u.id`,
+          [now, sent.map((o) => o.id), sent.map((o) => o.attempts), sent.map((o) => o.digest?.id ?? null)],
+        );
+      // Only while this replica still holds the claim: after the lease, the job is another's.
+      if (retry.length)
+        await c.query(
+          `UPDATE ${this.t('jobs')} j SET attempts = u.a, next_attempt_at = u.n, last_error = u.e, updated_at = $1,
+             claimed_by = NULL, claimed_until = NULL
+           FROM unnest($2::bigint[], $3::int[], $4::bigint[], $5::text[]) AS u(id, a, n, e)
+           WHERE j.id = u.id AND j.status = 'pending' AND (j.claimed_by = $6 OR j.claimed_by IS NULL)`,
+          [
+            now,
+            retry.map((o) => o.id),
+            retry.map((o) => o.attempts),
+            retry.map((o) => o.nextAttemptAt),
+            retry.map((o) => o.error),
+            this.owner,
+          ],
+        );
+      if (dead.length)
+        await c.query(
+          `UPDATE ${this.t('jobs')} j SET status = 'dead', attempts = u.a, last_error = u.e, updated_at = $1,
+             claimed_by = NULL, claimed_until = NULL
+           FROM unnest($2::bigint[], $3::int[], $4::text[]) AS u(id, a, e)
+           WHERE j.id = u.id AND j.status = 'pending' AND (j.claimed_by = $5 OR j.claimed_by IS NULL)`,
+          [now, dead.map((o) => o.id), dead.map((o) => o.attempts), dead.map((o) => o.error), this.owner],
+        );
+      // Firings carried by a digest mail: their threads (and replies already recorded) continue from the digest.
+      for (const d of digestThreads(all)) {
+        const carried = `(SELECT message_id FROM ${this.t('jobs')} WHERE id = ANY($2::bigint[]) AND message_id IS NOT NULL)`;
+        await c.query(
+          `UPDATE ${this.t('threads')} SET root_message_id = $1 WHERE root_message_id IN ${carried}`,
+          [d.messageId, d.ids],
+        );
+        await c.query(
+          `UPDATE ${this.t('jobs')} SET in_reply_to = $1 WHERE status = 'pending' AND in_reply_to IN ${carried}`,
+          [d.messageId, d.ids],
+        );
       }
     });
     // Held (and its lease renewed) until the result is recorded: a result that could not be

@@ -46,6 +46,24 @@ export function pruneHorizons(now: number, retentionMs: number, dedupWindowMs: n
   };
 }
 
+/**
+ * The indexes of the jobs and threads tables that delivery needs, the same in both outboxes
+ * (`threads` and `jobs` their names in SQL). Every webhook inserts jobs, so the jobs table keeps
+ * only these and `jobs_updated` (pruning): pending jobs by id (the dispatcher's index is read
+ * from them in pages); jobs by the digest that carried them (the API's `?digest=`); threads by
+ * their root and pending replies by what they answer (a digest mail takes over the threads of
+ * the firings it carries). Partial where most rows have nothing to index. The indexes these
+ * replace are dropped.
+ */
+export const DELIVERY_INDEXES = (threads: string, jobs: string, schema = '') => `
+CREATE INDEX IF NOT EXISTS jobs_pending ON ${jobs} (status, id);
+CREATE INDEX IF NOT EXISTS jobs_carried ON ${jobs} (digest) WHERE digest IS NOT NULL;
+CREATE INDEX IF NOT EXISTS threads_root ON ${threads} (root_message_id);
+CREATE INDEX IF NOT EXISTS jobs_reply ON ${jobs} (in_reply_to) WHERE status = 'pending' AND in_reply_to IS NOT NULL;
+DROP INDEX IF EXISTS ${schema}jobs_due;
+DROP INDEX IF EXISTS ${schema}jobs_lane;
+DROP INDEX IF EXISTS ${schema}jobs_digest;`;
+
 /** Whether a job takes part in email threading (muted jobs and Slack do not). */
 export function isThreaded(j: JobSpec): j is JobSpec & { threadKey: string; messageId: string } {
   return !!j.threadKey && !!j.messageId && j.status === 'pending';
@@ -146,6 +164,14 @@ export function toJob(r: JobRow): Job {
   };
 }
 
+/** A notification's content as stored, written once for the jobs that share it (email and Slack). */
+const contentJson = new WeakMap<NotificationContent, string>();
+function contentText(c: NotificationContent): string {
+  let text = contentJson.get(c);
+  if (text === undefined) contentJson.set(c, (text = JSON.stringify(c)));
+  return text;
+}
+
 /** The columns a job is recorded with, from its spec (its times, attempts and In-Reply-To aside). */
 export function jobValues(j: JobSpec) {
   return {
@@ -158,7 +184,7 @@ export function jobValues(j: JobSpec) {
     slack_webhook: j.slackWebhook,
     status: j.status,
     alert_status: j.content.status,
-    content: JSON.stringify(j.content),
+    content: contentText(j.content),
     message_id: j.messageId ?? null,
     last_error: mutedText(j),
     lane: j.lane ?? '',
@@ -230,6 +256,22 @@ export class ChangeListeners {
     if (change.kind === 'pending' && !change.entries.length) return;
     for (const l of this.listeners) l(change);
   }
+}
+
+/**
+ * The digest mails among a batch of results, each with the notifications it carried: a firing
+ * carried by a digest mail hands its thread (and the replies already recorded) to the digest.
+ */
+export function digestThreads(outcomes: readonly AttemptOutcome[]): { messageId: string; ids: number[] }[] {
+  const byDigest = new Map<string, number[]>();
+  for (const o of outcomes) {
+    const mid = o.kind === 'sent' ? o.digest?.messageId : undefined;
+    if (!mid) continue;
+    const ids = byDigest.get(mid);
+    if (ids) ids.push(o.id);
+    else byDigest.set(mid, [o.id]);
+  }
+  return [...byDigest].map(([messageId, ids]) => ({ messageId, ids }));
 }
 
 /** What a batch of recorded results changes in the pending work (OutboxChange), in two parts. */

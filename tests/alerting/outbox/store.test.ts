@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { alertmanagerFixture as fixture } from '../../support/webhooks.js';
 import type { Acknowledgement } from '../../../src/alerting/acknowledgement/tokens.js';
 import { AlertReceiver } from '../../../src/alerting/receiver.js';
@@ -13,6 +13,7 @@ import { Router } from '../../../src/alerting/ingest/routing.js';
 import { PgStore } from '../../../src/alerting/outbox/postgres.js';
 import type { AlertStore, OutboxChange, PendingEntry } from '../../../src/alerting/outbox/contract.js';
 import { SqliteStore } from '../../../src/alerting/outbox/sqlite.js';
+import { WalSync } from '../../../src/alerting/outbox/wal-sync.js';
 import { validateConfig } from '../../../src/config/load.js';
 import { DEFAULT_RECEIVERS, receiverSection } from '../../../src/config/receiver.js';
 import { createLogger } from '../../../src/logger.js';
@@ -575,15 +576,33 @@ describe('SQLite outbox durability settings', () => {
     tmp.cleanup();
   });
 
-  it('records webhooks in WAL mode with synchronous=FULL, and delivery results without changing that', async () => {
+  it('answers a webhook only after an fsync of the write-ahead log, made off the event loop; results not', async () => {
     expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(store.db.pragma('synchronous', { simple: true })).toBe(2);
-    await store.record([planWebhook(fixture('apidown_0.json'), ctx)], now, HOUR);
-    const [job] = await store.due('email', now, 1, new Set());
-    await store.complete([{ id: job!.id, attempts: 1, kind: 'sent' }], now);
-    expect(await store.get(job!.id)).toMatchObject({ status: 'sent' });
-    // Results commit with synchronous=NORMAL; the connection is back to FULL for the next webhook.
-    expect(store.db.pragma('synchronous', { simple: true })).toBe(2);
+    // NORMAL: a commit writes the log without waiting for the disk; the fsync comes after it.
+    expect(store.db.pragma('synchronous', { simple: true })).toBe(1);
+    const steps: string[] = [];
+    const flush = WalSync.prototype.sync;
+    const spy = vi.spyOn(WalSync.prototype, 'sync').mockImplementation(function (this: WalSync) {
+      steps.push('fsync');
+      return flush.call(this).then(() => void steps.push('on disk'));
+    });
+    try {
+      await store.record([planWebhook(fixture('apidown_0.json'), ctx)], now, HOUR);
+      steps.push('answered');
+      const [job] = await store.due('email', now, 1, new Set());
+      await store.complete([{ id: job!.id, attempts: 1, kind: 'sent' }], now);
+      expect(await store.get(job!.id)).toMatchObject({ status: 'sent' });
+      // Batches that come while an fsync runs are committed together and share the next one.
+      const recorded = await Promise.all(
+        ['apidown_1.json', 'apidown_2.json', 'prom_truncated.json'].map((f) =>
+          store.record([planWebhook(fixture(f), ctx)], now, HOUR),
+        ),
+      );
+      expect(recorded.map((r) => r[0]!.recorded)).toEqual([2, 2, 2]);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(steps).toEqual(['fsync', 'on disk', 'answered', 'fsync', 'on disk', 'fsync', 'on disk']);
   });
 });
 
