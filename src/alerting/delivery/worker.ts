@@ -37,6 +37,19 @@ const RECORD_RETRY_FIRST_MS = 100;
 const RECORD_RETRY_MAX_MS = 5000;
 /** After the outbox failed a read or a claim, the worker looks again after this. */
 const OUTBOX_ERROR_PAUSE_MS = 1000;
+/**
+ * Rows claimed, and results recorded, per turn of the event loop: a digest of hundreds is
+ * handled in slices, so that no webhook waits behind all of it.
+ */
+const SLICE = 100;
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+function slices<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += SLICE) out.push(items.slice(i, i + SLICE));
+  return out;
+}
 
 export interface WorkerDeps {
   store: () => AlertStore | undefined;
@@ -256,16 +269,23 @@ export class DeliveryWorker {
 
   private async dispatch(store: AlertStore, channel: ChannelName, sends: readonly Send[]) {
     const ids = sends.flatMap((s) => (s.kind === 'single' ? [s.entry.id] : s.entries.map((e) => e.id)));
-    let claimed: Job[];
-    try {
-      claimed = await store.claim(ids, this.now());
-    } catch (err) {
-      this.index.untake(ids);
-      throw err;
+    const jobs = new Map<number, Job>();
+    const asked = new Set<number>();
+    let failed: unknown;
+    for (const [i, part] of slices(ids).entries()) {
+      if (i) await nextTurn();
+      try {
+        for (const j of await store.claim(part, this.now())) jobs.set(j.id, j);
+        for (const id of part) asked.add(id);
+      } catch (err) {
+        failed = err;
+        break;
+      }
     }
-    const jobs = new Map(claimed.map((j) => [j.id, j]));
-    const missed = ids.filter((id) => !jobs.has(id));
-    // Sent or claimed by another replica meanwhile: the index learns how they stand now.
+    // Those the outbox was not asked about go back; those it was asked about and did not give
+    // were sent or claimed by another replica meanwhile: the index learns how they stand now.
+    if (failed) this.index.untake(ids.filter((id) => !asked.has(id)));
+    const missed = [...asked].filter((id) => !jobs.has(id));
     if (missed.length)
       await store
         .pendingRows(missed)
@@ -283,6 +303,7 @@ export class DeliveryWorker {
       if (carried.length === 1) this.track(carried, this.attempt(store, carried[0] as Job, pace));
       else if (carried.length > 1) this.track(carried, this.attemptDigest(store, carried, send.urgent, pace));
     }
+    if (failed) throw failed;
   }
 
   /** Counts the jobs as in flight until their results are recorded. */
@@ -444,16 +465,19 @@ export class DeliveryWorker {
   }
 
   private async flushOutcomes(store: AlertStore): Promise<void> {
-    const batch = this.outcomes;
+    const all = this.outcomes;
     this.outcomes = [];
-    try {
-      await store.complete(
-        batch.map((b) => b.outcome),
-        this.now(),
-      );
-      for (const b of batch) b.resolve();
-    } catch (err) {
-      this.holdUnrecorded(batch, err);
+    for (const [i, batch] of slices(all).entries()) {
+      if (i) await nextTurn();
+      try {
+        await store.complete(
+          batch.map((b) => b.outcome),
+          this.now(),
+        );
+        for (const b of batch) b.resolve();
+      } catch (err) {
+        this.holdUnrecorded(batch, err);
+      }
     }
   }
 

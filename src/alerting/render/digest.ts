@@ -133,14 +133,13 @@ function apart(labels: Labels, shared: ReadonlyMap<string, string>): string {
     .join(' ');
 }
 
-/** `10:41 UTC` today, `2026-11-21 10:41 UTC` another day. */
-function clockText(ms: number, now: number): string {
+/** `10:41 UTC` on the day `today` (YYYY-MM-DD) names, `2026-11-21 10:41 UTC` another day. */
+function clockText(ms: number, today: string): string {
   const iso = new Date(ms).toISOString();
-  const sameDay = iso.slice(0, 10) === new Date(now).toISOString().slice(0, 10);
-  return `${sameDay ? '' : `${iso.slice(0, 10)} `}${iso.slice(11, 16)} UTC`;
+  return `${iso.startsWith(today) ? '' : `${iso.slice(0, 10)} `}${iso.slice(11, 16)} UTC`;
 }
 
-function stateOf(c: NotificationContent, now: number): string {
+function stateOf(c: NotificationContent, now: number, today: string): string {
   const firing = c.alerts.filter((a) => a.status === 'firing');
   const n = c.status === 'firing' ? firing.length : c.alerts.length;
   const count = n > 1 ? `, ${n} alerts` : '';
@@ -148,10 +147,10 @@ function stateOf(c: NotificationContent, now: number): string {
     const starts = firing.map((a) => timeMs(a.startsAt)).filter((t): t is number => t !== undefined);
     if (!starts.length) return `firing${count}`;
     const since = Math.min(...starts);
-    return `firing since ${clockText(since, now)} (${durationText(now - since)})${count}`;
+    return `firing since ${clockText(since, today)} (${durationText(now - since)})${count}`;
   }
   const ends = c.alerts.map((a) => timeMs(a.endsAt)).filter((t): t is number => t !== undefined && t > 0);
-  return ends.length ? `resolved ${clockText(Math.max(...ends), now)}${count}` : `resolved${count}`;
+  return ends.length ? `resolved ${clockText(Math.max(...ends), today)}${count}` : `resolved${count}`;
 }
 
 function summaryOf(c: NotificationContent): string {
@@ -164,6 +163,7 @@ function summaryOf(c: NotificationContent): string {
  * shares; when that leaves two groups of a section alike, their common labels tell them apart.
  */
 export function digestSections(items: readonly DigestItem[], now: number): DigestSection[] {
+  const today = new Date(now).toISOString().slice(0, 10);
   const shared = sharedPairs(items.map((it) => groupLabelsOf(it.content)));
   const byName = new Map<string, DigestItem[]>();
   for (const it of digestOrder(items)) {
@@ -193,7 +193,7 @@ export function digestSections(items: readonly DigestItem[], now: number): Diges
       entries: list.map((item, i) => ({
         item,
         labels: headerSafe(labels[i] ?? '', 200),
-        state: stateOf(item.content, now),
+        state: stateOf(item.content, now, today),
         summary: common ? '' : (summaries[i] ?? ''),
       })),
     };
