@@ -2,6 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { digestSections, renderDigest, type DigestItem } from '../../../src/alerting/render/digest.js';
 import { SLACK_MAX_BLOCKS, SLACK_MAX_TEXT } from '../../../src/alerting/render/slack.js';
 import type { NotificationContent } from '../../../src/alerting/model/notification.js';
+import {
+  DINGTALK_MAX_BODY,
+  renderDingTalk,
+  renderFeishu,
+  renderWeCom,
+} from '../../../src/alerting/render/robots.js';
 
 const now = Date.parse('2026-12-01T10:53:00Z');
 const RANK: Record<string, number> = { critical: 1, warning: 2, other: 3 };
@@ -172,5 +178,26 @@ describe('digests a person can act on', () => {
     expect(slackText).not.toContain('<!channel>');
     expect(slackText).toContain('&lt;!channel&gt; &amp; &lt;script&gt;');
     expect(d.html).not.toContain('<script>');
+  });
+
+  it('a chat robot’s digest names the groups by the label that tells them apart, the rest counted, and where the full list is', () => {
+    const d = renderDigest({ id: 'd2-600', items: byService(600), urgent: false, now });
+    const ding = renderDingTalk({ digest: d });
+    const text = ding.markdown.text;
+    expect(Buffer.byteLength(JSON.stringify(ding))).toBeLessThanOrEqual(DINGTALK_MAX_BODY);
+    expect(text).toContain('DurBars warning — 600 groups: 600 firing');
+    expect(text).toContain('- service=svc-000: firing since 10:41 UTC (12m)');
+    const named = [...text.matchAll(/- service=svc-(\d{3}): /g)].map((m) => m[1]);
+    expect(new Set(named).size).toBe(named.length);
+    expect(named.length).toBeGreaterThan(10);
+    expect(text).toContain(`+${600 - named.length} more groups`);
+    expect(text).toContain('/notifications?digest=d2-600');
+    // Few groups: every one named, none counted.
+    const small = renderDigest({ id: 'd3-3', items: byService(3), urgent: false, now });
+    for (const render of [renderDingTalk, renderWeCom, renderFeishu]) {
+      const body = JSON.stringify(render({ digest: small }));
+      for (const svc of ['svc-000', 'svc-001', 'svc-002']) expect(body).toContain(`service=${svc}: firing`);
+      expect(body).not.toContain('more group');
+    }
   });
 });
