@@ -130,7 +130,7 @@ export function chatDigestText(
     ...(o.extraHead ? [o.extraHead] : []),
   ].join(sep);
   const listUrl = safeUrl(r.listUrl);
-  const tail = `${sep}${listUrl ? d.link('Full list', listUrl) : d.escape(r.listText)}`;
+  const tail = `${sep}${listUrl ? d.link('Full list', listUrl) : d.escape(r.listText)}${sep}${d.escape(`Digest: ${r.id}`)}`;
   const groups = r.lines.filter((l) => l.group).length;
   let shown = 0;
   for (const l of r.lines) {

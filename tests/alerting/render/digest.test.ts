@@ -192,6 +192,7 @@ describe('digests a person can act on', () => {
     expect(named.length).toBeGreaterThan(10);
     expect(text).toContain(`+${600 - named.length} more groups`);
     expect(text).toContain('/notifications?digest=d2-600');
+    expect(text).toContain('Digest: d2-600');
     // Few groups: every one named, none counted.
     const small = renderDigest({ id: 'd3-3', items: byService(3), urgent: false, now });
     for (const render of [renderDingTalk, renderWeCom, renderFeishu]) {
