@@ -128,7 +128,11 @@ export class SlackChannel implements Channel {
 
   private async post(url: string, msg: SlackMessage): Promise<DeliveryResult> {
     try {
-      await (await this.hook(url)).send(msg as unknown as Parameters<IncomingWebhook['send']>[0]);
+      // @slack/webhook merges its constructor options into every body it posts, the `timeout`
+      // given for its HTTP client among them: an undefined field is left out of the JSON, so
+      // Slack receives only the message's own fields.
+      const body = { ...msg, timeout: undefined } as unknown as Parameters<IncomingWebhook['send']>[0];
+      await (await this.hook(url)).send(body);
       return { kind: 'success' };
     } catch (err) {
       return classifySlackError(err as SlackError);
