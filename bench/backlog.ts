@@ -145,7 +145,8 @@ async function main(): Promise<void> {
       `- Ingest with ${last.pending.toLocaleString('en')} pending against ${first.pending.toLocaleString('en')}: ${last.rate.toFixed(0)}/s against ${first.rate.toFixed(0)}/s (${(last.rate / first.rate).toFixed(2)}×).`,
       `- Resident memory: ${rssBefore.toFixed(0)} MB before, ${rssFull.toFixed(0)} MB with ${pendingFull.toLocaleString('en')} pending (peak ${peakRss.toFixed(0)} MB while posting):`,
       `  about ${perNotificationB.toFixed(0)} bytes per pending notification (the dispatcher's in-memory view, SQLite's cache and the heap's slack together).`,
-      `- Restart with the backlog: the pending work read again in ${read ? `${read[2]} ms (${Number(read[1]).toLocaleString('en')} notifications)` : 'an unmeasured time (log line not found)'}; ${rssRestarted.toFixed(0)} MB resident after.`,
+      `- Restart with the backlog: the pending work read again in ${read ? `${read[2]} ms (${Number(read[1]).toLocaleString('en')} notifications)` : 'an unmeasured time (log line not found)'}; ${rssRestarted.toFixed(0)} MB resident after,`,
+      `  about ${(((rssRestarted - rssBefore) * 1024 * 1024) / pendingFull).toFixed(0)} bytes per pending notification with no ingest garbage on the heap.`,
       `- Slack back: ${drainedS === undefined ? `not drained within ${DRAIN_LIMIT_MS / 1000} s (${left.toLocaleString('en')} left)` : `drained in ${drainedS.toFixed(0)} s`} with ${drainMessages} Slack messages,`,
       `  ${slack.overLimit().length} answered 429 (over Slack's rate); peak RSS while draining ${drainPeakRss.toFixed(0)} MB.`,
     ].join('\n');

@@ -2,11 +2,11 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { alertmanagerFixture as fixture } from '../../support/webhooks.js';
+import { alertmanagerFixture as fixture, webhook } from '../../support/webhooks.js';
 import type { Acknowledgement } from '../../../src/alerting/acknowledgement/tokens.js';
 import { AlertReceiver } from '../../../src/alerting/receiver.js';
 import { ContactBook } from '../../../src/alerting/ingest/contacts.js';
-import { type Webhook } from '../../../src/alerting/ingest/payload.js';
+import { parseWebhook, type Webhook } from '../../../src/alerting/ingest/payload.js';
 import { planEscalation, planWebhook } from '../../../src/alerting/ingest/plan.js';
 import { Redactor } from '../../../src/alerting/ingest/redact.js';
 import { Router } from '../../../src/alerting/ingest/routing.js';
@@ -20,6 +20,13 @@ import { createLogger } from '../../../src/logger.js';
 import { startPostgres, type PostgresServer } from '../../support/postgres.js';
 import { startSlack } from '../../support/slack.js';
 import { tempDir, waitFor } from '../../support/util.js';
+
+/** A webhook body as the receiver reads it. */
+function parsedWebhook(body: unknown): Webhook {
+  const r = parseWebhook(body);
+  if (!r.ok) throw new Error(r.error);
+  return r.webhook;
+}
 
 const cfg = receiverSection.parse({});
 const now = Date.parse('2026-11-22T11:00:00Z');
@@ -167,6 +174,35 @@ describe.each([sqlite, postgres])('$name outbox (record stage)', (kind) => {
     expect(mails[1]!.inReplyTo).toBe(root);
     expect(mails[2]!.inReplyTo).toBe(root);
     expect(new Set(mails.map((m) => m.messageId)).size).toBe(3);
+  });
+
+  it('threads a pending reply to the digest that carried its firing mail, among many pending', async () => {
+    const s = await fresh();
+    // Many other notifications wait meanwhile; only the reply of the digested group moves.
+    await s.record(
+      Array.from({ length: 50 }, (_, i) =>
+        planWebhook(parsedWebhook(webhook({ alertname: `Other${i}`, severity: 'warning' })), ctx),
+      ),
+      now,
+      HOUR,
+    );
+    await s.record([planWebhook(fixture('apidown_0.json'), ctx)], now + 1, HOUR);
+    await s.record([planWebhook(fixture('apidown_2.json'), ctx)], now + 2, HOUR);
+    const mails = (await s.list({ limit: 200 })).filter(
+      (j) => j.channel === 'email' && j.groupKey.includes('ApiDown'),
+    );
+    const [resolved, firing] = mails;
+    expect([firing!.alertStatus, resolved!.alertStatus]).toEqual(['firing', 'resolved']);
+    expect(resolved!.inReplyTo).toBe(firing!.messageId);
+    await s.claim([firing!.id], now + 3);
+    await s.complete(
+      [{ id: firing!.id, attempts: 1, kind: 'sent', digest: { id: 'd9-1', messageId: '<digest-9@x.test>' } }],
+      now + 3,
+    );
+    expect((await s.get(resolved!.id))!.inReplyTo).toBe('<digest-9@x.test>');
+    const others = (await s.list({ limit: 200 })).filter((j) => j.groupKey.includes('Other'));
+    expect(others.length).toBeGreaterThan(0);
+    expect(others.every((j) => j.inReplyTo !== '<digest-9@x.test>')).toBe(true);
   });
 
   it('threads the same way when firing, still firing and resolved arrive in one batch', async () => {
