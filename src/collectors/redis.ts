@@ -6,6 +6,7 @@ import type { redisSection, redisTarget } from '../config/databases.js';
 import { redactUrl, scrubSecrets, urlPassword } from '../secrets.js';
 import { errorText } from '../logger.js';
 import { gauge, type MetricFamily } from '../metrics/exposition.js';
+import { settleWithin } from '../wait.js';
 import { remainingMs, type Collector, type ScrapeContext } from './collector.js';
 import { infoFamilies, parseInfo } from './redis-info.js';
 
@@ -18,6 +19,11 @@ export interface PrefixCount {
   scanned: number;
   partial: boolean;
   seconds: number;
+}
+
+/** A SCAN's result as the collector keeps it between scrapes: `at` is when it ended. */
+interface KeptPrefixCount extends PrefixCount {
+  at: number;
 }
 
 /** The prefixes a key belongs to: it is P, or starts with P + separator. Pure. */
@@ -51,6 +57,10 @@ export class RedisCollector implements Collector {
   private connecting: Promise<Redis> | undefined;
   private readonly safeUrl: string;
   private readonly db: string;
+  /** The last key-prefix SCAN's counts and when it ended. */
+  private prefixScan: KeptPrefixCount | undefined;
+  /** A key-prefix SCAN under way, and how to stop it. */
+  private scanning: { done: Promise<KeptPrefixCount | undefined>; controller: AbortController } | undefined;
 
   constructor(
     private readonly section: RedisSectionConfig,
@@ -102,19 +112,7 @@ export class RedisCollector implements Collector {
       ];
       const prefixes = this.cfg.key_prefixes ?? this.section.key_prefixes;
       if (prefixes.length > 0) {
-        // SCAN may be denied to a monitoring ACL user: the prefix series are then left out.
-        const scan = await optional(
-          scanPrefixes(
-            client,
-            prefixes,
-            this.section.key_prefix_separator,
-            scanBudgetMs(this.section.key_prefix_scan_timeout, ctx),
-            this.section.key_prefix_scan_max_keys,
-            ctx.signal,
-          ),
-          ctx,
-          'SCAN',
-        );
+        const scan = await this.prefixCounts(client, prefixes, ctx);
         if (ctx.signal.aborted) throw new RedisTargetError('scrape deadline passed during SCAN');
         if (scan) families.push(...prefixFamilies({ ...labels, db: this.db }, scan));
       }
@@ -130,7 +128,58 @@ export class RedisCollector implements Collector {
     }
   }
 
+  /**
+   * The key-prefix counts. A SCAN visits every key of the database, so it runs at most every
+   * key_prefix_scan_interval, in the background, on the scrape's connection: a scrape serves the
+   * last counts with their age while a new SCAN runs. Only when there are none yet (or the
+   * interval is 0) does a scrape wait for the SCAN, within its deadline. SCAN may be denied to a
+   * monitoring ACL user: the prefix series are then left out.
+   */
+  private async prefixCounts(
+    client: Redis,
+    prefixes: readonly string[],
+    ctx: ScrapeContext,
+  ): Promise<KeptPrefixCount | undefined> {
+    const kept = this.prefixScan;
+    const interval = this.section.key_prefix_scan_interval;
+    if (kept && interval > 0 && Date.now() - kept.at < interval) return kept;
+    const running = this.scanning ?? this.startScan(client, prefixes, ctx);
+    if (kept && interval > 0) return kept;
+    await settleWithin(running.done, scanBudgetMs(this.section.key_prefix_scan_timeout, ctx));
+    if (this.scanning === running) running.controller.abort();
+    return running.done;
+  }
+
+  private startScan(
+    client: Redis,
+    prefixes: readonly string[],
+    ctx: ScrapeContext,
+  ): NonNullable<RedisCollector['scanning']> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.section.key_prefix_scan_timeout);
+    const done = scanPrefixes(
+      client,
+      prefixes,
+      this.section.key_prefix_separator,
+      this.section.key_prefix_scan_timeout,
+      this.section.key_prefix_scan_max_keys,
+      controller.signal,
+    )
+      .then((result) => (this.prefixScan = { ...result, at: Date.now() }))
+      .catch((err: unknown) => {
+        ctx.logger.debug({ err: errorText(err) }, 'SCAN failed; the key-prefix metrics are left out');
+        return undefined;
+      })
+      .finally(() => {
+        clearTimeout(timer);
+        if (this.scanning?.done === done) this.scanning = undefined;
+      });
+    this.scanning = { done, controller };
+    return this.scanning;
+  }
+
   async close(): Promise<void> {
+    this.scanning?.controller.abort();
     const c = this.client;
     this.client = undefined;
     if (!c) return;
@@ -302,7 +351,7 @@ export async function scanPrefixes(
   return { counts, scanned, partial, seconds: (performance.now() - started) / 1000 };
 }
 
-function prefixFamilies(labels: Record<string, string>, scan: PrefixCount): MetricFamily[] {
+function prefixFamilies(labels: Record<string, string>, scan: KeptPrefixCount): MetricFamily[] {
   const keys = gauge(
     'redis_key_prefix_keys',
     'Keys per configured key prefix, counted by a time-budgeted SCAN (a lower bound when redis_key_prefix_keys_partial is 1).',
@@ -314,14 +363,18 @@ function prefixFamilies(labels: Record<string, string>, scan: PrefixCount): Metr
       'redis_key_prefix_keys_partial',
       'Whether the key-prefix SCAN was cut by its time budget, key cap or the scrape deadline (1) or covered the whole database (0).',
     ).add(labels, scan.partial ? 1 : 0),
-    gauge('redis_key_prefix_scanned_keys', 'Keys visited by the key-prefix SCAN in this scrape.').add(
+    gauge('redis_key_prefix_scanned_keys', 'Keys visited by the last key-prefix SCAN.').add(
       labels,
       scan.scanned,
     ),
-    gauge('redis_key_prefix_scan_duration_seconds', 'Duration of the key-prefix SCAN in this scrape.').add(
+    gauge('redis_key_prefix_scan_duration_seconds', 'Duration of the last key-prefix SCAN.').add(
       labels,
       scan.seconds,
     ),
+    gauge(
+      'redis_key_prefix_scan_age_seconds',
+      'Seconds since the key-prefix counts were read: a SCAN runs at most every key_prefix_scan_interval, in the background.',
+    ).add(labels, Math.max(0, (Date.now() - scan.at) / 1000)),
   ];
 }
 

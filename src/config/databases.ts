@@ -91,6 +91,11 @@ export const redisSection = z
     /** The SCAN stops after this long or this many keys; the counts are then marked partial. */
     key_prefix_scan_timeout: duration.default('1s'),
     key_prefix_scan_max_keys: z.number().int().positive().default(100_000),
+    /**
+     * A SCAN visits every key: it runs at most this often, in the background, and scrapes in
+     * between serve its counts with their age; 0 scans on every scrape.
+     */
+    key_prefix_scan_interval: duration.default('1m'),
     /** Caps on label values: the most-called commands, the lowest-numbered databases. */
     max_commands: z.number().int().nonnegative().default(100),
     max_dbs: z.number().int().nonnegative().default(16),

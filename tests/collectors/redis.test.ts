@@ -287,6 +287,46 @@ describe('Redis collector against a real Redis 7', () => {
     expect(r.code).toBe(0);
   });
 
+  it("serves the last SCAN's key-prefix counts with their age until key_prefix_scan_interval has passed", async () => {
+    const db = 5;
+    for (let i = 0; i < 3; i++) await redis.cli(['SET', `tool_result:kept${i}`, 'x'], { db });
+    const start = (interval: string) =>
+      startStackwatch({
+        config: `collectors:
+  filesystem:
+    enabled: false
+  redis:
+    key_prefix_scan_interval: ${interval}
+    targets:
+      - name: kept
+        url: redis://:${PASSWORD}@127.0.0.1:${redis.port}/${db}
+`,
+      });
+    const [hourly, always] = await Promise.all([start('1h'), start('0s')]);
+    try {
+      const read = async (h: StackwatchHandle) => {
+        const text = await (await fetch(`${h.url}/metrics`)).text();
+        return {
+          keys: value(text, 'redis_key_prefix_keys', { target: 'kept', prefix: 'tool_result' }),
+          scanned: value(text, 'redis_key_prefix_scanned_keys', { target: 'kept' }),
+          age: value(text, 'redis_key_prefix_scan_age_seconds', { target: 'kept' }),
+        };
+      };
+      // The first scrape waits for the first SCAN.
+      const first = await read(hourly);
+      expect(first).toMatchObject({ keys: 3, scanned: 3 });
+      expect((await read(always)).keys).toBe(3);
+      await redis.cli(['SET', 'tool_result:added', 'x'], { db });
+      // Within the interval: the last SCAN's counts, older now; with 0, every scrape scans.
+      const later = await read(hourly);
+      expect(later).toMatchObject({ keys: 3, scanned: 3 });
+      expect(later.age).toBeGreaterThanOrEqual(first.age as number);
+      expect(await read(always)).toMatchObject({ keys: 4, scanned: 4 });
+    } finally {
+      await Promise.all([hourly.stop(), always.stop()]);
+    }
+  });
+
   it('caps commands and databases, marks a cut SCAN partial, and logs the real auth error', async () => {
     const other = await startStackwatch({
       config: `collectors:
