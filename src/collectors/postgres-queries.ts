@@ -357,7 +357,10 @@ export const LOCK_MODES = [
 
 export function lockFamilies(rows: Row[], databases: string[], base: Labels): MetricFamily[] {
   const held = untyped('pg_locks_count', 'Number of locks (gauge; postgres_exporter name).');
-  const waiting = gauge('pg_locks_waiting', 'Lock requests not granted, by the waiting session’s database.');
+  const waiting = gauge(
+    'pg_locks_waiting',
+    'Lock requests not granted, by the database of the waiting session.',
+  );
   const values = new Map<string, number>();
   for (const r of rows) values.set(`${str(r.kind)}\0${str(r.datname)}\0${str(r.mode)}`, num(r.count));
   for (const datname of databases) {
@@ -611,13 +614,13 @@ export function replicationSlotFamilies(rows: Row[], base: Labels): MetricFamily
   );
   const diff = gauge(
     'pg_replication_slots_pg_wal_lsn_diff',
-    'WAL the slot holds back: current WAL position minus the slot’s restart_lsn, in bytes.',
+    'WAL the slot holds back: current WAL position minus the restart_lsn of the slot, in bytes.',
   );
   const isActive = gauge('pg_replication_slot_slot_is_active', 'Whether the slot is active (1) or not (0).');
   const current = gauge('pg_replication_slot_slot_current_wal_lsn', 'The current WAL position, in bytes.');
   const flushed = gauge(
     'pg_replication_slot_slot_confirmed_flush_lsn',
-    'The last WAL position the slot’s consumer confirmed, in bytes (0 for physical slots).',
+    'The last WAL position the consumer of the slot confirmed, in bytes (0 for physical slots).',
   );
   const safe = gauge(
     'pg_replication_slot_safe_wal_size_bytes',
@@ -625,7 +628,7 @@ export function replicationSlotFamilies(rows: Row[], base: Labels): MetricFamily
   );
   const status = gauge(
     'pg_replication_slot_wal_status',
-    'The slot’s WAL status (label wal_status); always 1.',
+    'The WAL status of the slot (label wal_status); always 1.',
   );
   for (const r of rows) {
     const slot = { ...base, slot_name: str(r.slot_name) };
