@@ -18,8 +18,6 @@ export interface ReceiverMetricsSource {
   };
   /** Replicas sharing the outbox as this one counts them (undefined while it is closed). */
   replicas: () => number | undefined;
-  /** Delivery attempts whose results the outbox could not record yet. */
-  unrecorded: () => number;
 }
 
 /** Receiver metrics, named like Alertmanager's own; every series starts at 0. */
@@ -40,10 +38,9 @@ export class ReceiverMetrics {
   readonly escalationChecks: Counter;
   readonly escalationSteps: Counter<'policy' | 'step'>;
   readonly replicas: Gauge;
-  readonly unrecorded: Gauge;
 
   constructor(registry: Registry, source: ReceiverMetricsSource) {
-    const { counts, backlog, replicas, unrecorded } = source;
+    const { counts, backlog, replicas } = source;
     this.notifications = new Counter({
       name: 'stackwatch_notifications_total',
       help: 'The total number of attempted notifications.',
@@ -115,14 +112,6 @@ export class ReceiverMetrics {
       collect() {
         lastReplicas = replicas() ?? lastReplicas;
         this.set(lastReplicas);
-      },
-    });
-    this.unrecorded = new Gauge({
-      name: 'stackwatch_delivery_results_unrecorded',
-      help: 'Delivery attempts whose results the outbox could not record yet (a full disk): held in memory and recorded again; while above 0 no new delivery starts.',
-      registers: [registry],
-      collect() {
-        this.set(unrecorded());
       },
     });
     this.errors = new Counter({
@@ -241,7 +230,6 @@ export class ReceiverMetrics {
       'stackwatch_outbox_oldest_age_seconds',
       'stackwatch_receiver_replicas',
       'stackwatch_escalation_steps_total',
-      'stackwatch_delivery_results_unrecorded',
     ])
       registry.removeSingleMetric(n);
   }

@@ -28,7 +28,6 @@ import { ConsoleToken } from './access/console-token.js';
 import type { NextEscalation, OnDuty } from './incidents/on-call.js';
 import type { Silence } from './maintenance/windows.js';
 import { alertNameOf } from './render/text.js';
-import { digestListPath } from './render/digest.js';
 import { pipe, type Stage } from './model/stage.js';
 import { storableText } from './outbox/storable.js';
 import type { AlertStore } from './outbox/contract.js';
@@ -98,18 +97,13 @@ export class AlertReceiver {
     this.setup = buildSetup(opts.config.receiver, this.logger, { overrides: () => this.overrides.list() });
     this.store = opts.store;
     this.metrics = new ReceiverMetrics(opts.registry, {
-      counts: async () => {
-        const counts = await this.store?.counts();
-        // The worker's count is read from memory: the same, without counting the rows at each scrape.
-        return counts && { ...counts, pending: this.worker.pendingCount() ?? counts.pending };
-      },
+      counts: async () => this.store?.counts(),
       backlog: {
-        stats: async () => this.worker.backlogStats() ?? this.store?.backlogStats(),
+        stats: async () => this.store?.backlogStats(),
         lanes: () => this.setup.lanes.names,
         now: this.now,
       },
       replicas: () => this.store?.replicas(),
-      unrecorded: () => this.worker.unrecordedResults,
     });
     this.consoleToken = new ConsoleToken({ store: () => this.store, logger: this.logger, now: this.now });
     this.acknowledgements = new Acknowledgements({
@@ -156,11 +150,11 @@ export class AlertReceiver {
       paceOf: (channel, destination) => paceOf(this.setup, channel, destination, this.store?.replicas() ?? 1),
       digestLink: (id) => {
         const base = this.setup.cfg.external_url;
-        return base ? `${base}${digestListPath(id)}` : undefined;
+        return base ? `${base}/notifications?digest=${encodeURIComponent(id)}` : undefined;
       },
       mailDomain: () => this.setup.mailDomain,
-      // Nothing polls: new work, results and other replicas' changes (PostgreSQL's NOTIFY) wake it.
-      idleMs: () => 30_000,
+      // Other replicas record into a shared outbox without waking this one.
+      idleMs: () => (this.setup.cfg.store.type === 'postgres' ? 1000 : 30_000),
       metrics: this.metrics,
       logger: this.logger,
       now: this.now,
@@ -253,7 +247,7 @@ export class AlertReceiver {
    */
   async notReadyReason(): Promise<string | undefined> {
     if (this.stopped) return 'the receiver is shutting down';
-    if (await this.openStore()) return this.worker.notReadyReason();
+    if (await this.openStore()) return undefined;
     const st = this.setup.cfg.store;
     const where = st.type === 'postgres' ? `postgres schema ${st.schema}` : `data_dir ${this.dataDir}`;
     return `the outbox cannot be opened (${where}): ${this.openError ?? 'unknown error'}`;
@@ -324,8 +318,6 @@ export class AlertReceiver {
     const old = this.setup;
     this.setup = buildSetup(config.receiver, this.logger, { overrides: () => this.overrides.list() });
     setTimeout(() => void closeSetup(old), 30_000).unref();
-    // Lanes and destinations may have changed: the pending work is read again, then delivered.
-    this.worker.reload();
     this.worker.wake();
   }
 
@@ -450,8 +442,7 @@ export class AlertReceiver {
 
   /** Waiting notifications per channel and lane. */
   async backlog() {
-    const store = this.requireStore();
-    return this.worker.backlogStats() ?? store.backlogStats();
+    return this.requireStore().backlogStats();
   }
 
   async getNotification(id: number): Promise<Job | undefined> {

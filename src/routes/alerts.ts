@@ -62,16 +62,14 @@ export function alertsRouter(deps: AlertsDeps): Router {
     next();
   });
 
-  // The body parser for the configured limit, made again only when a reload changes it.
-  let raw: { limit: number; parse: ReturnType<typeof express.raw> } | undefined;
-  const rawFor = (limit: number) => {
-    if (raw?.limit !== limit)
-      raw = { limit, parse: express.raw({ type: () => true, limit, inflate: false }) };
-    return raw.parse;
-  };
   router.post(
     path,
-    (req, res, next) => rawFor(deps.receiver()?.config.max_body_bytes ?? 1024 * 1024)(req, res, next),
+    (req, res, next) =>
+      express.raw({
+        type: () => true,
+        limit: deps.receiver()?.config.max_body_bytes ?? 1024 * 1024,
+        inflate: false,
+      })(req, res, next),
     async (req: Request, res: Response) => {
       const r = deps.receiver() as AlertReceiver;
       const buf = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);

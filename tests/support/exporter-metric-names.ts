@@ -118,7 +118,6 @@ export const exporterMetricNames = {
     'stackwatch_heartbeat_up',
     'stackwatch_heartbeat_last_seen_timestamp_seconds',
     'stackwatch_heartbeat_checks_total',
-    'stackwatch_delivery_results_unrecorded',
   ],
 } as const;
 

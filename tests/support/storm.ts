@@ -21,20 +21,13 @@ export const CRITICAL_MAIL = [ONCALL, OPS].sort().join(',');
 /** The Slack fake's default webhook path. */
 export const TEAM_WEBHOOK = '/services/T000/B000/XXXX';
 
-/**
- * The defaults, with test-speed retries and, unless `smtpRate` says otherwise, an SMTP server
- * that takes 1 message a second (`smtpRate: 0`: one that takes everything at once, the default).
- */
-export const stormConfig = (retryMaxDelay: string, extra = '', o: { smtpRate?: number } = {}) => `receiver:
+/** The defaults, with an SMTP server that takes 1 message a second and test-speed retries. */
+export const stormConfig = (retryMaxDelay: string, extra = '') => `receiver:
   webhook_token: ${STORM_TOKEN}
   escalation: { enabled: false }
-  email: { rate: ${o.smtpRate ?? 1}, burst: 2 }
+  email: { rate: 1, burst: 2 }
   retry: { base: 200ms, max_delay: ${retryMaxDelay}, max_attempts: 1000 }
 ${extra}`;
-
-/** Messages whose recipients include `address` (a person's mailbox). */
-export const mailbox = (msgs: readonly Message[], address: string) =>
-  msgs.filter((m) => m.channel === 'email' && m.destination.split(',').includes(address));
 
 /** Resolves when stackwatch's outbox has nothing pending. */
 export async function outboxDrained(url: string, timeoutMs = 90_000): Promise<void> {
@@ -126,10 +119,10 @@ interface Summary {
 
 const SUBJECT = /^\[(FIRING:\d+|RESOLVED)\] (\S+)/;
 
-/** Every message the humans received, in arrival order (by mail only without a Slack fake). */
-export function messages(slack: SlackHandle | undefined, smtp: SmtpHandle): Message[] {
+/** Every message the humans received, in arrival order. */
+export function messages(slack: SlackHandle, smtp: SmtpHandle): Message[] {
   const out: Message[] = [];
-  for (const r of slack?.delivered() ?? []) {
+  for (const r of slack.delivered()) {
     const body = r.body as { attachments?: { blocks?: { type: string; text?: { text?: string } }[] }[] };
     const blocks = body.attachments?.[0]?.blocks ?? [];
     const subject = blocks[0]?.text?.text ?? '';

@@ -152,9 +152,6 @@ export class EmailChannel implements Channel {
         html: d.rendered.html,
         messageId: d.messageId,
         headers: { 'X-Stackwatch-Kind': 'digest' },
-        // Chosen here: nodemailer would otherwise count the letters of a digest's text (hundreds
-        // of kilobytes) in arrays of one string per match to choose between the two.
-        textEncoding: 'quoted-printable',
       });
       return { kind: 'success' };
     } catch (err) {

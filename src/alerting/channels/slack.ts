@@ -128,11 +128,7 @@ export class SlackChannel implements Channel {
 
   private async post(url: string, msg: SlackMessage): Promise<DeliveryResult> {
     try {
-      // @slack/webhook merges its constructor options into every body it posts, the `timeout`
-      // given for its HTTP client among them: an undefined field is left out of the JSON, so
-      // Slack receives only the message's own fields.
-      const body = { ...msg, timeout: undefined } as unknown as Parameters<IncomingWebhook['send']>[0];
-      await (await this.hook(url)).send(body);
+      await (await this.hook(url)).send(msg as unknown as Parameters<IncomingWebhook['send']>[0]);
       return { kind: 'success' };
     } catch (err) {
       return classifySlackError(err as SlackError);

@@ -1,13 +1,13 @@
 import type { Destination } from '../model/destination.js';
+import type { BacklogEntry } from '../outbox/contract.js';
 import type { Lanes } from './lanes.js';
 import type { Pacer, RateBudget } from './pacing.js';
-import type { DestinationQueue, Pending } from './pending.js';
 
 export interface DigestPolicy {
   enabled: boolean;
   /** More non-urgent notifications than this waiting for one destination go out as a digest. */
   backlog: number;
-  /** …or more than this recorded for the destination within `windowMs`: a flood. */
+  /** …or more than this recorded for the destination within `windowMs`. */
   arrivals: number;
   windowMs: number;
   /** Shortest time between two digests to one destination. */
@@ -25,8 +25,8 @@ export interface PaceKey {
 }
 
 export type Send =
-  | { kind: 'single'; entry: Pending; pace: PaceKey }
-  | { kind: 'digest'; entries: Pending[]; urgent: boolean; destination: string; pace: PaceKey };
+  | { kind: 'single'; entry: BacklogEntry; pace: PaceKey }
+  | { kind: 'digest'; entries: BacklogEntry[]; urgent: boolean; destination: string; pace: PaceKey };
 
 export interface DispatchPlan {
   sends: Send[];
@@ -35,8 +35,8 @@ export interface DispatchPlan {
 }
 
 export interface DispatchInput {
-  /** The destinations of one channel with pending work (pending.ts). */
-  queues: readonly DestinationQueue[];
+  entries: readonly BacklogEntry[];
+  inFlight: ReadonlySet<number>;
   now: number;
   /** Deliveries this channel may start now (its concurrency minus those running). */
   free: number;
@@ -51,26 +51,23 @@ export interface DispatchDeps {
 }
 
 /**
- * The delivery policy, written once for every channel: which pending notifications of one
- * channel go now, alone or in a digest, and when to look again. It knows destinations and
- * their budgets, not channels.
+ * The delivery policy, written once: which pending notifications of one channel go now, alone
+ * or in a digest, and when to look again.
  *
- * - For one group on one destination only the oldest pending notification is eligible (the
- *   index offers no other), so a firing refused with 429 is never overtaken by its resolved.
+ * - For one group on one destination only the oldest pending notification is eligible, so a
+ *   firing refused with 429 is never overtaken by its later resolved.
  * - Urgent lanes (stackwatch's own alerts, critical) go first and one by one while the
  *   destination's bucket has tokens; when more are waiting than the bucket holds, the last
  *   token carries the rest in one digest naming every one.
  * - Other lanes may only use the bucket above a reserve of `burst − 1` tokens, so urgent
- *   notifications always find tokens. In a flood — more than `backlog` of them waiting, or
- *   more than `arrivals` recorded for the destination within the window, however fast the
- *   destination takes them — they are held and go as a digest at most every `intervalMs`;
- *   only when a digest could not carry all that waited does the next follow as soon as the
- *   budget allows, so a large backlog drains at the destination's pace.
- * - Nothing polls: the plan says when the next token, pause end or digest is due.
+ *   notifications always find tokens. Past the backlog or arrival threshold they go as a
+ *   digest at most every `intervalMs`.
+ * - Nothing polls: the plan says when the next token, pause end, retry or digest is due.
  */
 export class Dispatcher {
-  /** The last non-urgent digest per destination, and whether it left notifications behind. */
-  private readonly lastDigest = new Map<string, { at: number; full: boolean }>();
+  private readonly lastDigestAt = new Map<string, number>();
+  /** Recording times of notifications already dispatched, per destination, within the window. */
+  private readonly recent = new Map<string, number[]>();
 
   constructor(private readonly deps: () => DispatchDeps) {}
 
@@ -82,65 +79,88 @@ export class Dispatcher {
     const wake = (t: number) => {
       if (wakeAt === undefined || t < wakeAt) wakeAt = t;
     };
-    const destinations = input.queues
-      .map((q) => ({
-        q,
-        pace: paceOf(q.destination),
-        urgent: q.count(lanes, true),
-        rest: q.count(lanes, false),
-        rank: q.bestRank(lanes, true),
-      }))
-      .filter((d) => d.urgent + d.rest > 0)
-      .sort((a, b) => a.rank - b.rank);
+
+    // Eligible: the oldest pending notification of each group on each destination, when due.
+    const heads = new Set<string>();
+    const byDestination = new Map<string, { destination: Destination; list: BacklogEntry[] }>();
+    const sorted = [...input.entries].sort((a, b) => a.id - b.id);
+    for (const e of sorted) {
+      const head = `${e.destination.key}\0${e.groupKey}`;
+      if (heads.has(head)) continue;
+      heads.add(head);
+      if (input.inFlight.has(e.id)) continue;
+      if (e.nextAttemptAt > now) {
+        wake(e.nextAttemptAt);
+        continue;
+      }
+      let d = byDestination.get(e.destination.key);
+      if (!d) byDestination.set(e.destination.key, (d = { destination: e.destination, list: [] }));
+      d.list.push(e);
+    }
+    const order = (a: BacklogEntry, b: BacklogEntry) =>
+      lanes.rank(a.lane) - lanes.rank(b.lane) || a.id - b.id;
+    const destinations = [...byDestination].map(([key, { destination, list }]) => ({
+      key,
+      pace: paceOf(destination),
+      urgent: list.filter((e) => lanes.urgent(e.lane)).sort(order),
+      rest: list.filter((e) => !lanes.urgent(e.lane)).sort(order),
+    }));
+    destinations.sort((a, b) => bestRank(a.urgent, lanes) - bestRank(b.urgent, lanes));
     const sends: Send[] = [];
 
     // Urgent lanes first, over every destination, so they take the tokens before anything else.
     for (const d of destinations) {
-      if (!d.urgent) continue;
+      if (!d.urgent.length) continue;
       const bucket = pacer.bucket(d.pace.key, d.pace.budget);
-      while (d.urgent > 0 && free > 0) {
+      let waiting = d.urgent;
+      while (waiting.length && free > 0) {
         const tokens = Math.floor(bucket.available(now));
         if (tokens < 1) break;
-        const share = digest.enabled && d.urgent > tokens && d.urgent > 1 && tokens === 1;
-        const carried = d.q.take(lanes, true, share ? digest.maxUrgentItems : 1);
-        if (!carried.length) break;
-        bucket.tryTake(now);
-        sends.push(
-          carried.length === 1
-            ? { kind: 'single', entry: carried[0] as Pending, pace: d.pace }
-            : { kind: 'digest', entries: carried, urgent: true, destination: d.q.key, pace: d.pace },
-        );
-        d.urgent -= carried.length;
+        const share = digest.enabled && waiting.length > tokens && waiting.length > 1;
+        if (share && tokens === 1) {
+          const carried = waiting.slice(0, digest.maxUrgentItems);
+          bucket.tryTake(now);
+          sends.push({ kind: 'digest', entries: carried, urgent: true, destination: d.key, pace: d.pace });
+          this.dispatched(d.key, carried, now, digest.windowMs);
+          waiting = waiting.slice(carried.length);
+        } else {
+          const first = waiting[0] as BacklogEntry;
+          bucket.tryTake(now);
+          sends.push({ kind: 'single', entry: first, pace: d.pace });
+          this.dispatched(d.key, [first], now, digest.windowMs);
+          waiting = waiting.slice(1);
+        }
         free--;
       }
-      if (d.urgent > 0 && free > 0) wake(now + Math.max(1, bucket.waitMs(now)));
+      if (waiting.length && free > 0) wake(now + Math.max(1, bucket.waitMs(now)));
+      d.urgent = waiting;
     }
 
-    // Then the other lanes, above the reserve, as digests in a flood.
+    // Then the other lanes, above the reserve, as digests in a storm.
     for (const d of destinations) {
-      if (!d.rest || free <= 0) continue;
-      if (d.urgent) continue; // urgent ones of this destination still wait for tokens
+      if (!d.rest.length || free <= 0) continue;
       const bucket = pacer.bucket(d.pace.key, d.pace.budget);
       const reserve = Math.max(0, d.pace.budget.burst - 1);
-      const flood =
+      if (d.urgent.length) continue; // urgent ones of this destination still wait for tokens
+      const storm =
         digest.enabled &&
-        (d.rest > digest.backlog || d.q.arrivalsSince(now - digest.windowMs) > digest.arrivals);
-      if (!flood) {
-        while (d.rest > 0 && free > 0) {
+        d.rest.length > 1 &&
+        (d.rest.length > digest.backlog ||
+          this.arrivals(d.key, d.rest, now, digest.windowMs) > digest.arrivals);
+      if (!storm) {
+        for (const e of d.rest) {
+          if (free <= 0) break;
           if (!bucket.tryTake(now, reserve)) {
             wake(now + Math.max(1, bucket.waitMs(now, reserve)));
             break;
           }
-          const [one] = d.q.take(lanes, false, 1);
-          if (!one) break;
-          sends.push({ kind: 'single', entry: one, pace: d.pace });
-          d.rest--;
+          sends.push({ kind: 'single', entry: e, pace: d.pace });
+          this.dispatched(d.key, [e], now, digest.windowMs);
           free--;
         }
         continue;
       }
-      const last = this.lastDigest.get(d.q.key);
-      const nextDigest = last && !last.full ? last.at + digest.intervalMs : -Infinity;
+      const nextDigest = (this.lastDigestAt.get(d.key) ?? -Infinity) + digest.intervalMs;
       if (now < nextDigest) {
         wake(nextDigest);
         continue;
@@ -149,20 +169,42 @@ export class Dispatcher {
         wake(now + Math.max(1, bucket.waitMs(now, reserve)));
         continue;
       }
-      const carried = d.q.take(lanes, false, digest.maxItems);
-      if (!carried.length) continue;
-      const full = d.rest > carried.length;
-      this.lastDigest.set(d.q.key, { at: now, full });
-      sends.push(
-        carried.length === 1
-          ? { kind: 'single', entry: carried[0] as Pending, pace: d.pace }
-          : { kind: 'digest', entries: carried, urgent: false, destination: d.q.key, pace: d.pace },
-      );
+      const carried = d.rest.slice(0, digest.maxItems);
+      sends.push({ kind: 'digest', entries: carried, urgent: false, destination: d.key, pace: d.pace });
+      this.dispatched(d.key, carried, now, digest.windowMs);
+      this.lastDigestAt.set(d.key, now);
       free--;
-      // More than a digest carries: the next as soon as the budget allows. Otherwise what
-      // arrives from now on wakes the worker, and waits for the interval.
-      if (full) wake(now + Math.max(1, bucket.waitMs(now, reserve)));
+      if (d.rest.length > carried.length) wake(now + digest.intervalMs);
     }
     return { sends, wakeAt };
   }
+
+  /** Notifications recorded for a destination within the window: waiting ones and dispatched ones. */
+  private arrivals(
+    destination: string,
+    waiting: readonly BacklogEntry[],
+    now: number,
+    windowMs: number,
+  ): number {
+    const since = now - windowMs;
+    const sent = (this.recent.get(destination) ?? []).filter((t) => t > since).length;
+    return sent + waiting.filter((e) => e.createdAt > since).length;
+  }
+
+  private dispatched(
+    destination: string,
+    entries: readonly BacklogEntry[],
+    now: number,
+    windowMs: number,
+  ): void {
+    const since = now - windowMs;
+    const kept = (this.recent.get(destination) ?? []).filter((t) => t > since);
+    for (const e of entries) if (e.createdAt > since) kept.push(e.createdAt);
+    // Bounded: only whether the threshold is passed matters, not the exact count past it.
+    this.recent.set(destination, kept.slice(-this.deps().digest.arrivals - 1));
+  }
+}
+
+function bestRank(entries: readonly BacklogEntry[], lanes: Lanes): number {
+  return entries.length ? lanes.rank((entries[0] as BacklogEntry).lane) : Infinity;
 }

@@ -75,11 +75,24 @@ export interface BacklogStat {
   oldestCreatedAt: number;
 }
 
+/** Pending notifications read for the dispatcher at most, per channel and tick. */
+export const BACKLOG_READ_LIMIT = 5000;
+
 /** Notification jobs: recorded with their dedup keys and threads, claimed, completed, listed. */
 export interface JobOutbox {
   /** Records many webhooks in ONE transaction (group commit). Throws when it cannot commit. */
   record(batch: readonly IngestRecord[], now: number, dedupWindowMs: number): Promise<RecordOutcome[]>;
   due(channel: ChannelName, now: number, limit: number, exclude: ReadonlySet<number>): Promise<Job[]>;
+  /**
+   * Pending notifications of a channel (due or not, without content), lane by lane in the
+   * given order and by id within a lane, at most `limit`.
+   */
+  backlog(
+    channel: ChannelName,
+    lanes: readonly string[],
+    now: number,
+    limit: number,
+  ): Promise<BacklogEntry[]>;
   /** Takes these pending notifications for delivery (with PostgreSQL: claims them for this replica). */
   claim(ids: readonly number[], now: number): Promise<Job[]>;
   backlogStats(): Promise<BacklogStat[]>;
@@ -257,40 +270,6 @@ export interface SecretStore {
   deleteSecrets(prefix: string): Promise<void>;
 }
 
-/** A pending notification as the delivery worker's index holds it (delivery/pending.ts). */
-export interface PendingEntry extends BacklogEntry {
-  channel: ChannelName;
-  /** Claimed by another replica (PostgreSQL) until then; 0 when no other replica holds it. */
-  heldUntil: number;
-}
-
-/**
- * A change to the pending work, as the outbox announces it once committed: this process's own
- * at once, other replicas' (PostgreSQL) as the database notifies them. Each says what a
- * notification's state now is, so applying one twice changes nothing.
- */
-export type OutboxChange =
-  /** Recorded, escalated or re-driven: pending now. */
-  | { kind: 'pending'; entries: readonly PendingEntry[] }
-  /** Claimed by another replica until `until`. */
-  | { kind: 'claimed'; ids: readonly number[]; until: number }
-  /** An attempt failed and is retried at `nextAttemptAt`. */
-  | { kind: 'retry'; retries: readonly { id: number; nextAttemptAt: number }[] }
-  /** Sent or given up: no longer pending. */
-  | { kind: 'done'; ids: readonly number[] }
-  /** Changes may have been missed (the notification connection was lost): read the pending work again. */
-  | { kind: 'resync' };
-
-/** The pending work read in bounded pages, and every later change to it. */
-export interface PendingWork {
-  /** Pending notifications with an id above `after`, by id, at most `limit`. */
-  pendingPage(after: number, limit: number): Promise<PendingEntry[]>;
-  /** Those of `ids` still pending, as they are now. */
-  pendingRows(ids: readonly number[]): Promise<PendingEntry[]>;
-  /** Calls `listener` with every change from now on; returns a function that stops it. */
-  watchPending(listener: (change: OutboxChange) => void): () => void;
-}
-
 /**
  * The durable outbox: jobs, dedup, threads, escalation state, maintenance windows,
  * acknowledgements, heartbeats, schedule overrides and escalation policies' episodes,
@@ -307,5 +286,4 @@ export interface AlertStore
     EscalationProgress,
     IncidentStore,
     SecretStore,
-    OutboxLifecycle,
-    PendingWork {}
+    OutboxLifecycle {}

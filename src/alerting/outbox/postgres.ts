@@ -5,7 +5,7 @@
 // replicas split the work instead of repeating it, and a replica that dies mid-delivery leaves
 // its jobs to the others once the lease ends. A delivery cut off by that death may have
 // reached its reader: at least once, as Alertmanager itself delivers.
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { ChannelName } from '../../config/receiver.js';
 import type { Acknowledgement } from '../acknowledgement/tokens.js';
@@ -34,18 +34,12 @@ import {
   isThreaded,
   jobFilterWhere,
   jobValues,
-  DELIVERY_INDEXES,
-  ChangeListeners,
-  changesOf,
-  digestThreads,
-  PENDING_COLUMNS,
-  pendingEntryOf,
   pruneHorizons,
   silenceValues,
   threadStep,
   toAck,
+  toBacklogEntry,
   toJob,
-  toPendingEntry,
   toSilence,
   type AckRow,
   type BacklogRow,
@@ -59,17 +53,15 @@ import type {
   AttemptOutcome,
   EpisodeRef,
   EscalationEpisode,
+  BacklogEntry,
   BacklogStat,
   EscalationCandidate,
   EscalationStatus,
   GroupState,
   JobFilter,
-  OutboxChange,
-  PendingEntry,
   StoreCounts,
 } from './contract.js';
 import type { GroupEvent, GroupEventSpec } from '../model/group-event.js';
-import { decodeChange, encodeChange, type WireChange } from './notify.js';
 import type {
   IngestRecord,
   Job,
@@ -119,6 +111,7 @@ CREATE TABLE IF NOT EXISTS ${s}.jobs (
   lane TEXT NOT NULL DEFAULT '',
   digest TEXT
 );
+CREATE INDEX IF NOT EXISTS jobs_due ON ${s}.jobs (status, channel, next_attempt_at);
 CREATE INDEX IF NOT EXISTS jobs_updated ON ${s}.jobs (status, updated_at);
 CREATE TABLE IF NOT EXISTS ${s}.dedup (key TEXT PRIMARY KEY, created_at BIGINT NOT NULL);
 CREATE INDEX IF NOT EXISTS dedup_created ON ${s}.dedup (created_at);
@@ -163,7 +156,9 @@ CREATE TABLE IF NOT EXISTS ${s}.secrets (
 function laneSql(s: string): string {
   return `
 ALTER TABLE ${s}.jobs ADD COLUMN IF NOT EXISTS lane TEXT NOT NULL DEFAULT '';
-ALTER TABLE ${s}.jobs ADD COLUMN IF NOT EXISTS digest TEXT;`;
+ALTER TABLE ${s}.jobs ADD COLUMN IF NOT EXISTS digest TEXT;
+CREATE INDEX IF NOT EXISTS jobs_lane ON ${s}.jobs (status, channel, lane, id);
+CREATE INDEX IF NOT EXISTS jobs_digest ON ${s}.jobs (digest);`;
 }
 
 /**
@@ -207,16 +202,6 @@ export class PgStore implements AlertStore {
   private beat?: Promise<void>;
   /** The caller's clock against Date.now(), so renewals extend leases on the callers' time. */
   private clockOffsetMs = 0;
-  private readonly changes = new ChangeListeners();
-  /** The connection that LISTENs for the other replicas' changes (notify.ts). */
-  private listener?: pg.Client;
-  private relistenTimer?: NodeJS.Timeout;
-  private closed = false;
-  /** Other replicas' changes, applied one after another (a recorded one needs its rows read first). */
-  private inbox: WireChange[] = [];
-  private draining = false;
-  /** The NOTIFY channel of this schema (an identifier of at most 63 bytes). */
-  private readonly channel: string;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -224,10 +209,6 @@ export class PgStore implements AlertStore {
   ) {
     this.t = (table) => `${opts.schema}.${table}`;
     this.oncall = new PgOncallTables(opts.schema);
-    this.channel =
-      opts.schema.length <= 40
-        ? `stackwatch_outbox_${opts.schema}`
-        : `stackwatch_outbox_${createHash('sha256').update(opts.schema).digest('hex').slice(0, 32)}`;
   }
 
   /** Connects and creates the schema; throws (the webhook answers 503) when PostgreSQL cannot be reached. */
@@ -280,13 +261,7 @@ export class PgStore implements AlertStore {
           await c.query("SELECT pg_advisory_xact_lock(hashtext('stackwatch-receiver-schema'))");
           await c.query(oncallSchemaSql(opts.schema));
         });
-      // The indexes delivery needs (rules.ts), given here to outboxes made before them; a user
-      // without CREATE works without them, only more slowly.
-      await pool
-        .query(DELIVERY_INDEXES(`${opts.schema}.threads`, `${opts.schema}.jobs`, `${opts.schema}.`))
-        .catch(() => undefined);
       await store.heartbeat();
-      await store.listen();
     } catch (err) {
       await pool.end().catch(() => undefined);
       throw err;
@@ -354,7 +329,6 @@ export class PgStore implements AlertStore {
     }[],
     now: number,
     window: number,
-    pending: PendingEntry[],
   ): Promise<RecordOutcome[]> {
     const keys = [...new Set(batch.flatMap((r) => r.jobs.map((j) => j.dedupKey)))].sort();
     const fresh = new Set<string>();
@@ -417,12 +391,6 @@ export class PgStore implements AlertStore {
         ],
       );
       for (const row of inserted.rows) idOf.set(row.dedup_key, row.id);
-      // Each recorded key is fresh once in the batch: it names its job.
-      for (const j of recorded) {
-        const entry = pendingEntryOf(idOf.get(j.dedupKey) as number, j, now);
-        if (entry) pending.push(entry);
-      }
-      await this.notify(c, { kind: 'pending', ids: pending.map((e) => e.id) });
     }
     await this.groupBatch(c, batch, outcomes, now);
     const escalations = batch.flatMap(
@@ -511,117 +479,6 @@ export class PgStore implements AlertStore {
     );
   }
 
-  /** Announces a change to the other replicas; with `c` a transaction's client, at its commit. */
-  private async notify(c: Querier, change: WireChange): Promise<void> {
-    const payloads = encodeChange(this.owner, change);
-    if (payloads.length)
-      await c.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [this.channel, payloads]);
-  }
-
-  watchPending(listener: (change: OutboxChange) => void): () => void {
-    return this.changes.watch(listener);
-  }
-
-  private toPending(
-    r: BacklogRow & { claimed_by: string | null; claimed_until: number | null },
-  ): PendingEntry {
-    const held = r.claimed_by !== null && r.claimed_by !== this.owner ? (r.claimed_until ?? 0) : 0;
-    return toPendingEntry(r, held);
-  }
-
-  async pendingPage(after: number, limit: number): Promise<PendingEntry[]> {
-    const r = await this.pool.query<BacklogRow & { claimed_by: string | null; claimed_until: number | null }>(
-      `SELECT ${PENDING_COLUMNS}, claimed_by, claimed_until FROM ${this.t('jobs')}
-       WHERE status = 'pending' AND id > $1 ORDER BY id LIMIT $2`,
-      [after, limit],
-    );
-    return r.rows.map((row) => this.toPending(row));
-  }
-
-  async pendingRows(ids: readonly number[]): Promise<PendingEntry[]> {
-    if (!ids.length) return [];
-    const r = await this.pool.query<BacklogRow & { claimed_by: string | null; claimed_until: number | null }>(
-      `SELECT ${PENDING_COLUMNS}, claimed_by, claimed_until FROM ${this.t('jobs')}
-       WHERE id = ANY($1::bigint[]) AND status = 'pending' ORDER BY id`,
-      [[...ids]],
-    );
-    return r.rows.map((row) => this.toPending(row));
-  }
-
-  /**
-   * LISTENs for the other replicas' changes on a connection of its own. When it breaks, it
-   * connects again (every second at first, then up to every 10 s) and announces a resync, since
-   * changes made meanwhile were not heard.
-   */
-  private async listen(): Promise<void> {
-    const client = new pg.Client({
-      connectionString: this.opts.dsn,
-      connectionTimeoutMillis: this.opts.connectTimeoutMs ?? 5000,
-      application_name: 'stackwatch-receiver',
-    });
-    let lost = false;
-    const onLost = () => {
-      if (lost) return;
-      lost = true;
-      if (this.listener === client) this.listener = undefined;
-      client.end().catch(() => undefined);
-      this.relisten(1000);
-    };
-    client.on('error', onLost);
-    client.on('end', onLost);
-    client.on('notification', (msg) => {
-      const decoded = msg.payload ? decodeChange(msg.payload) : undefined;
-      // This replica's own changes were announced to it as they committed.
-      if (!decoded || decoded.owner === this.owner) return;
-      this.inbox.push(decoded.change);
-      void this.drainInbox();
-    });
-    try {
-      await client.connect();
-      await client.query(`LISTEN "${this.channel}"`);
-    } catch (err) {
-      lost = true;
-      await client.end().catch(() => undefined);
-      throw err;
-    }
-    this.listener = client;
-  }
-
-  private relisten(delayMs: number): void {
-    if (this.closed || this.relistenTimer) return;
-    this.relistenTimer = setTimeout(() => {
-      this.relistenTimer = undefined;
-      this.listen()
-        .then(() => this.changes.announce({ kind: 'resync' }))
-        .catch(() => this.relisten(Math.min(10_000, delayMs * 2)));
-    }, delayMs);
-    this.relistenTimer.unref();
-  }
-
-  /** Applies the other replicas' changes in the order they committed. */
-  private async drainInbox(): Promise<void> {
-    if (this.draining) return;
-    this.draining = true;
-    try {
-      while (this.inbox.length && !this.closed) {
-        const change = this.inbox.shift() as WireChange;
-        if (change.kind !== 'pending') {
-          this.changes.announce(change);
-          continue;
-        }
-        try {
-          this.changes.announce({ kind: 'pending', entries: await this.pendingRows(change.ids) });
-        } catch {
-          // Unreadable now: the pending work is read again from the outbox.
-          this.inbox = [];
-          this.changes.announce({ kind: 'resync' });
-        }
-      }
-    } finally {
-      this.draining = false;
-    }
-  }
-
   /** Email threading for the recorded jobs, in order: the In-Reply-To of each, and the roots kept. */
   private async threadBatch(c: Querier, jobs: readonly JobSpec[], now: number): Promise<(string | null)[]> {
     const threaded = jobs.filter(isThreaded);
@@ -687,10 +544,7 @@ export class PgStore implements AlertStore {
   }
 
   async record(batch: readonly IngestRecord[], now: number, dedupWindowMs: number): Promise<RecordOutcome[]> {
-    const pending: PendingEntry[] = [];
-    const out = await this.tx((c) => this.insertBatch(c, storable(batch), now, dedupWindowMs, pending));
-    this.changes.announce({ kind: 'pending', entries: pending });
-    return out;
+    return this.tx((c) => this.insertBatch(c, storable(batch), now, dedupWindowMs));
   }
 
   /** Claims up to `limit` due jobs of a channel for this replica (skipping those another holds). */
@@ -711,6 +565,24 @@ export class PgStore implements AlertStore {
     return r.rows.sort((a, b) => a.next_attempt_at - b.next_attempt_at || a.id - b.id).map(toJob);
   }
 
+  async backlog(
+    channel: ChannelName,
+    lanes: readonly string[],
+    now: number,
+    limit: number,
+  ): Promise<BacklogEntry[]> {
+    // Lane by lane (a lane a reload removed comes last), leaving out what another replica holds.
+    const r = await this.pool.query<BacklogRow>(
+      `SELECT id, created_at, next_attempt_at, group_key, channel, recipients, slack_webhook, lane
+       FROM ${this.t('jobs')}
+       WHERE status = 'pending' AND channel = $1 AND (claimed_until IS NULL OR claimed_until <= $3
+         OR claimed_by = $4)
+       ORDER BY COALESCE(array_position($2::text[], lane), 2147483647), id LIMIT $5`,
+      [channel, lanes, now, this.owner, limit],
+    );
+    return r.rows.map(toBacklogEntry);
+  }
+
   async claim(ids: readonly number[], now: number): Promise<Job[]> {
     if (!ids.length) return [];
     const r = await this.pool.query<JobRow>(
@@ -727,12 +599,6 @@ export class PgStore implements AlertStore {
       r.rows.map((row) => row.id),
       now,
     );
-    // The others leave these alone until the lease ends (or they hear the result).
-    await this.notify(this.pool, {
-      kind: 'claimed',
-      ids: r.rows.map((row) => row.id),
-      until: now + this.opts.claimTimeoutMs,
-    }).catch(() => undefined);
     const byId = new Map(r.rows.map((row) => [row.id, row]));
     return ids.flatMap((id) => {
       const row = byId.get(id);
@@ -781,80 +647,54 @@ export class PgStore implements AlertStore {
   }
 
   async complete(outcomes: readonly AttemptOutcome[], now: number): Promise<void> {
-    const { done, retries } = changesOf(outcomes);
+    for (const o of outcomes) this.held.delete(o.id);
     await this.tx(async (c) => {
-      if (done.length) await this.notify(c, { kind: 'done', ids: done });
-      if (retries.length) await this.notify(c, { kind: 'retry', retries });
-      const all = [...storable(outcomes)].sort((a, b) => a.id - b.id);
-      const sent = all.filter((o) => o.kind === 'sent');
-      const retry = all.filter((o) => o.kind === 'retry');
-      const dead = all.filter((o) => o.kind === 'dead');
-      if (sent.length)
-        await c.query(
-          `UPDATE ${this.t('jobs')} j SET status = 'sent', attempts = u.a, sent_at = $1, updated_at = $1,
-             last_error = NULL, claimed_by = NULL, claimed_until = NULL, digest = u.d
-           FROM unnest($2::bigint[], $3::int[], $4::text[]) AS u(id, a, d) WHERE j.id = u.id`,
-          [now, sent.map((o) => o.id), sent.map((o) => o.attempts), sent.map((o) => o.digest?.id ?? null)],
-        );
-      // Only while this replica still holds the claim: after the lease, the job is another's.
-      if (retry.length)
-        await c.query(
-          `UPDATE ${this.t('jobs')} j SET attempts = u.a, next_attempt_at = u.n, last_error = u.e, updated_at = $1,
-             claimed_by = NULL, claimed_until = NULL
-           FROM unnest($2::bigint[], $3::int[], $4::bigint[], $5::text[]) AS u(id, a, n, e)
-           WHERE j.id = u.id AND j.status = 'pending' AND (j.claimed_by = $6 OR j.claimed_by IS NULL)`,
-          [
-            now,
-            retry.map((o) => o.id),
-            retry.map((o) => o.attempts),
-            retry.map((o) => o.nextAttemptAt),
-            retry.map((o) => o.error),
-            this.owner,
-          ],
-        );
-      if (dead.length)
-        await c.query(
-          `UPDATE ${this.t('jobs')} j SET status = 'dead', attempts = u.a, last_error = u.e, updated_at = $1,
-             claimed_by = NULL, claimed_until = NULL
-           FROM unnest($2::bigint[], $3::int[], $4::text[]) AS u(id, a, e)
-           WHERE j.id = u.id AND j.status = 'pending' AND (j.claimed_by = $5 OR j.claimed_by IS NULL)`,
-          [now, dead.map((o) => o.id), dead.map((o) => o.attempts), dead.map((o) => o.error), this.owner],
-        );
-      // Firings carried by a digest mail: their threads (and replies already recorded) continue from the digest.
-      for (const d of digestThreads(all)) {
-        const carried = `(SELECT message_id FROM ${this.t('jobs')} WHERE id = ANY($2::bigint[]) AND message_id IS NOT NULL)`;
-        await c.query(
-          `UPDATE ${this.t('threads')} SET root_message_id = $1 WHERE root_message_id IN ${carried}`,
-          [d.messageId, d.ids],
-        );
-        await c.query(
-          `UPDATE ${this.t('jobs')} SET in_reply_to = $1 WHERE status = 'pending' AND in_reply_to IN ${carried}`,
-          [d.messageId, d.ids],
-        );
+      for (const o of storable(outcomes)) {
+        if (o.kind === 'sent') {
+          await c.query(
+            `UPDATE ${this.t('jobs')} SET status = 'sent', attempts = $1, sent_at = $2, updated_at = $2,
+               last_error = NULL, claimed_by = NULL, claimed_until = NULL, digest = $4 WHERE id = $3`,
+            [o.attempts, now, o.id, o.digest?.id ?? null],
+          );
+          if (o.digest?.messageId) {
+            // A firing carried by a digest mail: its thread (and replies already recorded) continue from the digest.
+            const mid = `(SELECT message_id FROM ${this.t('jobs')} WHERE id = $2)`;
+            await c.query(
+              `UPDATE ${this.t('threads')} SET root_message_id = $1 WHERE root_message_id = ${mid}`,
+              [o.digest.messageId, o.id],
+            );
+            await c.query(
+              `UPDATE ${this.t('jobs')} SET in_reply_to = $1 WHERE status = 'pending' AND in_reply_to = ${mid}`,
+              [o.digest.messageId, o.id],
+            );
+          }
+        } else if (o.kind === 'retry')
+          // Only while this replica still holds the claim: after the lease, the job is another's.
+          await c.query(
+            `UPDATE ${this.t('jobs')} SET attempts = $1, next_attempt_at = $2, last_error = $3, updated_at = $4,
+               claimed_by = NULL, claimed_until = NULL
+             WHERE id = $5 AND status = 'pending' AND (claimed_by = $6 OR claimed_by IS NULL)`,
+            [o.attempts, o.nextAttemptAt, o.error, now, o.id, this.owner],
+          );
+        else
+          await c.query(
+            `UPDATE ${this.t('jobs')} SET status = 'dead', attempts = $1, last_error = $2, updated_at = $3,
+               claimed_by = NULL, claimed_until = NULL
+             WHERE id = $4 AND status = 'pending' AND (claimed_by = $5 OR claimed_by IS NULL)`,
+            [o.attempts, o.error, now, o.id, this.owner],
+          );
       }
     });
-    // Held (and its lease renewed) until the result is recorded: a result that could not be
-    // recorded leaves the notification this replica's, not another's to send again.
-    for (const o of outcomes) this.held.delete(o.id);
-    if (done.length) this.changes.announce({ kind: 'done', ids: done });
-    if (retries.length) this.changes.announce({ kind: 'retry', retries });
   }
 
   async redrive(id: number, now: number): Promise<Job | undefined> {
-    const r = await this.tx(async (c) => {
-      const out = await c.query<JobRow>(
-        `UPDATE ${this.t('jobs')} SET status = 'pending', attempts = 0, age_from = $1, next_attempt_at = $1,
-           updated_at = $1, claimed_by = NULL, claimed_until = NULL
-         WHERE id = $2 AND status = 'dead' RETURNING *`,
-        [now, id],
-      );
-      if (out.rows.length) await this.notify(c, { kind: 'pending', ids: [id] });
-      return out;
-    });
-    const row = r.rows[0];
-    if (!row) return undefined;
-    this.changes.announce({ kind: 'pending', entries: [toPendingEntry({ ...row, lane: row.lane ?? '' })] });
-    return toJob(row);
+    const r = await this.pool.query<JobRow>(
+      `UPDATE ${this.t('jobs')} SET status = 'pending', attempts = 0, age_from = $1, next_attempt_at = $1,
+         updated_at = $1, claimed_by = NULL, claimed_until = NULL
+       WHERE id = $2 AND status = 'dead' RETURNING *`,
+      [now, id],
+    );
+    return r.rows[0] && toJob(r.rows[0]);
   }
 
   async get(id: number): Promise<Job | undefined> {
@@ -900,25 +740,20 @@ export class PgStore implements AlertStore {
     dedupWindowMs: number,
   ): Promise<RecordOutcome> {
     // Two replicas may both find the group due: the escalation's dedup key lets one record it.
-    const pending: PendingEntry[] = [];
-    const out = await this.tx(async (c) => {
-      pending.length = 0;
+    return this.tx(async (c) => {
       const stored = storable(jobs);
-      const [recorded] = await this.insertBatch(
+      const [out] = await this.insertBatch(
         c,
         [{ jobs: stored, event: escalationEventOf(stored, now) }],
         now,
         dedupWindowMs,
-        pending,
       );
       await c.query(`UPDATE ${this.t('groups')} SET escalated_at = $1 WHERE group_key = $2`, [
         now,
         storableText(groupKey),
       ]);
-      return recorded as RecordOutcome;
+      return out as RecordOutcome;
     });
-    this.changes.announce({ kind: 'pending', entries: pending });
-    return out;
   }
 
   async listSilences(): Promise<Silence[]> {
@@ -1002,16 +837,12 @@ export class PgStore implements AlertStore {
     dedupWindowMs: number,
   ): Promise<boolean> {
     const w = heartbeatWrite(this.t('heartbeats'), storable(next), now, (i) => `$${i}`);
-    const pending: PendingEntry[] = [];
-    const saved = await this.tx(async (c) => {
-      pending.length = 0;
+    return this.tx(async (c) => {
       // A replica writing the same row at once waits for this one, then finds the version moved on.
       if (((await c.query(w.sql, w.values)).rowCount ?? 0) === 0) return false;
-      if (record) await this.insertBatch(c, storable([record]), now, dedupWindowMs, pending);
+      if (record) await this.insertBatch(c, storable([record]), now, dedupWindowMs);
       return true;
     });
-    this.changes.announce({ kind: 'pending', entries: pending });
-    return saved;
   }
 
   async prune(now: number, retentionMs: number, dedupWindowMs: number): Promise<void> {
@@ -1063,22 +894,17 @@ export class PgStore implements AlertStore {
     dedupWindowMs: number,
   ): Promise<RecordOutcome | undefined> {
     // Two replicas may both find the step due: the conditional update lets one record it.
-    const pending: PendingEntry[] = [];
-    const out = await this.tx(async (c) => {
-      pending.length = 0;
+    return this.tx(async (c) => {
       if (!(await this.oncall.advance(c, ep, nextIndex))) return undefined;
       const stored = storable(jobs);
-      const [recorded] = await this.insertBatch(
+      const [out] = await this.insertBatch(
         c,
         [{ jobs: stored, event: escalationEventOf(stored, now) }],
         now,
         dedupWindowMs,
-        pending,
       );
-      return recorded;
+      return out;
     });
-    this.changes.announce({ kind: 'pending', entries: pending });
-    return out;
   }
 
   async groupStates(opts: { resolvedSince: number; limit: number }): Promise<GroupState[]> {
@@ -1173,11 +999,6 @@ export class PgStore implements AlertStore {
 
   /** A replica that stops cleanly stops counting at the others' next count: they take its share back. */
   async close(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.relistenTimer);
-    const listener = this.listener;
-    this.listener = undefined;
-    await listener?.end().catch(() => undefined);
     clearInterval(this.renewTimer);
     this.held.clear();
     await this.beat;

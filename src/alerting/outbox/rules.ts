@@ -6,15 +6,7 @@ import { createHash } from 'node:crypto';
 import type { ChannelName } from '../../config/receiver.js';
 import type { Acknowledgement } from '../acknowledgement/tokens.js';
 import { destinationOf } from '../model/destination.js';
-import type {
-  AttemptOutcome,
-  BacklogEntry,
-  EscalationEpisode,
-  GroupState,
-  JobFilter,
-  OutboxChange,
-  PendingEntry,
-} from './contract.js';
+import type { BacklogEntry, EscalationEpisode, GroupState, JobFilter } from './contract.js';
 import {
   groupEventOf,
   type GroupEvent,
@@ -56,24 +48,6 @@ export function pruneHorizons(now: number, retentionMs: number, dedupWindowMs: n
     groupStates: now - retentionMs,
   };
 }
-
-/**
- * The indexes of the jobs and threads tables that delivery needs, the same in both outboxes
- * (`threads` and `jobs` their names in SQL). Every webhook inserts jobs, so the jobs table keeps
- * only these and `jobs_updated` (pruning): pending jobs by id (the dispatcher's index is read
- * from them in pages); jobs by the digest that carried them (the API's `?digest=`); threads by
- * their root and pending replies by what they answer (a digest mail takes over the threads of
- * the firings it carries). Partial where most rows have nothing to index. The indexes these
- * replace are dropped.
- */
-export const DELIVERY_INDEXES = (threads: string, jobs: string, schema = '') => `
-CREATE INDEX IF NOT EXISTS jobs_pending ON ${jobs} (status, id);
-CREATE INDEX IF NOT EXISTS jobs_carried ON ${jobs} (digest) WHERE digest IS NOT NULL;
-CREATE INDEX IF NOT EXISTS threads_root ON ${threads} (root_message_id);
-CREATE INDEX IF NOT EXISTS jobs_reply ON ${jobs} (in_reply_to) WHERE status = 'pending' AND in_reply_to IS NOT NULL;
-DROP INDEX IF EXISTS ${schema}jobs_due;
-DROP INDEX IF EXISTS ${schema}jobs_lane;
-DROP INDEX IF EXISTS ${schema}jobs_digest;`;
 
 /** Whether a job takes part in email threading (muted jobs and Slack do not). */
 export function isThreaded(j: JobSpec): j is JobSpec & { threadKey: string; messageId: string } {
@@ -175,14 +149,6 @@ export function toJob(r: JobRow): Job {
   };
 }
 
-/** A notification's content as stored, written once for the jobs that share it (email and Slack). */
-const contentJson = new WeakMap<NotificationContent, string>();
-function contentText(c: NotificationContent): string {
-  let text = contentJson.get(c);
-  if (text === undefined) contentJson.set(c, (text = JSON.stringify(c)));
-  return text;
-}
-
 /** The columns a job is recorded with, from its spec (its times, attempts and In-Reply-To aside). */
 export function jobValues(j: JobSpec) {
   return {
@@ -195,7 +161,7 @@ export function jobValues(j: JobSpec) {
     slack_webhook: j.slackWebhook,
     status: j.status,
     alert_status: j.content.status,
-    content: contentText(j.content),
+    content: JSON.stringify(j.content),
     message_id: j.messageId ?? null,
     last_error: mutedText(j),
     lane: j.lane ?? '',
@@ -214,10 +180,6 @@ export interface BacklogRow {
   lane: string;
 }
 
-/** The columns the dispatcher's index reads: a row's place in the queues, never its content. */
-export const PENDING_COLUMNS =
-  'id, created_at, next_attempt_at, group_key, channel, recipients, slack_webhook, lane';
-
 export function toBacklogEntry(r: BacklogRow): BacklogEntry {
   return {
     id: r.id,
@@ -231,71 +193,6 @@ export function toBacklogEntry(r: BacklogRow): BacklogEntry {
     }),
     lane: r.lane,
   };
-}
-
-/** A pending row as the index holds it; `heldUntil` is another replica's lease, if any. */
-export function toPendingEntry(r: BacklogRow, heldUntil = 0): PendingEntry {
-  return { ...toBacklogEntry(r), channel: r.channel as ChannelName, heldUntil };
-}
-
-/** The index's view of a job just recorded as `id` at `now` (muted jobs are never pending). */
-export function pendingEntryOf(id: number, j: JobSpec, now: number): PendingEntry | undefined {
-  if (j.status !== 'pending') return undefined;
-  return {
-    id,
-    createdAt: now,
-    nextAttemptAt: now,
-    groupKey: j.content.groupKey,
-    destination: destinationOf(j),
-    lane: j.lane ?? '',
-    channel: j.channel,
-    heldUntil: 0,
-  };
-}
-
-/** The listeners of a store's changes to its pending work (PendingWork.watchPending). */
-export class ChangeListeners {
-  private readonly listeners = new Set<(change: OutboxChange) => void>();
-
-  watch(listener: (change: OutboxChange) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  /** Tells every listener of a committed change (a recording of nothing pending is no change). */
-  announce(change: OutboxChange): void {
-    if (change.kind === 'pending' && !change.entries.length) return;
-    for (const l of this.listeners) l(change);
-  }
-}
-
-/**
- * The digest mails among a batch of results, each with the notifications it carried: a firing
- * carried by a digest mail hands its thread (and the replies already recorded) to the digest.
- */
-export function digestThreads(outcomes: readonly AttemptOutcome[]): { messageId: string; ids: number[] }[] {
-  const byDigest = new Map<string, number[]>();
-  for (const o of outcomes) {
-    const mid = o.kind === 'sent' ? o.digest?.messageId : undefined;
-    if (!mid) continue;
-    const ids = byDigest.get(mid);
-    if (ids) ids.push(o.id);
-    else byDigest.set(mid, [o.id]);
-  }
-  return [...byDigest].map(([messageId, ids]) => ({ messageId, ids }));
-}
-
-/** What a batch of recorded results changes in the pending work (OutboxChange), in two parts. */
-export function changesOf(outcomes: readonly AttemptOutcome[]): {
-  done: number[];
-  retries: { id: number; nextAttemptAt: number }[];
-} {
-  const done: number[] = [];
-  const retries: { id: number; nextAttemptAt: number }[] = [];
-  for (const o of outcomes)
-    if (o.kind === 'retry') retries.push({ id: o.id, nextAttemptAt: o.nextAttemptAt });
-    else done.push(o.id);
-  return { done, retries };
 }
 
 export interface SilenceRow {

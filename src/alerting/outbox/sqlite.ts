@@ -28,18 +28,12 @@ import {
   isThreaded,
   jobFilterWhere,
   jobValues,
-  DELIVERY_INDEXES,
-  ChangeListeners,
-  changesOf,
-  digestThreads,
-  PENDING_COLUMNS,
-  pendingEntryOf,
   pruneHorizons,
   silenceValues,
   threadStep,
   toAck,
+  toBacklogEntry,
   toJob,
-  toPendingEntry,
   toSilence,
   type AckRow,
   type BacklogRow,
@@ -56,19 +50,17 @@ import type {
 import { storable, storableText } from './storable.js';
 import { SqliteOncallTables } from './sqlite-oncall.js';
 import type { ScheduleOverride } from '../oncall/schedule.js';
-import { WalSync } from './wal-sync.js';
 import type {
   AlertStore,
   EpisodeRef,
   EscalationEpisode,
   AttemptOutcome,
+  BacklogEntry,
   BacklogStat,
   EscalationCandidate,
   EscalationStatus,
   GroupState,
   JobFilter,
-  OutboxChange,
-  PendingEntry,
   StoreCounts,
 } from './contract.js';
 import type { GroupEvent, GroupEventSpec } from '../model/group-event.js';
@@ -98,6 +90,7 @@ CREATE TABLE IF NOT EXISTS jobs (
   lane TEXT NOT NULL DEFAULT '',
   digest TEXT
 );
+CREATE INDEX IF NOT EXISTS jobs_due ON jobs (status, channel, next_attempt_at);
 CREATE INDEX IF NOT EXISTS jobs_updated ON jobs (status, updated_at);
 CREATE TABLE IF NOT EXISTS dedup (
   key TEXT NOT NULL UNIQUE,
@@ -214,23 +207,22 @@ function prepareStatements(db: Database.Database) {
       `UPDATE jobs SET status = 'sent', attempts = ?, sent_at = ?, updated_at = ?, last_error = NULL, digest = ?
        WHERE id = ?`,
     ),
-    // Firings carried by a digest mail (@ids, a JSON array): their threads (and replies already
-    // recorded) continue from the digest.
-    threadsToDigest: db.prepare(
-      `UPDATE threads SET root_message_id = @digest WHERE root_message_id IN
-         (SELECT message_id FROM jobs WHERE id IN (SELECT value FROM json_each(@ids)) AND message_id IS NOT NULL)`,
+    // A firing carried by a digest mail: its thread (and replies already recorded) continue from the digest.
+    threadToDigest: db.prepare(
+      `UPDATE threads SET root_message_id = @digest WHERE root_message_id = (SELECT message_id FROM jobs WHERE id = @id)`,
     ),
-    // By the replies' index, named: SQLite's planner otherwise walks every pending notification
-    // (jobs_pending) for each digest recorded, a cost that grows with the backlog.
     repliesToDigest: db.prepare(
-      `UPDATE jobs INDEXED BY jobs_reply SET in_reply_to = @digest
-       WHERE status = 'pending' AND in_reply_to IS NOT NULL AND in_reply_to IN
-         (SELECT message_id FROM jobs WHERE id IN (SELECT value FROM json_each(@ids)) AND message_id IS NOT NULL)`,
+      `UPDATE jobs SET in_reply_to = @digest WHERE status = 'pending'
+         AND in_reply_to = (SELECT message_id FROM jobs WHERE id = @id)`,
     ),
-    pendingPage: db.prepare(
-      `SELECT ${PENDING_COLUMNS} FROM jobs WHERE status = 'pending' AND id > ? ORDER BY id LIMIT ?`,
+    backlog: db.prepare(
+      `SELECT id, created_at, next_attempt_at, group_key, channel, recipients, slack_webhook, lane FROM jobs
+       WHERE status = 'pending' AND channel = ? AND lane = ? ORDER BY id LIMIT ?`,
     ),
-    pendingRow: db.prepare(`SELECT ${PENDING_COLUMNS} FROM jobs WHERE id = ? AND status = 'pending'`),
+    backlogAll: db.prepare(
+      `SELECT id, created_at, next_attempt_at, group_key, channel, recipients, slack_webhook, lane FROM jobs
+       WHERE status = 'pending' AND channel = ? ORDER BY id LIMIT ?`,
+    ),
     backlogStats: db.prepare(
       `SELECT channel, lane, COUNT(*) AS n, MIN(created_at) AS oldest FROM jobs WHERE status = 'pending'
        GROUP BY channel, lane`,
@@ -246,10 +238,6 @@ function prepareStatements(db: Database.Database) {
        WHERE id = ? AND status = 'dead'`,
     ),
     get: db.prepare('SELECT * FROM jobs WHERE id = ?'),
-    // Many ids in one statement (a digest claims hundreds), as a JSON array.
-    pendingOf: db.prepare(
-      `SELECT * FROM jobs WHERE id IN (SELECT value FROM json_each(?)) AND status = 'pending'`,
-    ),
     counts: db.prepare('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status'),
     silences: db.prepare('SELECT * FROM silences ORDER BY starts_at'),
     silenceAdd: db.prepare(
@@ -329,47 +317,18 @@ function secretStatements(db: Database.Database) {
 
 type Statements = ReturnType<typeof prepareStatements>;
 
-/** A batch of webhooks waiting to be committed, and its caller. */
-interface QueuedRecord {
-  batch: readonly IngestRecord[];
-  now: number;
-  window: number;
-  resolve: (out: RecordOutcome[]) => void;
-  reject: (err: unknown) => void;
-}
-
-/**
- * SQLite (WAL) under the data dir: an accepted webhook survives kill -9 and power loss. Commits
- * run with synchronous=NORMAL and whatever must survive power loss waits for an fsync of the
- * write-ahead log off the event loop (wal-sync.ts) before it is answered.
- */
+/** SQLite (WAL, synchronous=FULL) under the data dir: an accepted webhook survives kill -9 and power loss. */
 export class SqliteStore implements AlertStore {
   readonly db: Database.Database;
-  private readonly wal: WalSync;
   private readonly st: Statements;
-  private readonly recordTx: (
-    batch: readonly IngestRecord[],
-    now: number,
-    window: number,
-    pending: PendingEntry[],
-  ) => RecordOutcome[];
+  private readonly recordTx: (batch: readonly IngestRecord[], now: number, window: number) => RecordOutcome[];
   private readonly completeTx: (outcomes: readonly AttemptOutcome[], now: number) => void;
   private readonly escalateTx: (
     groupKey: string,
     jobs: readonly JobSpec[],
     now: number,
     window: number,
-    pending: PendingEntry[],
   ) => RecordOutcome;
-  private readonly changes = new ChangeListeners();
-  private readonly recordAllTx: (
-    queued: readonly QueuedRecord[],
-    pending: PendingEntry[],
-    done: { q: QueuedRecord; out: RecordOutcome[] }[],
-  ) => void;
-  /** Batches waiting for the fsync in progress, and whether one is. */
-  private toRecord: QueuedRecord[] = [];
-  private recording = false;
   private readonly putAckTx: (a: Acknowledgement) => void;
   private readonly endAckTx: (groupKey: string, by: string, now: number) => Acknowledgement | undefined;
   private readonly saveHeartbeatTx: (
@@ -377,7 +336,6 @@ export class SqliteStore implements AlertStore {
     record: IngestRecord | undefined,
     now: number,
     window: number,
-    pending: PendingEntry[],
   ) => boolean;
   private readonly oncall: SqliteOncallTables;
   private readonly stepTx: (
@@ -386,7 +344,6 @@ export class SqliteStore implements AlertStore {
     jobs: readonly JobSpec[],
     now: number,
     window: number,
-    pending: PendingEntry[],
   ) => RecordOutcome | undefined;
   /** Prepared list statements, one per combination of filter fields. */
   private readonly listStatements = new Map<string, Database.Statement>();
@@ -403,9 +360,8 @@ export class SqliteStore implements AlertStore {
       // An unwritable directory: SQLite's own error below says so.
     }
     this.db = new Database(join(dataDir, file));
-    this.wal = new WalSync(`${join(dataDir, file)}-wal`);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
     const columns = new Set((this.db.pragma('table_info(jobs)') as { name: string }[]).map((c) => c.name));
@@ -423,50 +379,30 @@ export class SqliteStore implements AlertStore {
              AND substr(json_extract(recipients, '$[0]'), 1, 6) = 'slack:'`,
         );
       })();
-    this.db.exec(DELIVERY_INDEXES('threads', 'jobs'));
+    this.db.exec('CREATE INDEX IF NOT EXISTS jobs_lane ON jobs (status, channel, lane, id)');
+    this.db.exec('CREATE INDEX IF NOT EXISTS jobs_digest ON jobs (digest)');
     this.db.exec(heartbeatsTableSql('heartbeats'));
     this.st = prepareStatements(this.db);
     this.oncall = new SqliteOncallTables(this.db);
-    this.recordTx = this.db.transaction(
-      (batch: readonly IngestRecord[], now: number, window: number, pending: PendingEntry[]) =>
-        batch.map((rec) => this.recordOne(rec, now, window, pending)),
-    );
-    // One savepoint per batch: a batch that fails is refused alone.
-    this.recordAllTx = this.db.transaction(
-      (
-        queued: readonly QueuedRecord[],
-        pending: PendingEntry[],
-        done: { q: QueuedRecord; out: RecordOutcome[] }[],
-      ) => {
-        for (const q of queued) {
-          const mine: PendingEntry[] = [];
-          try {
-            done.push({ q, out: this.recordTx(q.batch, q.now, q.window, mine) });
-            pending.push(...mine);
-          } catch (err) {
-            // A full disk or an I/O error may roll back the whole transaction: then all fail.
-            if (!this.db.inTransaction) throw err;
-            q.reject(err);
-          }
-        }
-      },
+    this.recordTx = this.db.transaction((batch: readonly IngestRecord[], now: number, window: number) =>
+      batch.map((rec) => this.recordOne(rec, now, window)),
     );
     this.completeTx = this.db.transaction((outcomes: readonly AttemptOutcome[], now: number) => {
       for (const o of outcomes) {
-        if (o.kind === 'sent') this.st.sent.run(o.attempts, now, now, o.digest?.id ?? null, o.id);
-        else if (o.kind === 'retry') this.st.retry.run(o.attempts, o.nextAttemptAt, o.error, now, o.id);
+        if (o.kind === 'sent') {
+          this.st.sent.run(o.attempts, now, now, o.digest?.id ?? null, o.id);
+          if (o.digest?.messageId) {
+            this.st.threadToDigest.run({ digest: o.digest.messageId, id: o.id });
+            this.st.repliesToDigest.run({ digest: o.digest.messageId, id: o.id });
+          }
+        } else if (o.kind === 'retry') this.st.retry.run(o.attempts, o.nextAttemptAt, o.error, now, o.id);
         else this.st.dead.run(o.attempts, o.error, now, o.id);
-      }
-      for (const d of digestThreads(outcomes)) {
-        const args = { digest: d.messageId, ids: JSON.stringify(d.ids) };
-        this.st.threadsToDigest.run(args);
-        this.st.repliesToDigest.run(args);
       }
     });
     this.escalateTx = this.db.transaction(
-      (groupKey: string, jobs: readonly JobSpec[], now: number, window: number, pending: PendingEntry[]) => {
+      (groupKey: string, jobs: readonly JobSpec[], now: number, window: number) => {
         const ids: number[] = [];
-        const out = this.insertJobs(jobs, now, window, { ids, pending });
+        const out = this.insertJobs(jobs, now, window, ids);
         this.st.groupEscalated.run(now, groupKey);
         const e = out.recorded ? escalationEventOf(jobs, now) : undefined;
         if (e) this.recordEvent(e, now, ids);
@@ -474,17 +410,10 @@ export class SqliteStore implements AlertStore {
       },
     );
     this.stepTx = this.db.transaction(
-      (
-        ep: EpisodeRef,
-        next: number,
-        jobs: readonly JobSpec[],
-        now: number,
-        window: number,
-        pending: PendingEntry[],
-      ) => {
+      (ep: EpisodeRef, next: number, jobs: readonly JobSpec[], now: number, window: number) => {
         if (!this.oncall.advance(ep, next)) return undefined;
         const ids: number[] = [];
-        const out = this.insertJobs(jobs, now, window, { ids, pending });
+        const out = this.insertJobs(jobs, now, window, ids);
         const e = out.recorded ? escalationEventOf(jobs, now) : undefined;
         if (e) this.recordEvent(e, now, ids);
         return out;
@@ -495,18 +424,12 @@ export class SqliteStore implements AlertStore {
       this.st.ackAdd.run(...ackValues(a));
     });
     this.saveHeartbeatTx = this.db.transaction(
-      (
-        next: HeartbeatState,
-        record: IngestRecord | undefined,
-        now: number,
-        window: number,
-        pending: PendingEntry[],
-      ) => {
+      (next: HeartbeatState, record: IngestRecord | undefined, now: number, window: number) => {
         const w = heartbeatWrite('heartbeats', next, now, () => '?');
         let st = this.heartbeatWrites.get(w.sql);
         if (!st) this.heartbeatWrites.set(w.sql, (st = this.db.prepare(w.sql)));
         if (st.run(...w.values).changes === 0) return false;
-        if (record) this.recordOne(record, now, window, pending);
+        if (record) this.recordOne(record, now, window);
         return true;
       },
     );
@@ -519,9 +442,9 @@ export class SqliteStore implements AlertStore {
   }
 
   /** One webhook's jobs, its group's escalation state and its group event (inside a transaction). */
-  private recordOne(rec: IngestRecord, now: number, window: number, pending: PendingEntry[]): RecordOutcome {
+  private recordOne(rec: IngestRecord, now: number, window: number): RecordOutcome {
     const ids: number[] = [];
-    const out = this.insertJobs(rec.jobs, now, window, { ids, pending });
+    const out = this.insertJobs(rec.jobs, now, window, ids);
     const g = groupUpdateOf(rec, out);
     if (g && endsGroup(g)) this.st.groupDel.run(g.groupKey);
     else if (g) this.st.groupPut.run(g.groupKey, g.criticalSinceMs, JSON.stringify(g.content), now);
@@ -540,16 +463,7 @@ export class SqliteStore implements AlertStore {
     this.st.statePut.run(...groupStateValues(nextGroupState(prev, { id, at: now, spec: e })));
   }
 
-  /**
-   * Inserts the jobs not already recorded: their ids are added to `into.ids` (the group event
-   * lists them), the pending ones to `into.pending` (for the delivery worker's index).
-   */
-  private insertJobs(
-    jobs: readonly JobSpec[],
-    now: number,
-    window: number,
-    into: { ids: number[]; pending: PendingEntry[] },
-  ): RecordOutcome {
+  private insertJobs(jobs: readonly JobSpec[], now: number, window: number, ids: number[]): RecordOutcome {
     const out: RecordOutcome = { recorded: 0, duplicates: 0, muted: 0 };
     for (const j of jobs) {
       if (this.st.dedup.run(j.dedupKey, now, now - window).changes === 0) {
@@ -567,67 +481,17 @@ export class SqliteStore implements AlertStore {
           if (step.root) this.st.threadPut.run(j.threadKey, step.root, now);
         }
       }
-      const id = Number(
-        this.st.insertJob.run({ now, ...jobValues(j), in_reply_to: inReplyTo }).lastInsertRowid,
+      ids.push(
+        Number(this.st.insertJob.run({ now, ...jobValues(j), in_reply_to: inReplyTo }).lastInsertRowid),
       );
-      into.ids.push(id);
-      const entry = pendingEntryOf(id, j, now);
-      if (entry) into.pending.push(entry);
       out.recorded++;
       if (j.status === 'muted') out.muted++;
     }
     return out;
   }
 
-  /**
-   * Records a batch of webhooks. Batches that come while the write-ahead log is being flushed
-   * are committed together when it is done, in one transaction (a savepoint each), and flushed
-   * by the next fsync: every webhook waits for one fsync after its commit as before, and a busy
-   * receiver makes as many commits as fsyncs, not one per turn of the event loop.
-   */
-  record(batch: readonly IngestRecord[], now: number, dedupWindowMs: number): Promise<RecordOutcome[]> {
-    return new Promise((resolve, reject) => {
-      this.toRecord.push({ batch: storable(batch), now, window: dedupWindowMs, resolve, reject });
-      if (!this.recording) void this.recordQueued();
-    });
-  }
-
-  private async recordQueued(): Promise<void> {
-    this.recording = true;
-    try {
-      while (this.toRecord.length) {
-        const queued = this.toRecord;
-        this.toRecord = [];
-        const pending: PendingEntry[] = [];
-        const done: { q: QueuedRecord; out: RecordOutcome[] }[] = [];
-        try {
-          this.recordAllTx(queued, pending, done);
-          await this.wal.sync();
-        } catch (err) {
-          for (const q of queued) q.reject(err);
-          continue;
-        }
-        this.changes.announce({ kind: 'pending', entries: pending });
-        for (const d of done) d.q.resolve(d.out);
-      }
-    } finally {
-      this.recording = false;
-    }
-  }
-
-  watchPending(listener: (change: OutboxChange) => void): () => void {
-    return this.changes.watch(listener);
-  }
-
-  async pendingPage(after: number, limit: number): Promise<PendingEntry[]> {
-    return (this.st.pendingPage.all(after, limit) as BacklogRow[]).map((r) => toPendingEntry(r));
-  }
-
-  async pendingRows(ids: readonly number[]): Promise<PendingEntry[]> {
-    return ids.flatMap((id) => {
-      const r = this.st.pendingRow.get(id) as BacklogRow | undefined;
-      return r ? [toPendingEntry(r)] : [];
-    });
+  async record(batch: readonly IngestRecord[], now: number, dedupWindowMs: number): Promise<RecordOutcome[]> {
+    return this.recordTx(storable(batch), now, dedupWindowMs);
   }
 
   async due(channel: ChannelName, now: number, limit: number, exclude: ReadonlySet<number>): Promise<Job[]> {
@@ -641,12 +505,38 @@ export class SqliteStore implements AlertStore {
     return out;
   }
 
+  async backlog(
+    channel: ChannelName,
+    lanes: readonly string[],
+    _now: number,
+    limit: number,
+  ): Promise<BacklogEntry[]> {
+    const out: BacklogEntry[] = [];
+    const seen = new Set<number>();
+    // Lane by lane, so a critical recorded behind thousands of others is still read. A lane
+    // a reload removed is read last, with the rest.
+    for (const lane of lanes) {
+      if (out.length >= limit) break;
+      for (const r of this.st.backlog.all(channel, lane, limit - out.length) as BacklogRow[]) {
+        seen.add(r.id);
+        out.push(toBacklogEntry(r));
+      }
+    }
+    if (out.length < limit)
+      for (const r of this.st.backlogAll.all(channel, limit) as BacklogRow[]) {
+        if (out.length >= limit) break;
+        if (!seen.has(r.id)) out.push(toBacklogEntry(r));
+      }
+    return out;
+  }
+
   async claim(ids: readonly number[]): Promise<Job[]> {
-    const rows = new Map((this.st.pendingOf.all(JSON.stringify(ids)) as JobRow[]).map((r) => [r.id, r]));
-    return ids.flatMap((id) => {
-      const r = rows.get(id);
-      return r ? [toJob(r)] : [];
-    });
+    const out: Job[] = [];
+    for (const id of ids) {
+      const r = this.st.get.get(id) as JobRow | undefined;
+      if (r && r.status === 'pending') out.push(toJob(r));
+    }
+    return out;
   }
 
   async backlogStats(): Promise<BacklogStat[]> {
@@ -665,22 +555,24 @@ export class SqliteStore implements AlertStore {
   }
 
   /**
-   * Delivery results are not waited for on disk: the commit survives kill -9, and the next
-   * webhook's fsync makes it durable too. Only a power loss in between can forget that a
-   * message was sent, which re-sends it (at least once, as Alertmanager itself delivers).
+   * Delivery results commit without their own fsync (synchronous=NORMAL, per transaction): in
+   * WAL mode the commit still survives kill -9, and the next webhook's FULL commit makes it
+   * durable on disk too. Only a power loss in between can forget that a message was sent,
+   * which re-sends it (at least once, as Alertmanager itself delivers). Accepted webhooks keep
+   * an fsync before their 2xx. One fsync per result cost more than ingest itself.
    */
   async complete(outcomes: readonly AttemptOutcome[], now: number): Promise<void> {
-    this.completeTx(storable(outcomes), now);
-    const { done, retries } = changesOf(outcomes);
-    if (done.length) this.changes.announce({ kind: 'done', ids: done });
-    if (retries.length) this.changes.announce({ kind: 'retry', retries });
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      this.completeTx(storable(outcomes), now);
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
   }
 
   async redrive(id: number, now: number): Promise<Job | undefined> {
     const changed = this.st.redrive.run(now, now, now, id).changes;
     if (changed === 0) return undefined;
-    await this.wal.sync();
-    this.changes.announce({ kind: 'pending', entries: await this.pendingRows([id]) });
     return this.get(id);
   }
 
@@ -722,11 +614,7 @@ export class SqliteStore implements AlertStore {
     now: number,
     dedupWindowMs: number,
   ): Promise<RecordOutcome> {
-    const pending: PendingEntry[] = [];
-    const out = this.escalateTx(storableText(groupKey), storable(jobs), now, dedupWindowMs, pending);
-    await this.wal.sync();
-    this.changes.announce({ kind: 'pending', entries: pending });
-    return out;
+    return this.escalateTx(storableText(groupKey), storable(jobs), now, dedupWindowMs);
   }
 
   async listSilences(): Promise<Silence[]> {
@@ -735,19 +623,14 @@ export class SqliteStore implements AlertStore {
 
   async addSilence(silence: Silence): Promise<void> {
     this.st.silenceAdd.run(...silenceValues(storable(silence)));
-    await this.wal.sync();
   }
 
   async deleteSilence(id: string): Promise<boolean> {
-    const deleted = this.st.silenceDel.run(id).changes > 0;
-    await this.wal.sync();
-    return deleted;
+    return this.st.silenceDel.run(id).changes > 0;
   }
 
   async endSilence(id: string, now: number): Promise<boolean> {
-    const ended = this.st.silenceEnd.run(now, id, now).changes > 0;
-    await this.wal.sync();
-    return ended;
+    return this.st.silenceEnd.run(now, id, now).changes > 0;
   }
 
   async listAcks(opts: { active?: boolean; limit: number }): Promise<Acknowledgement[]> {
@@ -757,13 +640,10 @@ export class SqliteStore implements AlertStore {
 
   async putAck(a: Acknowledgement): Promise<void> {
     this.putAckTx(storable(a));
-    await this.wal.sync();
   }
 
   async endAck(groupKey: string, by: string, now: number): Promise<Acknowledgement | undefined> {
-    const ended = this.endAckTx(storableText(groupKey), storableText(by), now);
-    await this.wal.sync();
-    return ended;
+    return this.endAckTx(storableText(groupKey), storableText(by), now);
   }
 
   async listHeartbeats(): Promise<HeartbeatState[]> {
@@ -781,17 +661,7 @@ export class SqliteStore implements AlertStore {
     now: number,
     dedupWindowMs: number,
   ): Promise<boolean> {
-    const pending: PendingEntry[] = [];
-    const saved = this.saveHeartbeatTx(
-      storable(next),
-      record && storable(record),
-      now,
-      dedupWindowMs,
-      pending,
-    );
-    await this.wal.sync();
-    this.changes.announce({ kind: 'pending', entries: pending });
-    return saved;
+    return this.saveHeartbeatTx(storable(next), record && storable(record), now, dedupWindowMs);
   }
 
   async prune(now: number, retentionMs: number, dedupWindowMs: number): Promise<void> {
@@ -814,13 +684,10 @@ export class SqliteStore implements AlertStore {
 
   async addOverride(o: ScheduleOverride): Promise<void> {
     this.oncall.addOverride(storable(o));
-    await this.wal.sync();
   }
 
   async deleteOverride(schedule: string, id: string): Promise<boolean> {
-    const deleted = this.oncall.deleteOverride(schedule, id);
-    await this.wal.sync();
-    return deleted;
+    return this.oncall.deleteOverride(schedule, id);
   }
 
   /** One replica: the local clock. */
@@ -839,11 +706,7 @@ export class SqliteStore implements AlertStore {
     now: number,
     dedupWindowMs: number,
   ): Promise<RecordOutcome | undefined> {
-    const pending: PendingEntry[] = [];
-    const out = this.stepTx(ep, nextIndex, storable(jobs), now, dedupWindowMs, pending);
-    await this.wal.sync();
-    this.changes.announce({ kind: 'pending', entries: pending });
-    return out;
+    return this.stepTx(ep, nextIndex, storable(jobs), now, dedupWindowMs);
   }
 
   async groupStates(opts: { resolvedSince: number; limit: number }): Promise<GroupState[]> {
@@ -906,7 +769,6 @@ export class SqliteStore implements AlertStore {
   }
 
   async close(): Promise<void> {
-    await this.wal.close();
     if (this.db.open) this.db.close();
   }
 }

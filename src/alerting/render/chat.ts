@@ -114,34 +114,35 @@ export function chatText(
 }
 
 /**
- * A digest in `dialect`: its subject, what it is, then its groups by alert name (each by the
- * labels that tell it apart) while they fit in `maxBytes`, the rest counted; the way to the
- * full list last (the email names every group).
+ * A digest in `dialect`: its subject, what it is, and one line per notification while they fit
+ * in `maxBytes`, the rest counted; the full list is in the console (the email's text names all).
  */
 export function chatDigestText(
   r: RenderedDigest,
   d: Dialect,
   o: { maxBytes: number; extraHead?: string },
 ): ChatText {
+  const lines = r.text.split('\n');
+  const items = lines.filter((l) => l.startsWith('- ')).map((l) => l.slice(2));
+  const about = lines.slice(1).filter((l) => l && !l.startsWith('- ') && !l.startsWith('Full list: '));
+  const link = /^Full list: (\S+)$/m.exec(r.text)?.[1];
   const sep = d.separator;
   let text = [
     d.heading(d.escape(r.subject)),
-    ...r.about.map(d.escape),
+    ...about.map(d.escape),
     ...(o.extraHead ? [o.extraHead] : []),
   ].join(sep);
-  const listUrl = safeUrl(r.listUrl);
-  const tail = `${sep}${listUrl ? d.link('Full list', listUrl) : d.escape(r.listText)}${sep}${d.escape(`Digest: ${r.id}`)}`;
-  const groups = r.lines.filter((l) => l.group).length;
+  const listUrl = safeUrl(link);
+  const tail = listUrl ? `${sep}${d.link('Full list', listUrl)}` : '';
   let shown = 0;
-  for (const l of r.lines) {
-    const line = l.group
-      ? `\n${l.nested ? '  ' : ''}- ${d.escape(l.text)}`
-      : `\n${l.nested ? '  ' : ''}${l.nested ? d.escape(l.text) : d.bold(d.escape(l.text))}`;
+  for (const it of items) {
+    const line = `\n- ${d.escape(it)}`;
     if (utf8Bytes(text) + utf8Bytes(line) + utf8Bytes(tail) + 40 > o.maxBytes) break;
     text += line;
-    if (l.group) shown++;
+    shown++;
   }
-  if (groups > shown) text += `\n+${groups - shown} more group${groups - shown === 1 ? '' : 's'}`;
+  if (items.length > shown)
+    text += `\n+${items.length - shown} more notification${items.length - shown === 1 ? '' : 's'}`;
   text += tail;
   return { title: r.subject, text: clipBytes(text, o.maxBytes) };
 }

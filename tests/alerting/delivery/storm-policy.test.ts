@@ -1,12 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ROUTE } from '../../../src/config/receiver.js';
-import { SLACK_DIGEST_MAX_LINES } from '../../../src/alerting/render/digest.js';
+import {
+  digestOrder,
+  renderDigest,
+  SLACK_DIGEST_MAX_LINES,
+  type DigestItem,
+} from '../../../src/alerting/render/digest.js';
 import { destinationOf } from '../../../src/alerting/model/destination.js';
 import { Dispatcher, type DigestPolicy, type Send } from '../../../src/alerting/delivery/dispatcher.js';
-import type { PendingEntry } from '../../../src/alerting/outbox/contract.js';
-import { PendingIndex } from '../../../src/alerting/delivery/pending.js';
+import type { BacklogEntry } from '../../../src/alerting/outbox/contract.js';
 import { Lanes, laneOrderFromRoutes, OTHER_LANE, SELF_LANE } from '../../../src/alerting/delivery/lanes.js';
 import { Pacer, shareOf, TokenBucket } from '../../../src/alerting/delivery/pacing.js';
+import { SLACK_MAX_BLOCKS, SLACK_MAX_TEXT } from '../../../src/alerting/render/slack.js';
 import type { NotificationContent } from '../../../src/alerting/model/notification.js';
 
 const lanes = new Lanes({
@@ -162,7 +167,6 @@ const POLICY: DigestPolicy = {
 function harness(policy: DigestPolicy = POLICY, budget = { rate: 1, burst: 2 }) {
   let now = 0;
   const pacer = new Pacer(() => now);
-  const index = new PendingIndex(() => now);
   const d = new Dispatcher(() => ({
     lanes,
     digest: policy,
@@ -171,33 +175,19 @@ function harness(policy: DigestPolicy = POLICY, budget = { rate: 1, burst: 2 }) 
   }));
   return {
     pacer,
-    index,
     set now(t: number) {
       now = t;
     },
-    /** Notifications recorded (the outbox announces them to the index). */
-    record: (...entries: PendingEntry[]) => index.apply({ kind: 'pending', entries }),
-    /** Their results recorded: sent. */
-    sent: (...entries: PendingEntry[]) => index.apply({ kind: 'done', ids: entries.map((e) => e.id) }),
-    plan: (free = 10) => d.plan({ queues: index.queuesOf('slack'), now, free }),
+    plan: (entries: BacklogEntry[], inFlight: number[] = [], free = 10) =>
+      d.plan({ entries, inFlight: new Set(inFlight), now, free }),
   };
 }
 
 let nextId = 1;
-function entry(lane: string, o: Partial<PendingEntry> = {}): PendingEntry {
+function entry(lane: string, o: Partial<BacklogEntry> = {}): BacklogEntry {
   const id = nextId++;
   const destination = destinationOf({ channel: 'slack', recipients: ['slack'], slackWebhook: null });
-  return {
-    id,
-    channel: 'slack',
-    createdAt: 0,
-    nextAttemptAt: 0,
-    heldUntil: 0,
-    groupKey: `g${id}`,
-    destination,
-    lane,
-    ...o,
-  };
+  return { id, createdAt: 0, nextAttemptAt: 0, groupKey: `g${id}`, destination, lane, ...o };
 }
 const ids = (sends: Send[]) =>
   sends.map((s) =>
@@ -209,8 +199,7 @@ describe('dispatcher', () => {
     const h = harness();
     const old = [entry(OTHER_LANE), entry('warning')];
     const crit = entry('critical');
-    h.record(...old, crit);
-    const plan = h.plan();
+    const plan = h.plan([...old, crit]);
     // The critical first; the non-urgent one only above the reserve (one token left of two: none).
     expect(ids(plan.sends)).toEqual([crit.id]);
     expect(plan.wakeAt).toBe(1000);
@@ -219,96 +208,57 @@ describe('dispatcher', () => {
   it('sends criticals one by one while tokens last; the last token carries the rest, naming every one', () => {
     const h = harness();
     const crit = Array.from({ length: 6 }, () => entry('critical'));
-    h.record(...crit);
-    expect(ids(h.plan().sends)).toEqual([
-      crit[0]!.id,
-      { digest: crit.slice(1).map((e) => e.id), urgent: true },
-    ]);
+    const plan = h.plan(crit);
+    expect(ids(plan.sends)).toEqual([crit[0]!.id, { digest: crit.slice(1).map((e) => e.id), urgent: true }]);
     const three = harness(POLICY, { rate: 1, burst: 3 });
     const two = [entry('critical'), entry('critical')];
-    three.record(...two);
-    expect(ids(three.plan().sends)).toEqual(two.map((e) => e.id)); // within the budget: alone
+    expect(ids(three.plan(two).sends)).toEqual(two.map((e) => e.id)); // within the budget: alone
   });
 
-  it('never sends a resolved while its firing waits (a 429 retry) or is in flight, and wakes for that retry', () => {
+  it('never sends a resolved while its firing waits (a 429 retry), and wakes for that retry', () => {
     const h = harness(POLICY, { rate: 0, burst: 1 });
     const firing = entry('critical', { groupKey: 'G', nextAttemptAt: 30_000 });
     const resolved = entry('critical', { groupKey: 'G' });
     const other = entry('critical');
-    h.record(firing, resolved, other);
-    expect(ids(h.plan().sends)).toEqual([other.id]);
-    expect(h.index.wakeAt()).toBe(30_000);
-    h.now = 30_000;
-    expect(ids(h.plan().sends)).toEqual([firing.id]);
-    // In flight (taken above, its result not recorded yet) counts as waiting too.
-    expect(ids(h.plan().sends)).toEqual([]);
-    h.sent(firing);
-    expect(ids(h.plan().sends)).toEqual([resolved.id]);
+    const plan = h.plan([resolved, firing, other]);
+    expect(ids(plan.sends)).toEqual([other.id]);
+    expect(plan.wakeAt).toBe(30_000);
+    // In flight counts as waiting too.
+    const flying = entry('critical', { groupKey: 'H' });
+    const after = entry('critical', { groupKey: 'H' });
+    expect(ids(h.plan([flying, after], [flying.id]).sends)).toEqual([]);
   });
 
   it('past the backlog threshold the non-urgent ones go as one digest, then at most every interval', () => {
     const h = harness(POLICY, { rate: 10, burst: 2 });
     const rest = Array.from({ length: 8 }, () => entry(OTHER_LANE));
     const warn = entry('warning');
-    h.record(...rest, warn);
-    expect(ids(h.plan().sends)).toEqual([{ digest: [warn.id, ...rest.map((e) => e.id)], urgent: false }]);
+    const first = h.plan([...rest, warn]);
+    expect(ids(first.sends)).toEqual([{ digest: [warn.id, ...rest.map((e) => e.id)], urgent: false }]);
+    const more = Array.from({ length: 8 }, () => entry(OTHER_LANE));
     h.now = 5000;
-    const more = Array.from({ length: 8 }, () => entry(OTHER_LANE, { createdAt: 5000 }));
-    h.record(...more);
-    expect(h.plan()).toEqual({ sends: [], wakeAt: 10_000 });
+    expect(h.plan(more)).toEqual({ sends: [], wakeAt: 10_000 });
     h.now = 10_000;
-    expect(ids(h.plan().sends)).toEqual([{ digest: more.map((e) => e.id), urgent: false }]);
+    expect(ids(h.plan(more).sends)).toEqual([{ digest: more.map((e) => e.id), urgent: false }]);
   });
 
-  it('a flood to a fast destination: past `arrivals` in the window the rest are held for digests', () => {
-    // A destination that takes everything at once (an SMTP relay): nothing ever waits for it.
-    const h = harness(POLICY, { rate: 0, burst: 1 });
-    const singles: number[] = [];
-    for (let i = 0; i < 30; i++) {
+  it('counts arrivals in the window: a steady stream turns into digests too', () => {
+    const h = harness(POLICY, { rate: 100, burst: 100 });
+    let singles = 0;
+    for (let i = 0; i < 12; i++) {
       h.now = i * 100;
-      h.record(entry(OTHER_LANE, { createdAt: i * 100 }));
-      for (const s of h.plan().sends) if (s.kind === 'single') singles.push(s.entry.id);
+      const sends = h.plan([entry(OTHER_LANE, { createdAt: i * 100 })]).sends;
+      singles += sends.filter((s) => s.kind === 'single').length;
     }
-    // The first `arrivals` (10) alone, the 11th is the first digest (of one); the rest are held…
-    expect(singles).toHaveLength(11);
-    expect(h.plan().wakeAt).toBe(1000 + POLICY.intervalMs);
-    // …and go together once the interval has passed.
-    h.now = 11_000;
-    const digest = h.plan().sends;
-    expect(digest).toHaveLength(1);
-    expect(digest[0]!.kind === 'digest' && digest[0]!.entries).toHaveLength(19);
-    // Criticals keep going one by one through the flood.
-    const crit = entry('critical', { createdAt: 11_000 });
-    h.record(crit);
-    expect(ids(h.plan().sends)).toEqual([crit.id]);
-    // Once arrivals fall back under the threshold within the window, one by one again.
-    h.now = 80_000;
-    const calm = entry(OTHER_LANE, { createdAt: 80_000 });
-    h.record(calm);
-    expect(ids(h.plan().sends)).toEqual([calm.id]);
-  });
-
-  it('a backlog larger than a digest drains digest after digest at the budget, not every interval', () => {
-    const h = harness({ ...POLICY, maxItems: 5 }, { rate: 10, burst: 2 });
-    const rest = Array.from({ length: 12 }, () => entry(OTHER_LANE));
-    h.record(...rest);
-    const first = h.plan();
-    expect(ids(first.sends)).toEqual([{ digest: rest.slice(0, 5).map((e) => e.id), urgent: false }]);
-    expect(first.wakeAt).toBe(100); // the next token above the reserve, not the digest interval
-    h.now = 100;
-    expect(ids(h.plan().sends)).toEqual([{ digest: rest.slice(5, 10).map((e) => e.id), urgent: false }]);
-    h.now = 200;
-    expect(ids(h.plan().sends)).toEqual([{ digest: rest.slice(10).map((e) => e.id), urgent: false }]);
-    // That one carried all that waited: what arrives next waits for the interval.
-    h.now = 300;
-    h.record(...Array.from({ length: 6 }, () => entry(OTHER_LANE, { createdAt: 300 })));
-    expect(h.plan()).toEqual({ sends: [], wakeAt: 10_200 });
+    expect(singles).toBe(12); // a digest of one is just that notification
+    h.now = 1300;
+    const two = [entry(OTHER_LANE, { createdAt: 1300 }), entry(OTHER_LANE, { createdAt: 1300 })];
+    expect(ids(h.plan(two).sends)).toEqual([{ digest: two.map((e) => e.id), urgent: false }]);
   });
 
   it('with digests and lanes off it is first recorded, first sent, as the budget allows', () => {
     const off = new Lanes({ enabled: false, label: 'severity', order: [], selfMatchers: [] });
     const pacer = new Pacer(() => 0);
-    const index = new PendingIndex(() => 0);
     const d = new Dispatcher(() => ({
       lanes: off,
       digest: { ...POLICY, enabled: false },
@@ -316,8 +266,66 @@ describe('dispatcher', () => {
       paceOf: () => ({ key: 'k', budget: { rate: 0, burst: 1 } }),
     }));
     const es = [entry(OTHER_LANE), entry(OTHER_LANE), entry(OTHER_LANE)];
-    index.apply({ kind: 'pending', entries: es });
-    const plan = d.plan({ queues: index.queuesOf('slack'), now: 0, free: 2 });
+    const plan = d.plan({ entries: es, inFlight: new Set(), now: 0, free: 2 });
     expect(ids(plan.sends)).toEqual([es[0]!.id, es[1]!.id]);
+  });
+});
+
+describe('digest rendering', () => {
+  const items = (n: number, severity?: string): DigestItem[] =>
+    Array.from({ length: n }, (_, i) => ({
+      id: i + 1,
+      content: content({
+        name: `Storm${String(i).padStart(4, '0')}`,
+        severity,
+        status: i % 3 ? 'firing' : 'resolved',
+      }),
+      lane: severity ?? OTHER_LANE,
+      rank: lanes.rank(severity ?? OTHER_LANE),
+    }));
+
+  it('puts the most important first and counts firing and resolved', () => {
+    const list = [...items(3), ...items(2, 'warning').map((x) => ({ ...x, id: x.id + 10 }))];
+    const ordered = digestOrder(list);
+    expect(ordered.map((x) => x.lane)).toEqual(['warning', 'warning', OTHER_LANE, OTHER_LANE, OTHER_LANE]);
+    const d = renderDigest({
+      id: 'd1-5',
+      items: list,
+      urgent: false,
+      listUrl: 'https://sw.example/api/v1/notifications?digest=d1-5',
+    });
+    expect(d.subject).toBe('[DIGEST] 5 notifications: 3 firing, 2 resolved');
+    expect(d.text).toContain('Full list: https://sw.example/api/v1/notifications?digest=d1-5');
+    expect(d.html).toContain('<a href="https://sw.example/api/v1/notifications?digest=d1-5">Full list</a>');
+    expect(d.text.indexOf('[FIRING:1] Storm0001 warning')).toBeLessThan(
+      d.text.indexOf('[FIRING:1] Storm0001 — '),
+    );
+  });
+
+  it('fits 300 notifications into Slack limits with "+N more", and names every one in the email', () => {
+    const d = renderDigest({ id: 'd1-300', items: items(300), urgent: false });
+    const blocks = d.slack.attachments[0]!.blocks;
+    expect(blocks.length).toBeLessThanOrEqual(SLACK_MAX_BLOCKS);
+    for (const b of blocks) {
+      const text = (b.text as { text?: string } | undefined)?.text ?? '';
+      expect(text.length).toBeLessThanOrEqual(SLACK_MAX_TEXT);
+    }
+    expect(JSON.stringify(d.slack).length).toBeLessThan(40_000);
+    expect(d.slackShown).toBeGreaterThan(0);
+    expect(JSON.stringify(blocks)).toContain(`+${300 - d.slackShown} more notifications`);
+    for (let i = 0; i < 300; i++) expect(d.text).toContain(`Storm${String(i).padStart(4, '0')}`);
+  });
+
+  it('an urgent digest names every critical in Slack and escapes alert content', () => {
+    const crit = items(40, 'critical');
+    crit[0]!.content.commonAnnotations.summary = '<!channel> & <script>';
+    const d = renderDigest({ id: 'd1-40', items: crit, urgent: true });
+    expect(d.subject).toMatch(/^\[CRITICAL DIGEST\] 40 notifications/);
+    expect(d.slackShown).toBe(40);
+    const slackText = JSON.stringify(d.slack);
+    for (let i = 0; i < 40; i++) expect(slackText).toContain(`Storm${String(i).padStart(4, '0')}`);
+    expect(slackText).not.toContain('<!channel>');
+    expect(slackText).toContain('&lt;!channel&gt; &amp; &lt;script&gt;');
+    expect(d.html).not.toContain('<script>');
   });
 });

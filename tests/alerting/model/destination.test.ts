@@ -5,8 +5,7 @@ import { verifyAckToken } from '../../../src/alerting/acknowledgement/tokens.js'
 import { dedupKey } from '../../../src/alerting/ingest/dedup.js';
 import { destinationOf, destinationText } from '../../../src/alerting/model/destination.js';
 import { Dispatcher } from '../../../src/alerting/delivery/dispatcher.js';
-import type { PendingEntry } from '../../../src/alerting/outbox/contract.js';
-import { PendingIndex } from '../../../src/alerting/delivery/pending.js';
+import type { BacklogEntry } from '../../../src/alerting/outbox/contract.js';
 import { Pacer } from '../../../src/alerting/delivery/pacing.js';
 import { buildSetup, channelFor, paceOf } from '../../../src/alerting/setup.js';
 import type { JobSpec } from '../../../src/alerting/model/notification.js';
@@ -144,10 +143,8 @@ describe('Slack destination', () => {
       'slack:https://hooks.example/default',
     ]);
     // One group on both webhooks: each is the head of its own destination, paced by its own URL.
-    const entry = (id: number, j: JobSpec): PendingEntry => ({
+    const entry = (id: number, j: JobSpec): BacklogEntry => ({
       id,
-      channel: 'slack',
-      heldUntil: 0,
       createdAt: now,
       nextAttemptAt: now,
       groupKey: 'G',
@@ -160,9 +157,7 @@ describe('Slack destination', () => {
       pacer: new Pacer(() => now),
       paceOf: (dest) => paceOf(setup, 'slack', dest, 1),
     }));
-    const index = new PendingIndex(() => now);
-    index.apply({ kind: 'pending', entries: [entry(1, own), entry(2, shared)] });
-    const plan = d.plan({ queues: index.queuesOf('slack'), now, free: 10 });
+    const plan = d.plan({ entries: [entry(1, own), entry(2, shared)], inFlight: new Set(), now, free: 10 });
     expect(plan.sends.map((s) => (s.kind === 'single' ? [s.entry.id, s.pace.key] : s.kind))).toEqual([
       [1, 'slack:https://hooks.example/critical'],
       [2, 'slack:https://hooks.example/default'],

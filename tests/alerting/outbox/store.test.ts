@@ -1,32 +1,24 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { alertmanagerFixture as fixture, webhook } from '../../support/webhooks.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { alertmanagerFixture as fixture } from '../../support/webhooks.js';
 import type { Acknowledgement } from '../../../src/alerting/acknowledgement/tokens.js';
 import { AlertReceiver } from '../../../src/alerting/receiver.js';
 import { ContactBook } from '../../../src/alerting/ingest/contacts.js';
-import { parseWebhook, type Webhook } from '../../../src/alerting/ingest/payload.js';
+import { type Webhook } from '../../../src/alerting/ingest/payload.js';
 import { planEscalation, planWebhook } from '../../../src/alerting/ingest/plan.js';
 import { Redactor } from '../../../src/alerting/ingest/redact.js';
 import { Router } from '../../../src/alerting/ingest/routing.js';
 import { PgStore } from '../../../src/alerting/outbox/postgres.js';
-import type { AlertStore, OutboxChange, PendingEntry } from '../../../src/alerting/outbox/contract.js';
+import type { AlertStore } from '../../../src/alerting/outbox/contract.js';
 import { SqliteStore } from '../../../src/alerting/outbox/sqlite.js';
-import { WalSync } from '../../../src/alerting/outbox/wal-sync.js';
 import { validateConfig } from '../../../src/config/load.js';
 import { DEFAULT_RECEIVERS, receiverSection } from '../../../src/config/receiver.js';
 import { createLogger } from '../../../src/logger.js';
 import { startPostgres, type PostgresServer } from '../../support/postgres.js';
 import { startSlack } from '../../support/slack.js';
 import { tempDir, waitFor } from '../../support/util.js';
-
-/** A webhook body as the receiver reads it. */
-function parsedWebhook(body: unknown): Webhook {
-  const r = parseWebhook(body);
-  if (!r.ok) throw new Error(r.error);
-  return r.webhook;
-}
 
 const cfg = receiverSection.parse({});
 const now = Date.parse('2026-11-22T11:00:00Z');
@@ -174,35 +166,6 @@ describe.each([sqlite, postgres])('$name outbox (record stage)', (kind) => {
     expect(mails[1]!.inReplyTo).toBe(root);
     expect(mails[2]!.inReplyTo).toBe(root);
     expect(new Set(mails.map((m) => m.messageId)).size).toBe(3);
-  });
-
-  it('threads a pending reply to the digest that carried its firing mail, among many pending', async () => {
-    const s = await fresh();
-    // Many other notifications wait meanwhile; only the reply of the digested group moves.
-    await s.record(
-      Array.from({ length: 50 }, (_, i) =>
-        planWebhook(parsedWebhook(webhook({ alertname: `Other${i}`, severity: 'warning' })), ctx),
-      ),
-      now,
-      HOUR,
-    );
-    await s.record([planWebhook(fixture('apidown_0.json'), ctx)], now + 1, HOUR);
-    await s.record([planWebhook(fixture('apidown_2.json'), ctx)], now + 2, HOUR);
-    const mails = (await s.list({ limit: 200 })).filter(
-      (j) => j.channel === 'email' && j.groupKey.includes('ApiDown'),
-    );
-    const [resolved, firing] = mails;
-    expect([firing!.alertStatus, resolved!.alertStatus]).toEqual(['firing', 'resolved']);
-    expect(resolved!.inReplyTo).toBe(firing!.messageId);
-    await s.claim([firing!.id], now + 3);
-    await s.complete(
-      [{ id: firing!.id, attempts: 1, kind: 'sent', digest: { id: 'd9-1', messageId: '<digest-9@x.test>' } }],
-      now + 3,
-    );
-    expect((await s.get(resolved!.id))!.inReplyTo).toBe('<digest-9@x.test>');
-    const others = (await s.list({ limit: 200 })).filter((j) => j.groupKey.includes('Other'));
-    expect(others.length).toBeGreaterThan(0);
-    expect(others.every((j) => j.inReplyTo !== '<digest-9@x.test>')).toBe(true);
   });
 
   it('threads the same way when firing, still firing and resolved arrive in one batch', async () => {
@@ -638,13 +601,13 @@ describe.each([sqlite, postgres])('$name outbox (record stage)', (kind) => {
     const [out] = await s.record([planWebhook(fixture('apidown_0.json'), rctx)], now, HOUR);
     // dba's and ops's DingTalk notifications of the same alerts are one message to their one robot.
     expect(out).toEqual({ recorded: 2, duplicates: 1, muted: 0 });
-    const pending = await s.pendingPage(0, 100);
-    expect(pending.filter((p) => p.channel === 'dingtalk').map((p) => p.destination.names)).toEqual([
+    const backlog = await s.backlog('dingtalk', ['critical', 'other'], now, 100);
+    expect(backlog.map((b) => b.destination.names)).toEqual([
       [expect.stringMatching(/^dingtalk:[0-9a-f]{16}$/)],
     ]);
-    expect(pending.filter((p) => p.channel === 'wecom').map((p) => p.destination.names[0])).toEqual([
-      expect.stringMatching(/^wecom:[0-9a-f]{16}$/),
-    ]);
+    expect(
+      (await s.backlog('wecom', ['critical', 'other'], now, 100)).map((b) => b.destination.names[0]),
+    ).toEqual([expect.stringMatching(/^wecom:[0-9a-f]{16}$/)]);
     expect(JSON.stringify(await s.list({ limit: 100 }))).not.toMatch(/robot-token|k-ops/);
   });
 
@@ -699,50 +662,6 @@ describe.each([sqlite, postgres])('$name outbox (record stage)', (kind) => {
     ]);
   });
 
-  it('announces what it records, completes and re-drives, and reads its pending work back in pages', async () => {
-    const s = await fresh();
-    const heard: OutboxChange[] = [];
-    const stop = s.watchPending((c) => heard.push(c));
-    const rec = planWebhook(fixture('apidown_0.json'), ctx);
-    // A muted notification is recorded but never pending: it is not announced.
-    const muted = {
-      ...rec,
-      jobs: [...rec.jobs, { ...rec.jobs[0]!, dedupKey: 'muted', status: 'muted' as const }],
-    };
-    await s.record([muted], now, HOUR);
-    expect(heard).toHaveLength(1);
-    const recorded = heard[0]!.kind === 'pending' ? heard[0]!.entries : [];
-    expect(recorded.map((e) => [e.channel, e.createdAt, e.nextAttemptAt, e.heldUntil, e.groupKey])).toEqual(
-      rec.jobs.map((j) => [j.channel, now, now, 0, j.content.groupKey]),
-    );
-    const [email, slack] = recorded as [PendingEntry, PendingEntry];
-    expect(await s.pendingPage(0, 1)).toEqual([email]);
-    expect(await s.pendingPage(email.id, 10)).toEqual([slack]);
-
-    await s.complete(
-      [
-        { id: email.id, attempts: 1, kind: 'sent' },
-        { id: slack.id, attempts: 1, kind: 'retry', nextAttemptAt: now + 5000, error: 'HTTP 500' },
-      ],
-      now,
-    );
-    expect(heard.slice(1)).toEqual([
-      { kind: 'done', ids: [email.id] },
-      { kind: 'retry', retries: [{ id: slack.id, nextAttemptAt: now + 5000 }] },
-    ]);
-    expect(await s.pendingRows([email.id, slack.id])).toEqual([{ ...slack, nextAttemptAt: now + 5000 }]);
-    await s.complete([{ id: slack.id, attempts: 2, kind: 'dead', error: 'HTTP 404' }], now);
-    expect(await s.pendingPage(0, 10)).toEqual([]);
-    await s.redrive(slack.id, now + HOUR);
-    expect(heard.slice(3)).toEqual([
-      { kind: 'done', ids: [slack.id] },
-      { kind: 'pending', entries: [{ ...slack, nextAttemptAt: now + HOUR }] },
-    ]);
-    stop();
-    await s.record([planWebhook(fixture('apidown_1.json'), ctx)], now, HOUR);
-    expect(heard).toHaveLength(5);
-  });
-
   it('fails loudly when the database is gone (the webhook answers 503)', async () => {
     const s = await kind.open();
     await s.close();
@@ -760,33 +679,15 @@ describe('SQLite outbox durability settings', () => {
     tmp.cleanup();
   });
 
-  it('answers a webhook only after an fsync of the write-ahead log, made off the event loop; results not', async () => {
+  it('records webhooks in WAL mode with synchronous=FULL, and delivery results without changing that', async () => {
     expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
-    // NORMAL: a commit writes the log without waiting for the disk; the fsync comes after it.
-    expect(store.db.pragma('synchronous', { simple: true })).toBe(1);
-    const steps: string[] = [];
-    const flush = WalSync.prototype.sync;
-    const spy = vi.spyOn(WalSync.prototype, 'sync').mockImplementation(function (this: WalSync) {
-      steps.push('fsync');
-      return flush.call(this).then(() => void steps.push('on disk'));
-    });
-    try {
-      await store.record([planWebhook(fixture('apidown_0.json'), ctx)], now, HOUR);
-      steps.push('answered');
-      const [job] = await store.due('email', now, 1, new Set());
-      await store.complete([{ id: job!.id, attempts: 1, kind: 'sent' }], now);
-      expect(await store.get(job!.id)).toMatchObject({ status: 'sent' });
-      // Batches that come while an fsync runs are committed together and share the next one.
-      const recorded = await Promise.all(
-        ['apidown_1.json', 'apidown_2.json', 'prom_truncated.json'].map((f) =>
-          store.record([planWebhook(fixture(f), ctx)], now, HOUR),
-        ),
-      );
-      expect(recorded.map((r) => r[0]!.recorded)).toEqual([2, 2, 2]);
-    } finally {
-      spy.mockRestore();
-    }
-    expect(steps).toEqual(['fsync', 'on disk', 'answered', 'fsync', 'on disk', 'fsync', 'on disk']);
+    expect(store.db.pragma('synchronous', { simple: true })).toBe(2);
+    await store.record([planWebhook(fixture('apidown_0.json'), ctx)], now, HOUR);
+    const [job] = await store.due('email', now, 1, new Set());
+    await store.complete([{ id: job!.id, attempts: 1, kind: 'sent' }], now);
+    expect(await store.get(job!.id)).toMatchObject({ status: 'sent' });
+    // Results commit with synchronous=NORMAL; the connection is back to FULL for the next webhook.
+    expect(store.db.pragma('synchronous', { simple: true })).toBe(2);
   });
 });
 
@@ -1024,41 +925,6 @@ describe('PostgreSQL outbox shared by two replicas', () => {
     } finally {
       await limited.close();
     }
-  });
-
-  it('tells the other replica what it records, claims and completes (NOTIFY), and itself once', async () => {
-    const heardByA: OutboxChange[] = [];
-    const heardByB: OutboxChange[] = [];
-    const stops = [a.watchPending((c) => heardByA.push(c)), b.watchPending((c) => heardByB.push(c))];
-    const kinds = (cs: OutboxChange[]) => cs.map((c) => c.kind);
-    await a.record([planWebhook(fixture('apidown_2.json'), ctx)], now, HOUR);
-    // B reads the rows A announced; A heard its own change as it committed.
-    const recorded = await waitFor(
-      () => {
-        const entries = heardByB.flatMap((c) => (c.kind === 'pending' ? c.entries : []));
-        return entries.length ? entries : undefined;
-      },
-      10_000,
-      'B to hear the recorded notifications',
-      50,
-    );
-    expect(recorded).toEqual(heardByA[0]!.kind === 'pending' ? heardByA[0]!.entries : undefined);
-    const ids = recorded.map((e) => e.id);
-    const claimed = await a.claim(ids, now);
-    expect(claimed.map((j) => j.id)).toEqual(ids);
-    await a.complete(
-      ids.map((id) => ({ id, attempts: 1, kind: 'sent' as const })),
-      now,
-    );
-    await waitFor(() => kinds(heardByB).includes('done') || undefined, 10_000, 'B to hear the results', 50);
-    expect(heardByB.slice(1)).toEqual([
-      { kind: 'claimed', ids, until: now + CLAIM },
-      { kind: 'done', ids },
-    ]);
-    expect(kinds(heardByA)).toEqual(['pending', 'done']);
-    // What B now reads from the outbox agrees with what it heard: nothing of these pending.
-    expect(await b.pendingRows(ids)).toEqual([]);
-    stops.forEach((stop) => stop());
   });
 
   it('refuses to open (webhooks answer 503) when PostgreSQL cannot be reached', async () => {
