@@ -392,9 +392,18 @@ describe('Docker collector against a real engine', () => {
 
   it('answers docker_up 0 with HTTP 200 and the other collectors intact when the engine stops', async () => {
     await engine.stopEngine();
-    const res = await fetch(`${sw.url}/metrics`);
+    // stackwatch learns that the engine is gone when its events stream closes, which it reads
+    // in its own time (a loaded machine may run a scrape first): the first scrape after that.
+    const { res, text } = await waitFor(
+      async () => {
+        const r = await fetch(`${sw.url}/metrics`);
+        const t = await r.text();
+        return samples(t, 'docker_up')[0]?.value === 0 ? { res: r, text: t } : undefined;
+      },
+      10_000,
+      'docker_up 0 after the engine stopped',
+    );
     expect(res.status).toBe(200);
-    const text = await res.text();
     expect(samples(text, 'docker_up')).toEqual([{ labels: {}, value: 0 }]);
     expect(text).not.toContain('container_state');
     expect(samples(text, 'stackwatch_scrape_collector_success')).toEqual(
