@@ -3,9 +3,6 @@
 // both outboxes; and how long the Now page and an incident's timeline take to build from a
 // storm's outbox. Run with `npm run bench -- incidents`; writes the `## Incidents` section of
 // docs/BENCHMARKS.md.
-import { Incidents } from '../src/alerting/incidents/incidents.js';
-import { compilePolicies } from '../src/alerting/escalation/policy.js';
-import { Roster } from '../src/alerting/oncall/roster.js';
 import { planWebhook } from '../src/alerting/ingest/plan.js';
 import type { Webhook } from '../src/alerting/ingest/payload.js';
 import type { IngestRecord } from '../src/alerting/model/notification.js';
@@ -15,6 +12,7 @@ import { SqliteStore } from '../src/alerting/outbox/sqlite.js';
 import { receiverSection } from '../src/config/receiver.js';
 import { nowPage } from '../src/console/incident-pages.js';
 import { startPostgres } from '../tests/support/postgres.js';
+import { incidentsOver } from '../tests/support/incidents.js';
 import { tempDir } from '../tests/support/util.js';
 import { defaultPlanning, webhook } from '../tests/support/webhooks.js';
 import { machineNote, median, writeSection } from './_lib.js';
@@ -71,15 +69,7 @@ async function nowCost(groups: number): Promise<{ data: number; html: number; kb
   const now = Date.now();
   for (let i = 0; i < groups; i += 100)
     await store.record(records(Math.min(100, groups - i), i, now), now, HOUR);
-  const incidents = new Incidents({
-    requireStore: () => store,
-    config: () => cfg,
-    book: () => planning.book,
-    roster: () => new Roster(cfg),
-    policies: () => compilePolicies(cfg),
-    windows: () => [],
-    now: () => now,
-  });
+  const incidents = incidentsOver({ store, cfg, book: planning.book, now: () => now });
   const data: number[] = [];
   const html: number[] = [];
   let kb = 0;
@@ -106,15 +96,7 @@ async function timelineCost(events: number): Promise<{ timeline: number; markdow
     const w = webhook({ alertname: 'Long', severity: 'critical', instances: ['i-1', `i-${2 + (i % 3)}`] });
     await store.record([planWebhook(w as Webhook, { ...planning, now: now + i })], now + i * 1000, 1);
   }
-  const incidents = new Incidents({
-    requireStore: () => store,
-    config: () => cfg,
-    book: () => planning.book,
-    roster: () => new Roster(cfg),
-    policies: () => compilePolicies(cfg),
-    windows: () => [],
-    now: () => now + events * 1000,
-  });
+  const incidents = incidentsOver({ store, cfg, book: planning.book, now: () => now + events * 1000 });
   const [first] = await store.groupEvents(webhook({ alertname: 'Long' }).groupKey, 0, 1);
   const tl: number[] = [];
   const md: number[] = [];

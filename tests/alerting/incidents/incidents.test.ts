@@ -1,15 +1,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { activeSilencesOf } from '../../../src/alerting/acknowledgement/alertmanager-silence.js';
 import type { Acknowledgement } from '../../../src/alerting/acknowledgement/tokens.js';
-import { Incidents } from '../../../src/alerting/incidents/incidents.js';
-import { compilePolicies } from '../../../src/alerting/escalation/policy.js';
-import { Roster } from '../../../src/alerting/oncall/roster.js';
 import { mdText } from '../../../src/alerting/incidents/markdown.js';
 import { planEscalation, planWebhook } from '../../../src/alerting/ingest/plan.js';
 import type { Webhook } from '../../../src/alerting/ingest/payload.js';
 import { compileSilence } from '../../../src/alerting/maintenance/windows.js';
 import { SqliteStore } from '../../../src/alerting/outbox/sqlite.js';
 import { receiverSection, type ReceiverConfig } from '../../../src/config/receiver.js';
+import { incidentsOver } from '../../support/incidents.js';
 import { tempDir } from '../../support/util.js';
 import { alertmanagerFixture as fixture, defaultPlanning } from '../../support/webhooks.js';
 
@@ -49,12 +47,10 @@ function setup(cfg: ReceiverConfig = receiverSection.parse({})) {
       source: 'api',
     }),
   ];
-  const incidents = new Incidents({
-    requireStore: () => store,
-    config: () => cfg,
-    book: () => planning.book,
-    roster: () => new Roster(cfg),
-    policies: () => compilePolicies(cfg),
+  const incidents = incidentsOver({
+    store,
+    cfg,
+    book: planning.book,
     windows: () => windows,
     now: () => clock.now,
   });
